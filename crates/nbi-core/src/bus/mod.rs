@@ -1,0 +1,52 @@
+//! The bus between sources and the collector.
+//!
+//! [`memory`] is the embedded default: a bounded in-process queue whose
+//! `publish` waits when the collector falls behind (back-pressure). A broker
+//! implements the same two traits; its deliveries carry offsets that the
+//! collector acknowledges only after the store has them durably.
+
+pub mod memory;
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::tick::Tick;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("the bus is closed")]
+    Closed,
+    #[error("bus: {0}")]
+    Other(String),
+}
+
+/// Where sources send ticks.
+pub trait Publisher: Clone + Send + Sync + 'static {
+    /// Sends one tick, waiting while the bus is full.
+    fn publish(&self, tick: Tick) -> impl Future<Output = Result<(), BusError>> + Send;
+}
+
+/// A received tick and what must be acknowledged once it is stored.
+#[derive(Debug)]
+pub struct Delivery<A> {
+    pub tick: Tick,
+    pub ack: A,
+}
+
+/// Where the collector reads ticks.
+pub trait Subscriber: Send + 'static {
+    /// Acknowledgement token of one delivery (a Kafka offset; `()` in memory).
+    type Ack: Send + std::fmt::Debug;
+
+    /// Waits for up to `max` deliveries: returns as soon as `max` are in hand
+    /// or `linger` has passed since the first one. `Ok(empty)` means the bus
+    /// is closed and drained.
+    fn next_batch(
+        &mut self,
+        max: usize,
+        linger: Duration,
+    ) -> impl Future<Output = Result<Vec<Delivery<Self::Ack>>, BusError>> + Send;
+
+    /// Marks deliveries as durably handled (commit offsets).
+    fn ack(&mut self, acks: Vec<Self::Ack>) -> impl Future<Output = Result<(), BusError>> + Send;
+}

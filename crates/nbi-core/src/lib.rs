@@ -1,0 +1,16 @@
+//! Network Behavior Intelligence: everything that is not UI.
+//!
+//! Source ─Tick→ Bus ─Tick→ Collector ─batch→ Store. See the README for the
+//! picture and the data contracts.
+
+pub mod app;
+pub mod bus;
+pub mod collector;
+pub mod config;
+pub mod paths;
+pub mod source;
+pub mod store;
+pub mod synth;
+pub mod tick;
+
+pub use tick::{AppUsage, Tick};

@@ -1,0 +1,191 @@
+//! Stores: where ticks are kept, and the queries the rest of the system asks.
+//!
+//! Writes are idempotent: a tick is keyed by (host, ts) and its samples by
+//! (host, app, ts), so a replayed or redelivered batch never counts twice.
+
+pub mod sqlite;
+mod timeline;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::tick::Tick;
+
+pub use timeline::{local_day_bounds, DayBounds};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {path} is read-only: {reason}")]
+    ReadOnly { path: String, reason: String },
+    #[error("database {path} was written by a newer nbi (schema {found}, this build reads up to {supported})")]
+    Schema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("creating {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid query: {0}")]
+    Query(String),
+}
+
+impl StoreError {
+    /// Whether trying the same write again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::DiskFull
+                        | rusqlite::ErrorCode::SystemIoFailure
+                        | rusqlite::ErrorCode::CannotOpen
+                )
+            ),
+            StoreError::Io { .. } => true,
+            // A read-only file may be made writable again by its owner.
+            StoreError::ReadOnly { .. } => true,
+            StoreError::Schema { .. } | StoreError::Query(_) => false,
+        }
+    }
+}
+
+/// What one write did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Ticks stored now.
+    pub ticks_written: usize,
+    /// Ticks that were already stored (redelivered), left as they were.
+    pub ticks_skipped: usize,
+    /// App samples stored now.
+    pub samples_written: usize,
+}
+
+/// Which hosts a query covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFilter {
+    All,
+    One(String),
+}
+
+impl HostFilter {
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            HostFilter::All => None,
+            HostFilter::One(h) => Some(h),
+        }
+    }
+}
+
+/// Bytes of one app over some period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppTotal {
+    pub app: String,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// One app's bytes in one local hour of one local day. On a day when clocks
+/// go back, the repeated hour is summed into one `hour`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourlyUsage {
+    pub day: NaiveDate,
+    pub hour: u8,
+    pub app: String,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// Seconds of one local hour during which a watcher was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourCoverage {
+    pub day: NaiveDate,
+    pub hour: u8,
+    pub seconds: u32,
+}
+
+/// One app's curve over a local day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppCurve {
+    pub app: String,
+    pub bytes_in: Vec<u64>,
+    pub bytes_out: Vec<u64>,
+}
+
+/// The curve of one local day: `buckets` steps of `step_minutes` from local
+/// midnight (fewer or more than 24 h on DST days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCurve {
+    pub day: NaiveDate,
+    pub step_minutes: u32,
+    /// UTC start of the first bucket (local midnight).
+    pub start: DateTime<Utc>,
+    pub buckets: usize,
+    pub apps: Vec<AppCurve>,
+}
+
+/// Summary of what a store holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreSummary {
+    pub ticks: u64,
+    pub samples: u64,
+    pub hosts: Vec<String>,
+    pub first_tick: Option<DateTime<Utc>>,
+    pub last_tick: Option<DateTime<Utc>>,
+}
+
+/// A store of ticks. Methods block: async callers use `spawn_blocking`.
+pub trait Store: Send + 'static {
+    /// Stores ticks atomically (all or none); ticks already stored are skipped.
+    fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError>;
+
+    /// Per-app totals of one local day, largest first.
+    fn day_totals(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<AppTotal>, StoreError>;
+
+    /// Per-app bytes per local hour over the local days `from..=to`.
+    fn hourly(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyUsage>, StoreError>;
+
+    /// Watched seconds per local hour over the local days `from..=to`; hours
+    /// absent from the result were not watched at all.
+    fn coverage(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourCoverage>, StoreError>;
+
+    /// The curve of one local day per app, at `step_minutes` (1–60) steps.
+    fn day_curve(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+        step_minutes: u32,
+    ) -> Result<DayCurve, StoreError>;
+
+    fn summary(&self) -> Result<StoreSummary, StoreError>;
+}

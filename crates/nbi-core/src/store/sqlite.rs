@@ -1,0 +1,800 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Besides the raw per-minute samples it keeps, in the same transaction, an
+//! hourly roll-up and an hourly coverage table (seconds watched), so the
+//! queries the intelligence and the UI ask stay fast after years of history.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use super::timeline::{local_day_bounds, local_day_hour, whole_hour_offsets, DayBounds};
+use super::{
+    AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
+    StoreSummary, WriteReport,
+};
+use crate::tick::Tick;
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS apps (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+-- One row per tick, even one with no traffic: it records that the watcher ran.
+CREATE TABLE IF NOT EXISTS ticks (
+    host_id INTEGER NOT NULL, ts INTEGER NOT NULL, interval_s INTEGER NOT NULL,
+    PRIMARY KEY (host_id, ts)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples (
+    ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (ts, host_id, app_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hourly (
+    hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (hour_ts, host_id, app_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS coverage (
+    hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, seconds INTEGER NOT NULL,
+    PRIMARY KEY (hour_ts, host_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0);
+";
+
+/// An open SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    hosts: HashMap<String, i64>,
+    apps: HashMap<String, i64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` for reading and writing.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| sqlite_err(path, e))?;
+        let store = SqliteStore::init(conn, path)?;
+        if store.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::ReadOnly {
+                path: path.display().to_string(),
+                reason: "the file or its directory is not writable by this user".into(),
+            });
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing database for queries only (works on read-only files).
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_err(path, e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| sqlite_err(path, e))?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| sqlite_err(path, e))?;
+        check_version(path, version)?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            hosts: HashMap::new(),
+            apps: HashMap::new(),
+        })
+    }
+
+    fn init(conn: Connection, path: &Path) -> Result<SqliteStore, StoreError> {
+        let e = |err| sqlite_err(path, err);
+        conn.busy_timeout(Duration::from_secs(5)).map_err(e)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(e)?;
+        check_version(path, version)?;
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Ok(SqliteStore {
+                conn,
+                path: path.to_path_buf(),
+                hosts: HashMap::new(),
+                apps: HashMap::new(),
+            });
+        }
+        // WAL: readers (the UI, `nbi today`) never block the collector.
+        // synchronous=NORMAL in WAL mode survives a killed process; only a
+        // power cut can lose the last commits, never corrupt the file.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(e)?;
+        conn.execute_batch(SCHEMA).map_err(e)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(e)?;
+        Ok(SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            hosts: HashMap::new(),
+            apps: HashMap::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        sqlite_err(&self.path, e)
+    }
+
+    fn host_id_for_query(&self, host: &HostFilter) -> Result<Option<Option<i64>>, StoreError> {
+        match host {
+            HostFilter::All => Ok(Some(None)),
+            HostFilter::One(name) => {
+                let id: Option<i64> = self
+                    .conn
+                    .query_row("SELECT id FROM hosts WHERE name = ?1", [name], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| self.err(e))?;
+                // An unknown host has no data: Ok(None).
+                Ok(id.map(Some))
+            }
+        }
+    }
+
+    fn app_names(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name FROM apps")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Visits (ts, app_id, in, out) of raw samples or of the hourly roll-up in
+    /// `bounds`; the roll-up is used when `hourly` is set.
+    fn scan(
+        &self,
+        host: Option<i64>,
+        bounds: DayBounds,
+        hourly: bool,
+        mut visit: impl FnMut(i64, i64, u64, u64),
+    ) -> Result<(), StoreError> {
+        let sql = if hourly {
+            "SELECT hour_ts, app_id, bytes_in, bytes_out FROM hourly
+             WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+        } else {
+            "SELECT ts, app_id, bytes_in, bytes_out FROM samples
+             WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+        };
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![
+                bounds.start.timestamp(),
+                bounds.end.timestamp(),
+                host
+            ])
+            .map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let ts: i64 = row.get(0).map_err(|e| self.err(e))?;
+            let app: i64 = row.get(1).map_err(|e| self.err(e))?;
+            let i: i64 = row.get(2).map_err(|e| self.err(e))?;
+            let o: i64 = row.get(3).map_err(|e| self.err(e))?;
+            visit(ts, app, i.max(0) as u64, o.max(0) as u64);
+        }
+        Ok(())
+    }
+
+    fn range(from: NaiveDate, to: NaiveDate, tz: Tz) -> Result<DayBounds, StoreError> {
+        if to < from {
+            return Err(StoreError::Query(format!(
+                "the range {from}..{to} ends before it starts"
+            )));
+        }
+        Ok(DayBounds {
+            start: local_day_bounds(from, tz).start,
+            end: local_day_bounds(to, tz).end,
+        })
+    }
+
+    fn write_tx(&mut self, ticks: &[Tick]) -> rusqlite::Result<(WriteReport, Vec<NewName>)> {
+        let tx = self.conn.transaction()?;
+        let mut report = WriteReport::default();
+        let mut new_names = Vec::new();
+        {
+            let mut insert_tick = tx.prepare_cached(
+                "INSERT OR IGNORE INTO ticks (host_id, ts, interval_s) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut add_coverage = tx.prepare_cached(
+                "INSERT INTO coverage (hour_ts, host_id, seconds) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (hour_ts, host_id) DO UPDATE SET seconds = seconds + excluded.seconds",
+            )?;
+            let mut insert_sample = tx.prepare_cached(
+                "INSERT OR IGNORE INTO samples (ts, host_id, app_id, bytes_in, bytes_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut add_hourly = tx.prepare_cached(
+                "INSERT INTO hourly (hour_ts, host_id, app_id, bytes_in, bytes_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hour_ts, host_id, app_id) DO UPDATE SET
+                   bytes_in = bytes_in + excluded.bytes_in,
+                   bytes_out = bytes_out + excluded.bytes_out",
+            )?;
+            for tick in ticks {
+                let host_id = id_of(&tx, &self.hosts, &mut new_names, Kind::Host, &tick.host)?;
+                let ts = tick.at.timestamp();
+                let hour_ts = ts - ts.rem_euclid(3600);
+                if insert_tick.execute(params![host_id, ts, tick.interval_s])? == 0 {
+                    report.ticks_skipped += 1;
+                    continue;
+                }
+                report.ticks_written += 1;
+                add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
+                for usage in &tick.apps {
+                    let app_id = id_of(&tx, &self.apps, &mut new_names, Kind::App, &usage.app)?;
+                    let (i, o) = (clamp(usage.bytes_in), clamp(usage.bytes_out));
+                    if insert_sample.execute(params![ts, host_id, app_id, i, o])? == 1 {
+                        add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
+                        report.samples_written += 1;
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'ticks'",
+                [report.ticks_written as i64],
+            )?;
+            tx.execute(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'samples'",
+                [report.samples_written as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok((report, new_names))
+    }
+}
+
+fn check_version(path: &Path, found: i64) -> Result<(), StoreError> {
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::Schema {
+            path: path.display().to_string(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn sqlite_err(path: &Path, source: rusqlite::Error) -> StoreError {
+    if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
+        return StoreError::ReadOnly {
+            path: path.display().to_string(),
+            reason: source.to_string(),
+        };
+    }
+    StoreError::Sqlite {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Host,
+    App,
+}
+
+/// A name given an id inside a transaction; cached only once it commits.
+struct NewName {
+    kind: Kind,
+    name: String,
+    id: i64,
+}
+
+fn id_of(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &HashMap<String, i64>,
+    pending: &mut Vec<NewName>,
+    kind: Kind,
+    name: &str,
+) -> rusqlite::Result<i64> {
+    if let Some(id) = cache.get(name) {
+        return Ok(*id);
+    }
+    if let Some(n) = pending.iter().find(|n| {
+        matches!(
+            (n.kind, kind),
+            (Kind::Host, Kind::Host) | (Kind::App, Kind::App)
+        ) && n.name == name
+    }) {
+        return Ok(n.id);
+    }
+    let (insert, select) = match kind {
+        Kind::Host => (
+            "INSERT OR IGNORE INTO hosts (name) VALUES (?1)",
+            "SELECT id FROM hosts WHERE name = ?1",
+        ),
+        Kind::App => (
+            "INSERT OR IGNORE INTO apps (name) VALUES (?1)",
+            "SELECT id FROM apps WHERE name = ?1",
+        ),
+    };
+    tx.prepare_cached(insert)?.execute([name])?;
+    let id = tx.prepare_cached(select)?.query_row([name], |r| r.get(0))?;
+    pending.push(NewName {
+        kind,
+        name: name.to_string(),
+        id,
+    });
+    Ok(id)
+}
+
+impl Store for SqliteStore {
+    fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
+        if ticks.is_empty() {
+            return Ok(WriteReport::default());
+        }
+        let (report, new_names) = self.write_tx(ticks).map_err(|e| self.err(e))?;
+        for n in new_names {
+            match n.kind {
+                Kind::Host => self.hosts.insert(n.name, n.id),
+                Kind::App => self.apps.insert(n.name, n.id),
+            };
+        }
+        Ok(report)
+    }
+
+    fn day_totals(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<AppTotal>, StoreError> {
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(Vec::new());
+        };
+        let bounds = local_day_bounds(day, tz);
+        let mut sums: HashMap<i64, (u64, u64)> = HashMap::new();
+        self.scan(
+            host_id,
+            bounds,
+            whole_hour_offsets(tz, bounds),
+            |_, app, i, o| {
+                let e = sums.entry(app).or_default();
+                e.0 += i;
+                e.1 += o;
+            },
+        )?;
+        let names = self.app_names()?;
+        let mut out: Vec<AppTotal> = sums
+            .into_iter()
+            .filter_map(|(id, (bytes_in, bytes_out))| {
+                Some(AppTotal {
+                    app: names.get(&id)?.clone(),
+                    bytes_in,
+                    bytes_out,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (b.bytes_in + b.bytes_out)
+                .cmp(&(a.bytes_in + a.bytes_out))
+                .then_with(|| a.app.cmp(&b.app))
+        });
+        Ok(out)
+    }
+
+    fn hourly(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyUsage>, StoreError> {
+        let bounds = Self::range(from, to, tz)?;
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(Vec::new());
+        };
+        let mut sums: HashMap<(NaiveDate, u8, i64), (u64, u64)> = HashMap::new();
+        // Converting each row's UTC hour to local time is the costly part;
+        // consecutive rows share an hour, so remember the last one.
+        let mut last: Option<(i64, (NaiveDate, u8))> = None;
+        self.scan(
+            host_id,
+            bounds,
+            whole_hour_offsets(tz, bounds),
+            |ts, app, i, o| {
+                let key = match last {
+                    Some((t, k)) if t == ts => k,
+                    _ => {
+                        let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+                        let k = local_day_hour(at, tz);
+                        last = Some((ts, k));
+                        k
+                    }
+                };
+                let e = sums.entry((key.0, key.1, app)).or_default();
+                e.0 += i;
+                e.1 += o;
+            },
+        )?;
+        let names = self.app_names()?;
+        let mut out: Vec<HourlyUsage> = sums
+            .into_iter()
+            .filter_map(|((day, hour, id), (bytes_in, bytes_out))| {
+                Some(HourlyUsage {
+                    day,
+                    hour,
+                    app: names.get(&id)?.clone(),
+                    bytes_in,
+                    bytes_out,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| (a.day, a.hour, &a.app).cmp(&(b.day, b.hour, &b.app)));
+        Ok(out)
+    }
+
+    fn coverage(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourCoverage>, StoreError> {
+        let bounds = Self::range(from, to, tz)?;
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(Vec::new());
+        };
+        let whole = whole_hour_offsets(tz, bounds);
+        let sql = if whole {
+            "SELECT hour_ts, seconds FROM coverage
+             WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+        } else {
+            "SELECT ts, interval_s FROM ticks
+             WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+        };
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![
+                bounds.start.timestamp(),
+                bounds.end.timestamp(),
+                host_id
+            ])
+            .map_err(|e| self.err(e))?;
+        let mut seconds: HashMap<(NaiveDate, u8), u64> = HashMap::new();
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let ts: i64 = row.get(0).map_err(|e| self.err(e))?;
+            let s: i64 = row.get(1).map_err(|e| self.err(e))?;
+            let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+            *seconds.entry(local_day_hour(at, tz)).or_default() += s.max(0) as u64;
+        }
+        let mut out: Vec<HourCoverage> = seconds
+            .into_iter()
+            .map(|((day, hour), s)| HourCoverage {
+                day,
+                hour,
+                seconds: u32::try_from(s).unwrap_or(u32::MAX),
+            })
+            .collect();
+        out.sort_by_key(|c| (c.day, c.hour));
+        Ok(out)
+    }
+
+    fn day_curve(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+        step_minutes: u32,
+    ) -> Result<DayCurve, StoreError> {
+        if !(1..=60).contains(&step_minutes) {
+            return Err(StoreError::Query(format!(
+                "step must be 1 to 60 minutes, not {step_minutes}"
+            )));
+        }
+        let bounds = local_day_bounds(day, tz);
+        let step = i64::from(step_minutes) * 60;
+        let buckets = ((bounds.seconds() + step - 1) / step) as usize;
+        let mut curve = DayCurve {
+            day,
+            step_minutes,
+            start: bounds.start,
+            buckets,
+            apps: Vec::new(),
+        };
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(curve);
+        };
+        let start = bounds.start.timestamp();
+        let mut by_app: HashMap<i64, (Vec<u64>, Vec<u64>)> = HashMap::new();
+        self.scan(host_id, bounds, false, |ts, app, i, o| {
+            let b = (((ts - start) / step) as usize).min(buckets.saturating_sub(1));
+            let e = by_app
+                .entry(app)
+                .or_insert_with(|| (vec![0; buckets], vec![0; buckets]));
+            e.0[b] += i;
+            e.1[b] += o;
+        })?;
+        let names = self.app_names()?;
+        curve.apps = by_app
+            .into_iter()
+            .filter_map(|(id, (bytes_in, bytes_out))| {
+                Some(AppCurve {
+                    app: names.get(&id)?.clone(),
+                    bytes_in,
+                    bytes_out,
+                })
+            })
+            .collect();
+        let total = |c: &AppCurve| c.bytes_in.iter().chain(&c.bytes_out).sum::<u64>();
+        curve
+            .apps
+            .sort_by(|a, b| total(b).cmp(&total(a)).then_with(|| a.app.cmp(&b.app)));
+        Ok(curve)
+    }
+
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        let counter = |name: &str| -> Result<u64, StoreError> {
+            let v: Option<i64> = self
+                .conn
+                .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(|e| self.err(e))?;
+            Ok(v.unwrap_or(0).max(0) as u64)
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM hosts ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let hosts = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        let (first, last): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row("SELECT min(ts), max(ts) FROM ticks", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(StoreSummary {
+            ticks: counter("ticks")?,
+            samples: counter("samples")?,
+            hosts,
+            first_tick: first.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+            last_tick: last.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn tz(name: &str) -> Tz {
+        name.parse().unwrap()
+    }
+
+    fn tick(host: &str, at: DateTime<Utc>, apps: &[(&str, u64, u64)]) -> Tick {
+        Tick::from_totals(
+            host,
+            at,
+            60,
+            apps.iter().map(|(a, i, o)| (a.to_string(), (*i, *o))),
+        )
+    }
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    fn open() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("nested/nbi.sqlite")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn rewriting_a_batch_never_double_counts() {
+        let (_d, mut s) = open();
+        let batch = vec![
+            tick(
+                "mbp",
+                utc(2026, 7, 11, 10, 0),
+                &[("Slack", 100, 10), ("Safari", 5, 1)],
+            ),
+            tick("mbp", utc(2026, 7, 11, 10, 1), &[("Slack", 50, 5)]),
+        ];
+        let first = s.write(&batch).unwrap();
+        assert_eq!((first.ticks_written, first.samples_written), (2, 3));
+        let again = s.write(&batch).unwrap();
+        assert_eq!((again.ticks_written, again.ticks_skipped), (0, 2));
+        let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+        let totals = s.day_totals(&HostFilter::All, day, tz("UTC")).unwrap();
+        assert_eq!(
+            totals,
+            vec![
+                AppTotal {
+                    app: "Slack".into(),
+                    bytes_in: 150,
+                    bytes_out: 15
+                },
+                AppTotal {
+                    app: "Safari".into(),
+                    bytes_in: 5,
+                    bytes_out: 1
+                },
+            ]
+        );
+        let sum = s.summary().unwrap();
+        assert_eq!((sum.ticks, sum.samples), (2, 3));
+    }
+
+    #[test]
+    fn hosts_are_kept_apart_and_summed_for_all() {
+        let (_d, mut s) = open();
+        let at = utc(2026, 7, 11, 10, 0);
+        s.write(&[
+            tick("a", at, &[("Slack", 1, 0)]),
+            tick("b", at, &[("Slack", 2, 0)]),
+        ])
+        .unwrap();
+        let day = at.date_naive();
+        let one = s
+            .day_totals(&HostFilter::One("b".into()), day, tz("UTC"))
+            .unwrap();
+        assert_eq!(one[0].bytes_in, 2);
+        let all = s.day_totals(&HostFilter::All, day, tz("UTC")).unwrap();
+        assert_eq!(all[0].bytes_in, 3);
+        assert!(s
+            .day_totals(&HostFilter::One("nope".into()), day, tz("UTC"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn hourly_buckets_by_local_hour_across_dst() {
+        let (_d, mut s) = open();
+        let berlin = tz("Europe/Berlin");
+        // 2026-10-25: 02:00–03:00 local happens twice (00:00Z and 01:00Z).
+        let ticks: Vec<Tick> = (0..25)
+            .map(|h| {
+                tick(
+                    "mbp",
+                    utc(2026, 10, 24, 22, 0) + chrono::Duration::hours(h),
+                    &[("Mail", 10, 1)],
+                )
+            })
+            .collect();
+        s.write(&ticks).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
+        let rows = s.hourly(&HostFilter::All, day, day, berlin).unwrap();
+        assert_eq!(rows.len(), 24, "25 hours fold into 24 local hours");
+        let two = rows.iter().find(|r| r.hour == 2).unwrap();
+        assert_eq!(two.bytes_in, 20, "the repeated hour is summed");
+        assert!(rows
+            .iter()
+            .filter(|r| r.hour != 2)
+            .all(|r| r.bytes_in == 10));
+        let cov = s.coverage(&HostFilter::All, day, day, berlin).unwrap();
+        assert_eq!(cov.iter().find(|c| c.hour == 2).unwrap().seconds, 120);
+        assert_eq!(cov.len(), 24);
+    }
+
+    #[test]
+    fn half_hour_zones_read_raw_samples() {
+        let (_d, mut s) = open();
+        let kolkata = tz("Asia/Kolkata");
+        // 18:29Z and 18:31Z straddle local midnight (00:00 IST = 18:30Z).
+        s.write(&[
+            tick("mbp", utc(2026, 7, 10, 18, 29), &[("Slack", 7, 0)]),
+            tick("mbp", utc(2026, 7, 10, 18, 31), &[("Slack", 11, 0)]),
+        ])
+        .unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+        let totals = s.day_totals(&HostFilter::All, day, kolkata).unwrap();
+        assert_eq!(totals[0].bytes_in, 11);
+        let rows = s.hourly(&HostFilter::All, day, day, kolkata).unwrap();
+        assert_eq!((rows[0].hour, rows[0].bytes_in), (0, 11));
+    }
+
+    #[test]
+    fn day_curve_buckets_at_the_requested_step() {
+        let (_d, mut s) = open();
+        s.write(&[
+            tick("mbp", utc(2026, 7, 11, 0, 0), &[("Slack", 1, 2)]),
+            tick("mbp", utc(2026, 7, 11, 0, 4), &[("Slack", 10, 20)]),
+            tick(
+                "mbp",
+                utc(2026, 7, 11, 0, 5),
+                &[("Slack", 100, 200), ("Music", 1000, 0)],
+            ),
+            tick("mbp", utc(2026, 7, 11, 23, 59), &[("Slack", 5, 5)]),
+            tick("mbp", utc(2026, 7, 12, 0, 0), &[("Slack", 9999, 9999)]),
+        ])
+        .unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+        let c = s.day_curve(&HostFilter::All, day, tz("UTC"), 5).unwrap();
+        assert_eq!(c.buckets, 288);
+        assert_eq!(c.apps[0].app, "Music");
+        let slack = c.apps.iter().find(|a| a.app == "Slack").unwrap();
+        assert_eq!(&slack.bytes_in[..2], &[11, 100]);
+        assert_eq!(slack.bytes_out[287], 5);
+        assert_eq!(slack.bytes_in.iter().sum::<u64>(), 116);
+        assert!(s.day_curve(&HostFilter::All, day, tz("UTC"), 0).is_err());
+        assert!(s.day_curve(&HostFilter::All, day, tz("UTC"), 61).is_err());
+    }
+
+    #[test]
+    fn coverage_counts_ticks_without_traffic() {
+        let (_d, mut s) = open();
+        s.write(&[tick("mbp", utc(2026, 7, 11, 3, 0), &[])])
+            .unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+        let cov = s.coverage(&HostFilter::All, day, day, tz("UTC")).unwrap();
+        assert_eq!(
+            cov,
+            vec![HourCoverage {
+                day,
+                hour: 3,
+                seconds: 60
+            }]
+        );
+        assert!(s
+            .day_totals(&HostFilter::All, day, tz("UTC"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(err.to_string().contains("schema 99"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_batch_leaves_no_trace_and_no_stale_ids() {
+        let (_d, mut s) = open();
+        // A trigger that fails the transaction after new names were inserted.
+        s.conn
+            .execute_batch(
+                "CREATE TRIGGER boom BEFORE INSERT ON samples WHEN NEW.bytes_in = 666
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+            )
+            .unwrap();
+        let at = utc(2026, 7, 11, 10, 0);
+        assert!(s.write(&[tick("h", at, &[("Evil", 666, 0)])]).is_err());
+        s.conn.execute_batch("DROP TRIGGER boom").unwrap();
+        s.write(&[tick("h", at, &[("Evil", 1, 0)])]).unwrap();
+        let totals = s
+            .day_totals(&HostFilter::One("h".into()), at.date_naive(), tz("UTC"))
+            .unwrap();
+        assert_eq!(totals[0].bytes_in, 1);
+    }
+
+    #[test]
+    fn read_only_open_reads_without_writing() {
+        let (d, mut s) = open();
+        let at = utc(2026, 7, 11, 10, 0);
+        s.write(&[tick("h", at, &[("A", 1, 0)])]).unwrap();
+        let ro = SqliteStore::open_read_only(&d.path().join("nested/nbi.sqlite")).unwrap();
+        assert_eq!(ro.summary().unwrap().ticks, 1);
+        assert!(SqliteStore::open_read_only(&d.path().join("missing.sqlite")).is_err());
+    }
+}

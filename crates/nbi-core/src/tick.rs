@@ -1,0 +1,235 @@
+//! The Tick: what a source emits each interval, and its wire forms.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Bytes one application moved during one interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppUsage {
+    pub app: String,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// One interval of per-application traffic on one host.
+///
+/// `at` is the interval start in UTC, whole seconds. Apps are unique within a
+/// tick and apps with no traffic are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tick {
+    pub host: String,
+    pub at: DateTime<Utc>,
+    pub interval_s: u32,
+    pub apps: Vec<AppUsage>,
+}
+
+impl Tick {
+    /// Builds a tick from per-app totals, dropping apps with no traffic and
+    /// ordering apps by name so equal ticks compare equal.
+    pub fn from_totals(
+        host: impl Into<String>,
+        at: DateTime<Utc>,
+        interval_s: u32,
+        totals: impl IntoIterator<Item = (String, (u64, u64))>,
+    ) -> Tick {
+        let mut merged: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (app, (i, o)) in totals {
+            let e = merged.entry(app).or_default();
+            e.0 = e.0.saturating_add(i);
+            e.1 = e.1.saturating_add(o);
+        }
+        let apps = merged
+            .into_iter()
+            .filter(|(_, (i, o))| *i > 0 || *o > 0)
+            .map(|(app, (bytes_in, bytes_out))| AppUsage {
+                app,
+                bytes_in,
+                bytes_out,
+            })
+            .collect();
+        Tick {
+            host: host.into(),
+            at: at.with_nanosecond_zero(),
+            interval_s,
+            apps,
+        }
+    }
+
+    pub fn total_in(&self) -> u64 {
+        self.apps.iter().map(|a| a.bytes_in).sum()
+    }
+
+    pub fn total_out(&self) -> u64 {
+        self.apps.iter().map(|a| a.bytes_out).sum()
+    }
+
+    /// The message JSON of the design (a superset of the original project's
+    /// `{timestamp, app_usage}`), one line, no trailing newline.
+    pub fn to_json(&self) -> String {
+        let msg = WireMessage {
+            schema: Some(SCHEMA_VERSION),
+            host: Some(self.host.clone()),
+            timestamp: self.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            interval_s: Some(self.interval_s),
+            app_usage: self
+                .apps
+                .iter()
+                .map(|a| {
+                    (
+                        a.app.clone(),
+                        WireUsage {
+                            bytes_in: a.bytes_in,
+                            bytes_out: a.bytes_out,
+                        },
+                    )
+                })
+                .collect(),
+        };
+        // Serialising plain strings and integers cannot fail.
+        serde_json::to_string(&msg).unwrap_or_default()
+    }
+
+    /// Parses the message JSON, including the original format (no `schema`,
+    /// `host` or `interval_s`; naive local timestamps with microseconds).
+    pub fn from_json(text: &str) -> Result<Tick, TickParseError> {
+        let msg: WireMessage =
+            serde_json::from_str(text).map_err(|e| TickParseError::Json(e.to_string()))?;
+        if let Some(v) = msg.schema {
+            if v > SCHEMA_VERSION {
+                return Err(TickParseError::Schema(v));
+            }
+        }
+        let at = parse_timestamp(&msg.timestamp)?;
+        let interval_s = msg.interval_s.unwrap_or(60);
+        if interval_s == 0 {
+            return Err(TickParseError::Interval);
+        }
+        let host = msg.host.unwrap_or_else(|| DEFAULT_HOST.to_string());
+        if host.is_empty() {
+            return Err(TickParseError::Host);
+        }
+        Ok(Tick::from_totals(
+            host,
+            at,
+            interval_s,
+            msg.app_usage
+                .into_iter()
+                .map(|(k, v)| (k, (v.bytes_in, v.bytes_out))),
+        ))
+    }
+}
+
+/// The host of original-format messages, which carry none.
+pub const DEFAULT_HOST: &str = "default";
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TickParseError {
+    #[error("not a tick message: {0}")]
+    Json(String),
+    #[error("unsupported schema version {0} (this build reads up to {SCHEMA_VERSION})")]
+    Schema(u32),
+    #[error("timestamp {0:?} is neither RFC 3339 nor an ISO 8601 local date-time")]
+    Timestamp(String),
+    #[error("interval_s must be at least 1")]
+    Interval,
+    #[error("host must not be empty")]
+    Host,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireMessage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schema: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    host: Option<String>,
+    timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    interval_s: Option<u32>,
+    app_usage: BTreeMap<String, WireUsage>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireUsage {
+    #[serde(rename = "in")]
+    bytes_in: u64,
+    #[serde(rename = "out")]
+    bytes_out: u64,
+}
+
+/// RFC 3339 with an offset, or a naive ISO 8601 date-time taken as local time
+/// (what Python's `datetime.now().isoformat()` writes).
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, TickParseError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+        .map_err(|_| TickParseError::Timestamp(text.to_string()))?;
+    chrono::Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| TickParseError::Timestamp(text.to_string()))
+}
+
+trait WholeSeconds {
+    fn with_nanosecond_zero(self) -> Self;
+}
+
+impl WholeSeconds for DateTime<Utc> {
+    fn with_nanosecond_zero(self) -> Self {
+        DateTime::from_timestamp(self.timestamp(), 0).unwrap_or(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip() {
+        let t = Tick::from_totals(
+            "mbp",
+            DateTime::from_timestamp(1_783_779_780, 0).unwrap(),
+            60,
+            [("Slack".to_string(), (1200, 340))],
+        );
+        let text = t.to_json();
+        assert_eq!(
+            text,
+            r#"{"schema":1,"host":"mbp","timestamp":"2026-07-11T14:23:00Z","interval_s":60,"app_usage":{"Slack":{"in":1200,"out":340}}}"#
+        );
+        assert_eq!(Tick::from_json(&text).unwrap(), t);
+    }
+
+    #[test]
+    fn original_format_is_read_as_local_time_on_host_default() {
+        let t = Tick::from_json(
+            r#"{"timestamp": "2024-03-01T10:15:30.123456", "app_usage": {"Spotify": {"in": 5, "out": 7}, "Idle": {"in": 0, "out": 0}}}"#,
+        )
+        .unwrap();
+        assert_eq!(t.host, "default");
+        assert_eq!(t.interval_s, 60);
+        assert_eq!(t.apps.len(), 1, "zero-traffic apps are dropped");
+        let local = t.at.with_timezone(&chrono::Local);
+        assert_eq!(local.format("%H:%M:%S").to_string(), "10:15:30");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "{",
+            "null",
+            r#"{"timestamp":"yesterday","app_usage":{}}"#,
+            r#"{"timestamp":"2024-03-01T10:15:30Z","app_usage":{"a":{"in":-1,"out":0}}}"#,
+            r#"{"schema":99,"timestamp":"2024-03-01T10:15:30Z","app_usage":{}}"#,
+            r#"{"timestamp":"2024-03-01T10:15:30Z","interval_s":0,"app_usage":{}}"#,
+        ] {
+            assert!(Tick::from_json(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+}
