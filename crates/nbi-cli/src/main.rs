@@ -1,1 +1,62 @@
-fn main(){}
+//! `nbi`: watch per-application network usage, store it, and look at it.
+
+mod args;
+mod cmd;
+mod context;
+mod human;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nbi: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nbi: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let global = cli.global;
+    match cli.command {
+        Command::Run(a) => cmd::run::run(&global, a).await,
+        Command::Watch(a) => cmd::run::watch(&global, a).await,
+        Command::Collect(a) => cmd::run::collect(&global, a).await,
+        Command::Replay(a) => cmd::run::replay(&global, a).await,
+        Command::Import(a) => cmd::import::import(&global, a).await,
+        Command::Today(a) => cmd::query::today(&global, a),
+        Command::Status(a) => cmd::query::status(&global, a),
+        Command::Config => cmd::query::config(&global),
+        Command::Demo(a) => cmd::demo::demo(&global, a),
+    }
+}
+
+fn init_logging(filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Logs go to stderr so stdout stays clean for NDJSON and --json output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}

@@ -8,6 +8,7 @@ pub mod bus;
 pub mod collector;
 pub mod config;
 pub mod paths;
+pub mod pipeline;
 pub mod source;
 pub mod store;
 pub mod synth;

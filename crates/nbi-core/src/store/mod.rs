@@ -4,7 +4,7 @@
 //! (host, app, ts), so a replayed or redelivered batch never counts twice.
 
 pub mod sqlite;
-mod timeline;
+pub mod timeline;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;

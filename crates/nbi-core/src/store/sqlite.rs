@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS coverage (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, seconds INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0);
 ";
 
@@ -73,13 +74,36 @@ impl SqliteStore {
 
     /// Opens an existing database for queries only (works on read-only files).
     pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| sqlite_err(path, e))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| sqlite_err(path, e))?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(|e| sqlite_err(path, e))?;
+        if !path.exists() {
+            return Err(StoreError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let open = |uri: &str| -> rusqlite::Result<(Connection, i64)> {
+            let conn = Connection::open_with_flags(uri, flags)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            let version = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            Ok((conn, version))
+        };
+        let uri = file_uri(path);
+        let (conn, version) = match open(&uri) {
+            Ok(v) => v,
+            // A WAL database in a directory we cannot write cannot get its
+            // shared-memory file; nobody can be writing it then, so read it
+            // as immutable.
+            Err(e) if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+            ) =>
+            {
+                open(&format!("{uri}?immutable=1")).map_err(|e| sqlite_err(path, e))?
+            }
+            Err(e) => return Err(sqlite_err(path, e)),
+        };
         check_version(path, version)?;
         Ok(SqliteStore {
             conn,
@@ -123,6 +147,25 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Sets a small piece of metadata (e.g. `label = demo`).
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
@@ -255,6 +298,21 @@ impl SqliteStore {
         tx.commit()?;
         Ok((report, new_names))
     }
+}
+
+/// A `file:` URI for `path`, escaping what URIs reserve.
+fn file_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    for ch in abs.to_string_lossy().chars() {
+        match ch {
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            '%' => uri.push_str("%25"),
+            c => uri.push(c),
+        }
+    }
+    uri
 }
 
 fn check_version(path: &Path, found: i64) -> Result<(), StoreError> {

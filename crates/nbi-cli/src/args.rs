@@ -1,0 +1,151 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use nbi_core::source::SourceKind;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nbi",
+    version,
+    about = "Network Behavior Intelligence: per-application network usage, minute by minute",
+    long_about = "Watches how much network each application uses every interval, stores it \
+                  (SQLite by default), and shows it. Configuration: built-in defaults, then \
+                  the config file, then NBI_* environment variables, then these flags."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// SQLite database (default: nbi.sqlite in the OS data directory)
+    #[arg(long, global = true, env = "NBI_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Configuration file (default: config.toml in the OS config directory)
+    #[arg(long, global = true, env = "NBI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// This machine's name in ticks (default: the hostname)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Log filter, e.g. info, debug, nbi_core=trace
+    #[arg(long, global = true, env = "NBI_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Watch and collect into the store, in the foreground (Ctrl-C or SIGTERM flush and exit)
+    Run(RunArgs),
+    /// Watch and print one tick per interval to stdout as NDJSON
+    Watch(WatchArgs),
+    /// Read NDJSON ticks from stdin (e.g. from `nbi watch`) into the store
+    Collect(CollectArgs),
+    /// Replay a file of ticks (NDJSON or nettop CSV) into the store, paced in time
+    Replay(ReplayArgs),
+    /// Import a file of ticks (NDJSON or nettop CSV) into the store, as fast as possible
+    Import(ImportArgs),
+    /// Per-app totals of a local day
+    Today(TodayArgs),
+    /// Whether a watcher is running, its last tick, and what the store holds
+    Status(StatusArgs),
+    /// Print the effective configuration as TOML
+    Config,
+    /// Write days of synthetic history for a made-up person into a separate demo database
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct SourceArgs {
+    /// Where ticks come from [default: nettop on macOS, linux elsewhere]
+    #[arg(long, value_name = "nettop|linux|replay")]
+    pub source: Option<SourceKind>,
+    /// Seconds per tick [default: 60]
+    #[arg(long, value_name = "SECONDS")]
+    pub interval: Option<u32>,
+    /// The file a replay source reads (NDJSON ticks or nettop CSV)
+    #[arg(long, value_name = "FILE")]
+    pub replay_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub pace: PaceArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PaceArgs {
+    /// Replay time compression: 60 plays one minute per second; 0 as fast as possible
+    #[arg(long, default_value_t = 0.0)]
+    pub speed: f64,
+    /// Local date of a nettop CSV capture (nettop prints only the time of day)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CollectArgs {}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// NDJSON ticks or a nettop CSV capture
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub pace: PaceArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// NDJSON ticks or a nettop CSV capture
+    pub file: PathBuf,
+    /// Local date of a nettop CSV capture (nettop prints only the time of day)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<NaiveDate>,
+    /// Seconds between samples of a nettop CSV capture without a time column
+    #[arg(long, default_value_t = 60)]
+    pub interval: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct TodayArgs {
+    /// Print JSON: {"day": "YYYY-MM-DD", "apps": [{"app", "bytes_in", "bytes_out"}]}
+    #[arg(long)]
+    pub json: bool,
+    /// Another local day instead of today
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub day: Option<NaiveDate>,
+    /// Sum over every host in the store, not only this one
+    #[arg(long)]
+    pub all_hosts: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Days of history to write, ending now
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Seed of the made-up person's randomness
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

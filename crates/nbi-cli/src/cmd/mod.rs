@@ -1,0 +1,4 @@
+pub mod demo;
+pub mod import;
+pub mod query;
+pub mod run;

@@ -1,0 +1,186 @@
+//! `today`, `status` and `config`: reading what is stored.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Local, Utc};
+use nbi_core::pipeline::{self, RunStatus};
+use nbi_core::store::sqlite::SqliteStore;
+use nbi_core::store::{HostFilter, Store};
+use serde::Serialize;
+
+use crate::args::{Global, StatusArgs, TodayArgs};
+use crate::context::Context;
+use crate::human;
+
+#[derive(Serialize)]
+struct TodayJson {
+    day: String,
+    apps: Vec<nbi_core::store::AppTotal>,
+}
+
+/// Opens the store for reading; `None` when nothing has been stored yet.
+fn open_existing(db: &Path) -> anyhow::Result<Option<SqliteStore>> {
+    if !db.exists() {
+        return Ok(None);
+    }
+    SqliteStore::open_read_only(db)
+        .map(Some)
+        .with_context(|| format!("opening the store {}", db.display()))
+}
+
+pub fn today(global: &Global, args: TodayArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let db = ctx.db();
+    let day = args
+        .day
+        .unwrap_or_else(|| Utc::now().with_timezone(&ctx.tz).date_naive());
+    let host = if args.all_hosts {
+        HostFilter::All
+    } else {
+        HostFilter::One(ctx.config.host.clone())
+    };
+    let store = open_existing(&db)?;
+    let apps = match &store {
+        Some(s) => s.day_totals(&host, day, ctx.tz)?,
+        None => Vec::new(),
+    };
+    if args.json {
+        let out = TodayJson {
+            day: day.format("%Y-%m-%d").to_string(),
+            apps,
+        };
+        println!("{}", serde_json::to_string(&out)?);
+        return Ok(());
+    }
+    if let Some(label) = store.as_ref().and_then(|s| s.meta("label").ok().flatten()) {
+        println!("[{label} data: {}]", db.display());
+    }
+    let who = match &host {
+        HostFilter::All => "all hosts".to_string(),
+        HostFilter::One(h) => h.clone(),
+    };
+    println!("{} ({who}, {})", day.format("%a %d %b %Y"), ctx.tz);
+    if store.is_none() {
+        println!("no data yet: nothing stored at {} (start watching with `nbi run`)", db.display());
+        return Ok(());
+    }
+    if apps.is_empty() {
+        println!("no traffic recorded on this day");
+        return Ok(());
+    }
+    let width = apps.iter().map(|a| a.app.chars().count()).max().unwrap_or(3).max(3);
+    println!("{:<width$}  {:>9}  {:>9}  {:>9}", "app", "in", "out", "total");
+    let (mut ti, mut to) = (0u64, 0u64);
+    for a in &apps {
+        ti += a.bytes_in;
+        to += a.bytes_out;
+        println!(
+            "{:<width$}  {:>9}  {:>9}  {:>9}",
+            a.app,
+            human::bytes(a.bytes_in),
+            human::bytes(a.bytes_out),
+            human::bytes(a.bytes_in + a.bytes_out)
+        );
+    }
+    println!(
+        "{:<width$}  {:>9}  {:>9}  {:>9}",
+        "total",
+        human::bytes(ti),
+        human::bytes(to),
+        human::bytes(ti + to)
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct StatusJson {
+    running: bool,
+    db: String,
+    run: Option<RunStatus>,
+    store: Option<nbi_core::store::StoreSummary>,
+}
+
+pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let db = ctx.db();
+    let run = RunStatus::read(&pipeline::status_path(&db));
+    let running = run.as_ref().is_some_and(|r| r.is_live() && r.pid != std::process::id());
+    let store = match open_existing(&db)? {
+        Some(s) => Some(s.summary()?),
+        None => None,
+    };
+    if args.json {
+        let out = StatusJson {
+            running,
+            db: db.display().to_string(),
+            run,
+            store,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    match &run {
+        Some(r) if running => {
+            let state = serde_json::to_value(&r.source.state)
+                .ok()
+                .and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            println!("source: {} ({state}), pid {}", r.source.source, r.pid);
+            if let nbi_core::source::SourceState::Failing { reason } = &r.source.state {
+                println!("  not watching: {reason}");
+            }
+            println!("last tick: {}", when(r.source.last_tick));
+            println!(
+                "collector: {} ticks stored this run{}",
+                r.collector.ticks_written,
+                r.collector
+                    .last_error
+                    .as_ref()
+                    .map(|e| format!(", retrying: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+        Some(r) => println!(
+            "not running (last run pid {} stopped; last tick {})",
+            r.pid,
+            when(r.source.last_tick)
+        ),
+        None => println!("not running"),
+    }
+    match store {
+        Some(s) => {
+            println!("store: {}", db.display());
+            println!("  {} ticks, {} app samples, hosts: {}", s.ticks, s.samples, s.hosts.join(", "));
+            println!("  from {} to {}", when(s.first_tick), when(s.last_tick));
+        }
+        None => println!("store: {} (not created yet)", db.display()),
+    }
+    Ok(())
+}
+
+fn when(t: Option<DateTime<Utc>>) -> String {
+    match t {
+        Some(t) => {
+            let ago = (Utc::now() - t).num_seconds();
+            format!(
+                "{} ({})",
+                t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S"),
+                if ago < 120 {
+                    format!("{ago} s ago")
+                } else if ago < 7200 {
+                    format!("{} min ago", ago / 60)
+                } else {
+                    format!("{} h ago", ago / 3600)
+                }
+            )
+        }
+        None => "never".to_string(),
+    }
+}
+
+pub fn config(global: &Global) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    print!("{}", ctx.config.to_toml());
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! `run`, `watch`, `collect` and `replay`: the pipeline in the foreground.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use nbi_core::bus::{memory, BusError, Publisher};
+use nbi_core::collector::{Collector, CollectorOptions};
+use nbi_core::pipeline::{self, EmbeddedRun, SourceSpec};
+use nbi_core::source::replay::{CsvOptions, ReplayConfig};
+use nbi_core::source::{SourceContext, SourceKind};
+use nbi_core::store::sqlite::SqliteStore;
+use nbi_core::Tick;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{CollectArgs, Global, PaceArgs, ReplayArgs, RunArgs, SourceArgs, WatchArgs};
+use crate::context::Context;
+
+pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
+    let mut ctx = Context::load(global)?;
+    let kind = ctx.apply_source(&args.source)?;
+    let spec = source_spec(&ctx, kind, &args.source)?;
+    run_embedded(&ctx, spec).await
+}
+
+pub async fn replay(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let spec = replay_spec(&ctx, args.file, &args.pace);
+    run_embedded(&ctx, spec).await
+}
+
+async fn run_embedded(ctx: &Context, spec: SourceSpec) -> anyhow::Result<()> {
+    let db = ctx.db();
+    let store = open_store(&db)?;
+    let shutdown = shutdown_on_signals();
+    let kind = spec.kind();
+    tracing::info!(source = %kind, db = %db.display(), host = %ctx.config.host, interval_s = ctx.config.source.interval, "watching");
+    let run = EmbeddedRun {
+        host: ctx.config.host.clone(),
+        interval: ctx.config.interval(),
+        filter: filter_for(ctx, kind),
+        source: spec,
+        collector: collector_options(ctx),
+        bus_capacity: ctx.config.collector.bus_capacity,
+        status_file: Some(pipeline::status_path(&db)),
+    };
+    let report = run.run(store, shutdown).await?;
+    tracing::info!(
+        ticks_written = report.collector.ticks_written,
+        ticks_already_stored = report.collector.ticks_skipped,
+        "stopped; everything received is stored"
+    );
+    Ok(())
+}
+
+pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
+    let mut ctx = Context::load(global)?;
+    let kind = ctx.apply_source(&args.source)?;
+    let spec = source_spec(&ctx, kind, &args.source)?;
+    let shutdown = shutdown_on_signals();
+    let (status, _rx) = pipeline::status_channel(kind);
+    let source_ctx = SourceContext {
+        host: ctx.config.host.clone(),
+        interval: ctx.config.interval(),
+        filter: filter_for(&ctx, kind),
+        status,
+        shutdown,
+    };
+    let out = StdoutPublisher::default();
+    match pipeline::run_source(spec, source_ctx, out).await {
+        // A closed stdout (`nbi watch | head`) is a normal end.
+        Err(nbi_core::source::SourceError::Bus(BusError::Closed)) => Ok(()),
+        other => other.context("watching"),
+    }
+}
+
+pub async fn collect(global: &Global, _args: CollectArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let db = ctx.db();
+    let store = open_store(&db)?;
+    let shutdown = shutdown_on_signals();
+    let (publisher, subscriber) = memory::channel(ctx.config.collector.bus_capacity);
+    let collector = Collector::new(subscriber, store, collector_options(&ctx));
+    let collecting = tokio::spawn(collector.run(None));
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let (mut line_no, mut bad) = (0u64, 0u64);
+    loop {
+        let line = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            l = lines.next_line() => l.context("reading ticks from stdin")?,
+        };
+        let Some(line) = line else { break };
+        line_no += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match Tick::from_json(&line) {
+            Ok(tick) => publisher.publish(tick).await?,
+            Err(e) => {
+                bad += 1;
+                tracing::warn!("stdin line {line_no}: skipping, not a tick: {e}");
+            }
+        }
+    }
+    drop(publisher);
+    let (_, stats) = collecting.await.context("collector task")??;
+    tracing::info!(
+        ticks_written = stats.ticks_written,
+        ticks_already_stored = stats.ticks_skipped,
+        bad_lines = bad,
+        db = %db.display(),
+        "collected"
+    );
+    Ok(())
+}
+
+pub fn open_store(db: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(db).with_context(|| format!("opening the store {}", db.display()))
+}
+
+fn collector_options(ctx: &Context) -> CollectorOptions {
+    CollectorOptions {
+        batch_max: ctx.config.collector.batch_max,
+        linger: Duration::from_millis(ctx.config.collector.linger_ms),
+        ..CollectorOptions::default()
+    }
+}
+
+/// A replayed file was filtered when it was recorded: keep what it holds
+/// unless names are excluded explicitly.
+fn filter_for(ctx: &Context, kind: SourceKind) -> nbi_core::app::AppFilter {
+    let mut f = ctx.config.filter();
+    if kind == SourceKind::Replay {
+        f.min_pid = 0;
+    }
+    f
+}
+
+fn source_spec(ctx: &Context, kind: SourceKind, args: &SourceArgs) -> anyhow::Result<SourceSpec> {
+    if kind == SourceKind::Replay {
+        let file = args
+            .replay_file
+            .clone()
+            .context("--source replay needs --replay-file FILE")?;
+        return Ok(replay_spec(ctx, file, &args.pace));
+    }
+    anyhow::ensure!(
+        args.replay_file.is_none(),
+        "--replay-file is only for --source replay"
+    );
+    let state_dir = ctx.state_dir()?;
+    SourceSpec::live(&ctx.config, kind, &state_dir)
+        .with_context(|| format!("source {kind} cannot run live"))
+}
+
+fn replay_spec(ctx: &Context, file: std::path::PathBuf, pace: &PaceArgs) -> SourceSpec {
+    SourceSpec::Replay(ReplayConfig {
+        path: file,
+        csv: Some(CsvOptions {
+            date: pace.date,
+            tz: ctx.tz,
+            host: ctx.config.host.clone(),
+            interval_s: ctx.config.source.interval,
+            drop_first_block: true,
+        }),
+        speed: pace.speed.max(0.0),
+    })
+}
+
+/// Cancelled at the first Ctrl-C or SIGTERM; a second one exits at once.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: flushing what has been received");
+        t.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without waiting");
+        std::process::exit(130);
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Ticks to stdout, one JSON message per line, flushed each time.
+#[derive(Clone, Default)]
+struct StdoutPublisher {
+    out: Arc<Mutex<Option<tokio::io::Stdout>>>,
+}
+
+impl Publisher for StdoutPublisher {
+    async fn publish(&self, tick: Tick) -> Result<(), BusError> {
+        let mut guard = self.out.lock().await;
+        let out = guard.get_or_insert_with(tokio::io::stdout);
+        let mut line = tick.to_json();
+        line.push('\n');
+        let closed = |_| BusError::Closed;
+        out.write_all(line.as_bytes()).await.map_err(closed)?;
+        out.flush().await.map_err(closed)
+    }
+}

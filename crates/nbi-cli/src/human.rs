@@ -1,0 +1,32 @@
+//! Numbers for people.
+
+/// Bytes in SI units, three significant digits: 999 B, 1.2 kB, 84 MB, 2.1 GB.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 999.5 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else if v < 9.95 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_bytes() {
+        assert_eq!(super::bytes(0), "0 B");
+        assert_eq!(super::bytes(999), "999 B");
+        assert_eq!(super::bytes(1_200), "1.2 kB");
+        assert_eq!(super::bytes(84_000_000), "84 MB");
+        assert_eq!(super::bytes(2_100_000_000), "2.1 GB");
+        assert_eq!(super::bytes(u64::MAX), "18447 PB");
+    }
+}

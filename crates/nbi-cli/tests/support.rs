@@ -1,0 +1,187 @@
+//! Running the real `nbi` binary against temporary databases.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn nbi_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nbi"))
+}
+
+/// A scratch directory with its own config and database, isolated from the
+/// user's files and from NBI_* variables of the environment.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("nbi.sqlite")
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write fixture");
+        p
+    }
+
+    /// `nbi` with a clean environment: no NBI_* from outside, HOME and XDG
+    /// dirs inside the sandbox, UTC, host "testhost".
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(nbi_bin());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("NBI_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("TZ", "UTC")
+            .env("NBI_HOST", "testhost")
+            .env("NBI_LOG", "info")
+            .env("NBI_DB", self.db());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run nbi")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "nbi {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nbi")
+    }
+
+    /// `nbi today --json --day DAY`, as (app → (in, out)).
+    pub fn day_totals(&self, day: &str, extra: &[&str]) -> std::collections::BTreeMap<String, (u64, u64)> {
+        let mut args = vec!["today", "--json", "--day", day];
+        args.extend_from_slice(extra);
+        let v: Value = serde_json::from_str(&self.ok(&args)).expect("today --json is JSON");
+        assert_eq!(v["day"], day);
+        v["apps"]
+            .as_array()
+            .expect("apps array")
+            .iter()
+            .map(|a| {
+                (
+                    a["app"].as_str().unwrap().to_string(),
+                    (a["bytes_in"].as_u64().unwrap(), a["bytes_out"].as_u64().unwrap()),
+                )
+            })
+            .collect()
+    }
+
+    pub fn status(&self) -> Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
+    }
+}
+
+/// Polls `f` until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    // A zombie has exited; only a live process counts.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Children of `pid` (from /proc), Linux only.
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+        }
+    }
+    out
+}
+
+pub fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
+    let out = child.wait_with_output().expect("wait nbi");
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// NDJSON ticks: `n` minutes from 2026-07-11T00:00Z, apps with known bytes.
+pub fn ndjson_ticks(host: &str, n: u32) -> (String, std::collections::BTreeMap<String, (u64, u64)>) {
+    let mut text = String::new();
+    let mut totals = std::collections::BTreeMap::new();
+    let start = 1_783_728_000i64; // 2026-07-11T00:00:00Z
+    for m in 0..n {
+        let ts = chrono::DateTime::from_timestamp(start + i64::from(m) * 60, 0).unwrap();
+        let slack = (u64::from(m) * 37 % 1000 + 1, u64::from(m) % 13);
+        let music = (u64::from(m) * 1_000 + 5, 7);
+        text.push_str(&format!(
+            "{{\"schema\":1,\"host\":\"{host}\",\"timestamp\":\"{}\",\"interval_s\":60,\"app_usage\":{{\"Slack\":{{\"in\":{},\"out\":{}}},\"Music\":{{\"in\":{},\"out\":{}}}}}}}\n",
+            ts.format("%Y-%m-%dT%H:%M:%SZ"),
+            slack.0, slack.1, music.0, music.1
+        ));
+        for (app, (i, o)) in [("Slack", slack), ("Music", music)] {
+            let e = totals.entry(app.to_string()).or_insert((0, 0));
+            e.0 += i;
+            e.1 += o;
+        }
+    }
+    (text, totals)
+}

@@ -1,0 +1,367 @@
+//! The collector: reads ticks from the bus in batches, writes them to the
+//! store, and acknowledges them only once they are stored.
+//!
+//! A tick it has accepted is never dropped: a failing store is retried with
+//! backoff (the bus fills meanwhile and holds the sources back), and the last
+//! batch is flushed on shutdown.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Delivery, Subscriber};
+use crate::store::{Store, StoreError, WriteReport};
+use crate::tick::Tick;
+
+#[derive(Debug, Clone)]
+pub struct CollectorOptions {
+    pub batch_max: usize,
+    pub linger: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// How long to keep retrying a failing store once shutdown is requested.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for CollectorOptions {
+    fn default() -> Self {
+        CollectorOptions {
+            batch_max: 500,
+            linger: Duration::from_secs(1),
+            retry_initial: Duration::from_millis(200),
+            retry_max: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What the collector has done so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectorStats {
+    pub ticks_written: u64,
+    pub ticks_skipped: u64,
+    pub samples_written: u64,
+    pub batches: u64,
+    pub retries: u64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error("the store refused a batch for good: {0}")]
+    Store(#[from] StoreError),
+    #[error("gave up writing {lost} ticks at shutdown: {last_error}")]
+    Unflushed { lost: usize, last_error: String },
+    #[error("{0}")]
+    Bus(#[from] crate::bus::BusError),
+    #[error("the store worker stopped unexpectedly")]
+    Worker,
+}
+
+pub struct Collector<S: Subscriber, St: Store> {
+    subscriber: S,
+    store: Option<St>,
+    options: CollectorOptions,
+    stats: watch::Sender<CollectorStats>,
+}
+
+impl<S: Subscriber, St: Store> Collector<S, St> {
+    pub fn new(subscriber: S, store: St, options: CollectorOptions) -> Self {
+        Collector {
+            subscriber,
+            store: Some(store),
+            options,
+            stats: watch::Sender::new(CollectorStats::default()),
+        }
+    }
+
+    /// Live statistics, for status reporting.
+    pub fn stats(&self) -> watch::Receiver<CollectorStats> {
+        self.stats.subscribe()
+    }
+
+    /// Runs until the bus is closed and drained, or until `stop` is cancelled
+    /// (for brokers, which never close); the batch in hand is written first.
+    /// Returns the store and the final statistics.
+    pub async fn run(
+        mut self,
+        stop: Option<CancellationToken>,
+    ) -> Result<(St, CollectorStats), CollectorError> {
+        let stop = stop.unwrap_or_default();
+        loop {
+            let batch = tokio::select! {
+                biased;
+                b = self.subscriber.next_batch(self.options.batch_max, self.options.linger) => b?,
+                _ = stop.cancelled() => Vec::new(),
+            };
+            if batch.is_empty() {
+                break;
+            }
+            self.write_batch(batch, &stop).await?;
+        }
+        let store = self.store.take().ok_or(CollectorError::Worker)?;
+        let stats = self.stats.borrow().clone();
+        Ok((store, stats))
+    }
+
+    async fn write_batch(
+        &mut self,
+        batch: Vec<Delivery<S::Ack>>,
+        stop: &CancellationToken,
+    ) -> Result<(), CollectorError> {
+        let (ticks, acks): (Vec<Tick>, Vec<S::Ack>) =
+            batch.into_iter().map(|d| (d.tick, d.ack)).unzip();
+        let mut delay = self.options.retry_initial;
+        let mut gave_up_at: Option<tokio::time::Instant> = None;
+        let ticks = std::sync::Arc::new(ticks);
+        loop {
+            let mut store = self.store.take().ok_or(CollectorError::Worker)?;
+            let batch = ticks.clone();
+            let (store, result) = tokio::task::spawn_blocking(move || {
+                let r = store.write(&batch);
+                (store, r)
+            })
+            .await
+            .map_err(|_| CollectorError::Worker)?;
+            self.store = Some(store);
+            match result {
+                Ok(report) => {
+                    self.record(report);
+                    self.subscriber.ack(acks).await?;
+                    return Ok(());
+                }
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, retry_in = ?delay, ticks = ticks.len(), "store write failed; retrying");
+                    self.stats.send_modify(|s| {
+                        s.retries += 1;
+                        s.last_error = Some(e.to_string());
+                    });
+                    if stop.is_cancelled() {
+                        let deadline = *gave_up_at.get_or_insert_with(|| {
+                            tokio::time::Instant::now() + self.options.shutdown_grace
+                        });
+                        if tokio::time::Instant::now() >= deadline {
+                            return Err(CollectorError::Unflushed {
+                                lost: ticks.len(),
+                                last_error: e.to_string(),
+                            });
+                        }
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.options.retry_max);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "store write failed for good");
+                    self.stats
+                        .send_modify(|s| s.last_error = Some(e.to_string()));
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    fn record(&self, r: WriteReport) {
+        self.stats.send_modify(|s| {
+            s.ticks_written += r.ticks_written as u64;
+            s.ticks_skipped += r.ticks_skipped as u64;
+            s.samples_written += r.samples_written as u64;
+            s.batches += 1;
+            s.last_error = None;
+        });
+        tracing::debug!(
+            written = r.ticks_written,
+            skipped = r.ticks_skipped,
+            samples = r.samples_written,
+            "batch stored"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{memory, Publisher};
+    use crate::store::{AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreSummary};
+    use chrono::{DateTime, NaiveDate};
+    use chrono_tz::Tz;
+    use std::sync::{Arc, Mutex};
+
+    /// A store whose first `fail` writes fail (transiently), recording the rest.
+    #[derive(Clone, Default)]
+    struct FlakyStore {
+        fail: Arc<Mutex<u32>>,
+        written: Arc<Mutex<Vec<Tick>>>,
+    }
+
+    impl Store for FlakyStore {
+        fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
+            let mut fail = self.fail.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(StoreError::Io {
+                    path: "flaky".into(),
+                    source: std::io::Error::other("disk went away"),
+                });
+            }
+            self.written.lock().unwrap().extend_from_slice(ticks);
+            Ok(WriteReport {
+                ticks_written: ticks.len(),
+                ..Default::default()
+            })
+        }
+        fn day_totals(
+            &self,
+            _: &HostFilter,
+            _: NaiveDate,
+            _: Tz,
+        ) -> Result<Vec<AppTotal>, StoreError> {
+            Ok(vec![])
+        }
+        fn hourly(
+            &self,
+            _: &HostFilter,
+            _: NaiveDate,
+            _: NaiveDate,
+            _: Tz,
+        ) -> Result<Vec<HourlyUsage>, StoreError> {
+            Ok(vec![])
+        }
+        fn coverage(
+            &self,
+            _: &HostFilter,
+            _: NaiveDate,
+            _: NaiveDate,
+            _: Tz,
+        ) -> Result<Vec<HourCoverage>, StoreError> {
+            Ok(vec![])
+        }
+        fn day_curve(
+            &self,
+            _: &HostFilter,
+            _: NaiveDate,
+            _: Tz,
+            _: u32,
+        ) -> Result<DayCurve, StoreError> {
+            Err(StoreError::Query("unused".into()))
+        }
+        fn summary(&self) -> Result<StoreSummary, StoreError> {
+            Err(StoreError::Query("unused".into()))
+        }
+    }
+
+    fn tick(n: i64) -> Tick {
+        Tick::from_totals(
+            "h",
+            DateTime::from_timestamp(n * 60, 0).unwrap(),
+            60,
+            [("a".to_string(), (n as u64, 1))],
+        )
+    }
+
+    fn fast() -> CollectorOptions {
+        CollectorOptions {
+            batch_max: 7,
+            linger: Duration::from_millis(5),
+            retry_initial: Duration::from_millis(1),
+            retry_max: Duration::from_millis(5),
+            shutdown_grace: Duration::from_millis(50),
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_a_failing_store_and_loses_nothing() {
+        let store = FlakyStore::default();
+        *store.fail.lock().unwrap() = 5;
+        let (tx, rx) = memory::channel(4);
+        let collector = Collector::new(rx, store.clone(), fast());
+        let stats = collector.stats();
+        let handle = tokio::spawn(collector.run(None));
+        for n in 1..=100 {
+            tx.publish(tick(n)).await.unwrap();
+        }
+        drop(tx);
+        let (_, final_stats) = handle.await.unwrap().unwrap();
+        let written = store.written.lock().unwrap();
+        let ns: Vec<i64> = written.iter().map(|t| t.at.timestamp() / 60).collect();
+        assert_eq!(
+            ns,
+            (1..=100).collect::<Vec<_>>(),
+            "every tick once, in order"
+        );
+        assert_eq!(final_stats.retries, 5);
+        assert_eq!(stats.borrow().ticks_written, 100);
+    }
+
+    #[tokio::test]
+    async fn shutdown_with_a_dead_store_reports_what_it_could_not_write() {
+        let store = FlakyStore::default();
+        *store.fail.lock().unwrap() = u32::MAX;
+        let (tx, rx) = memory::channel(4);
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(Collector::new(rx, store, fast()).run(Some(stop.clone())));
+        tx.publish(tick(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        stop.cancel();
+        let err = handle.await.unwrap().err().unwrap();
+        assert!(
+            matches!(err, CollectorError::Unflushed { lost: 1, .. }),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_permanent_error_stops_the_collector() {
+        struct Broken;
+        impl Store for Broken {
+            fn write(&mut self, _: &[Tick]) -> Result<WriteReport, StoreError> {
+                Err(StoreError::Query("no such table".into()))
+            }
+            fn day_totals(
+                &self,
+                _: &HostFilter,
+                _: NaiveDate,
+                _: Tz,
+            ) -> Result<Vec<AppTotal>, StoreError> {
+                Ok(vec![])
+            }
+            fn hourly(
+                &self,
+                _: &HostFilter,
+                _: NaiveDate,
+                _: NaiveDate,
+                _: Tz,
+            ) -> Result<Vec<HourlyUsage>, StoreError> {
+                Ok(vec![])
+            }
+            fn coverage(
+                &self,
+                _: &HostFilter,
+                _: NaiveDate,
+                _: NaiveDate,
+                _: Tz,
+            ) -> Result<Vec<HourCoverage>, StoreError> {
+                Ok(vec![])
+            }
+            fn day_curve(
+                &self,
+                _: &HostFilter,
+                _: NaiveDate,
+                _: Tz,
+                _: u32,
+            ) -> Result<DayCurve, StoreError> {
+                Err(StoreError::Query("x".into()))
+            }
+            fn summary(&self) -> Result<StoreSummary, StoreError> {
+                Err(StoreError::Query("x".into()))
+            }
+        }
+        let (tx, rx) = memory::channel(4);
+        let handle = tokio::spawn(Collector::new(rx, Broken, fast()).run(None));
+        tx.publish(tick(1)).await.unwrap();
+        assert!(matches!(
+            handle.await.unwrap(),
+            Err(CollectorError::Store(_))
+        ));
+    }
+}

@@ -1,0 +1,345 @@
+//! Configuration: built-in defaults, then the TOML file, then `NBI_*`
+//! environment variables, then command-line flags (applied by the caller).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::app::{AppFilter, DEFAULT_EXCLUDED, DEFAULT_MIN_PID};
+use crate::source::SourceKind;
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// This machine's name in every tick; defaults to the hostname.
+    pub host: String,
+    /// IANA time zone for local days; defaults to the system's.
+    pub timezone: String,
+    pub source: SourceConfig,
+    pub store: StoreConfig,
+    pub collector: CollectorConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// Seconds per tick.
+    pub interval: u32,
+    /// Process or app names never counted (VPN tunnels by default).
+    pub exclude: BTreeSet<String>,
+    /// Processes below this pid (system daemons) are left out; 0 keeps all.
+    pub min_pid: u32,
+    /// The nettop program (macOS).
+    pub nettop: PathBuf,
+    /// Internal poll of the Linux source, in milliseconds.
+    pub linux_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The SQLite database file.
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// Most ticks written in one transaction.
+    pub batch_max: usize,
+    /// Longest a tick waits in memory before it is written, in milliseconds.
+    pub linger_ms: u64,
+    /// Ticks the in-process bus holds before sources wait.
+    pub bus_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: local_hostname(),
+            timezone: system_timezone(),
+            source: SourceConfig::default(),
+            store: StoreConfig::default(),
+            collector: CollectorConfig::default(),
+        }
+    }
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: SourceKind::platform_default(),
+            interval: 60,
+            exclude: DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect(),
+            min_pid: DEFAULT_MIN_PID,
+            nettop: PathBuf::from("nettop"),
+            linux_poll_ms: 250,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            db: crate::paths::default_db(),
+        }
+    }
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            batch_max: 500,
+            linger_ms: 1000,
+            bus_capacity: 4096,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("configuration file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Whether an `NBI_` variable (prefix removed) sets a configuration key:
+/// `HOST`, `TIMEZONE`, or a key of a section such as `SOURCE__INTERVAL`.
+/// Others (`NBI_LOG`, `NBI_DB`, …) belong to the command line or to tests.
+fn is_config_env_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    match key.split_once("__").or_else(|| key.split_once('.')) {
+        Some((section, rest)) => {
+            !rest.is_empty() && ["source", "store", "collector"].contains(&section)
+        }
+        None => ["host", "timezone"].contains(&key.as_str()),
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (required when `explicit`, else optional),
+    /// then `NBI_*` variables (`NBI_HOST`, `NBI_SOURCE__INTERVAL`, …).
+    pub fn load(file: Option<&Path>, explicit: bool) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            match std::fs::metadata(path) {
+                Ok(_) => {
+                    // Read it first so an unreadable file is an error, not "no file".
+                    std::fs::read(path).map_err(|source| ConfigError::Unreadable {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                    fig = fig.merge(Toml::file_exact(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if explicit {
+                        return Err(ConfigError::Missing(path.to_path_buf()));
+                    }
+                }
+                Err(source) => {
+                    return Err(ConfigError::Unreadable {
+                        path: path.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        }
+        fig = fig.merge(
+            Env::prefixed("NBI_")
+                .filter(|k| is_config_env_key(k.as_str()))
+                .split("__"),
+        );
+        let config: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.host.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "key `host`: expected a non-empty name".into(),
+            ));
+        }
+        self.tz()?;
+        if self.source.interval == 0 || self.source.interval > 3600 {
+            return Err(ConfigError::Invalid(format!(
+                "key `source.interval`: expected 1 to 3600 seconds, found {}",
+                self.source.interval
+            )));
+        }
+        if self.collector.batch_max == 0 {
+            return Err(ConfigError::Invalid(
+                "key `collector.batch_max`: expected at least 1".into(),
+            ));
+        }
+        if self.source.linux_poll_ms < 10 {
+            return Err(ConfigError::Invalid(format!(
+                "key `source.linux_poll_ms`: expected at least 10 ms, found {}",
+                self.source.linux_poll_ms
+            )));
+        }
+        Ok(())
+    }
+
+    /// The time zone local days are counted in.
+    pub fn tz(&self) -> Result<Tz, ConfigError> {
+        self.timezone.parse::<Tz>().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "key `timezone`: expected an IANA time zone such as \"Europe/Berlin\", found {:?}",
+                self.timezone
+            ))
+        })
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.source.interval))
+    }
+
+    pub fn filter(&self) -> AppFilter {
+        AppFilter {
+            exclude: self.source.exclude.clone(),
+            min_pid: self.source.min_pid,
+        }
+    }
+
+    /// The effective configuration as TOML, as `nbi config` prints it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+    }
+}
+
+/// figment names the key and the file; say what was expected in one line.
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!("key `{}`: ", e.path.join("."))
+            };
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(src) => format!(" (from {src})"),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            format!("{key}{}{origin}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn local_hostname() -> String {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    let short = name.split('.').next().unwrap_or("").trim().to_string();
+    if short.is_empty() {
+        "localhost".to_string()
+    } else {
+        short
+    }
+}
+
+/// The system's IANA zone (the `TZ` variable first), UTC when unknown.
+pub fn system_timezone() -> String {
+    if let Ok(tz) = std::env::var("TZ") {
+        let tz = tz.trim_start_matches(':');
+        if tz.parse::<Tz>().is_ok() {
+            return tz.to_string();
+        }
+    }
+    iana_time_zone::get_timezone()
+        .ok()
+        .filter(|z| z.parse::<Tz>().is_ok())
+        .unwrap_or_else(|| "UTC".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let p = dir.path().join("config.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn file_values_override_defaults() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            &d,
+            "host = \"mbp\"\ntimezone = \"Europe/Berlin\"\n[source]\ninterval = 30\nexclude = []\n",
+        );
+        let c = Config::load(Some(&p), true).unwrap();
+        assert_eq!(c.host, "mbp");
+        assert_eq!(c.source.interval, 30);
+        assert!(c.source.exclude.is_empty());
+        assert_eq!(c.tz().unwrap(), chrono_tz::Europe::Berlin);
+        assert_eq!(c.collector.batch_max, 500, "unset keys keep defaults");
+    }
+
+    #[test]
+    fn errors_name_the_file_the_key_and_what_was_expected() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "[source]\ninterval = \"soon\"\n");
+        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        assert!(e.contains("source.interval"), "{e}");
+        assert!(e.contains("config.toml"), "{e}");
+        assert!(e.contains("u32") || e.contains("integer"), "{e}");
+
+        let p = write(&d, "[source]\nintervall = 5\n");
+        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        assert!(e.contains("intervall"), "{e}");
+
+        let p = write(&d, "[source\n");
+        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        assert!(e.contains("config.toml"), "{e}");
+
+        let p = write(&d, "timezone = \"Mars/Olympus\"\n");
+        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        assert!(e.contains("timezone") && e.contains("Mars/Olympus"), "{e}");
+
+        let missing = d.path().join("nope.toml");
+        assert!(matches!(
+            Config::load(Some(&missing), true),
+            Err(ConfigError::Missing(_))
+        ));
+        assert!(Config::load(Some(&missing), false).is_ok());
+    }
+
+    #[test]
+    fn env_keys_are_told_from_other_variables() {
+        assert!(is_config_env_key("HOST"));
+        assert!(is_config_env_key("SOURCE__INTERVAL"));
+        assert!(is_config_env_key("source.min_pid"));
+        assert!(!is_config_env_key("SOURCE"));
+        assert!(!is_config_env_key("LOG"));
+        assert!(!is_config_env_key("FAKE_NETTOP_CAPTURE"));
+    }
+
+    #[test]
+    fn printed_config_reads_back_the_same() {
+        let c = Config::default();
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, &c.to_toml());
+        assert_eq!(Config::load(Some(&p), true).unwrap(), c);
+    }
+}

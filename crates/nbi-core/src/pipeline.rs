@@ -1,0 +1,277 @@
+//! Wiring of source → bus → collector → store, shared by the `nbi` command
+//! and the tray app, with the status both of them show.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppFilter;
+use crate::bus::{memory, Publisher};
+use crate::collector::{Collector, CollectorError, CollectorOptions, CollectorStats};
+use crate::config::Config;
+use crate::source::linux::{LinuxConfig, LinuxSource};
+use crate::source::nettop::{NettopConfig, NettopSource};
+use crate::source::replay::{ReplayConfig, ReplaySource};
+use crate::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus};
+use crate::store::sqlite::SqliteStore;
+
+/// A source, ready to run.
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    Nettop(NettopConfig),
+    Linux(LinuxConfig),
+    Replay(ReplayConfig),
+}
+
+impl SourceSpec {
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            SourceSpec::Nettop(_) => SourceKind::Nettop,
+            SourceSpec::Linux(_) => SourceKind::Linux,
+            SourceSpec::Replay(_) => SourceKind::Replay,
+        }
+    }
+
+    /// The live source the configuration names (a replay needs its file,
+    /// so it is built by the caller).
+    pub fn live(config: &Config, kind: SourceKind, state_dir: &Path) -> Option<SourceSpec> {
+        match kind {
+            SourceKind::Nettop => Some(SourceSpec::Nettop(NettopConfig {
+                program: config.source.nettop.clone(),
+                pid_file: Some(state_dir.join("nettop.pid")),
+                ..NettopConfig::default()
+            })),
+            SourceKind::Linux => Some(SourceSpec::Linux(LinuxConfig {
+                poll: Duration::from_millis(config.source.linux_poll_ms),
+                ..LinuxConfig::default()
+            })),
+            SourceKind::Replay => None,
+        }
+    }
+}
+
+/// Runs a source until it ends or `ctx.shutdown` is cancelled.
+pub async fn run_source<P: Publisher>(
+    spec: SourceSpec,
+    ctx: SourceContext,
+    out: P,
+) -> Result<(), SourceError> {
+    let result = match spec {
+        SourceSpec::Nettop(cfg) => NettopSource::new(cfg).run(ctx.clone(), out).await,
+        SourceSpec::Linux(cfg) => LinuxSource::new(cfg).run(ctx.clone(), out).await,
+        SourceSpec::Replay(cfg) => {
+            ReplaySource::new(cfg)
+                .run(ctx.clone(), out)
+                .await
+                .map(|report| {
+                    if report.bad_lines > 0 {
+                        tracing::warn!(
+                            bad_lines = report.bad_lines,
+                            "replay skipped lines that were not ticks"
+                        );
+                    }
+                    tracing::info!(ticks = report.ticks, "replay finished");
+                })
+        }
+    };
+    if let Err(e) = &result {
+        ctx.set_state(SourceState::Failing {
+            reason: e.to_string(),
+        });
+    }
+    result
+}
+
+/// A fresh status for a source about to start.
+pub fn status_channel(
+    kind: SourceKind,
+) -> (watch::Sender<SourceStatus>, watch::Receiver<SourceStatus>) {
+    watch::channel(SourceStatus {
+        source: kind,
+        state: SourceState::Starting,
+        last_tick: None,
+        ticks: 0,
+    })
+}
+
+/// What `nbi status` reads: written by a running pipeline next to its database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub source: SourceStatus,
+    pub collector: CollectorSnapshot,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorSnapshot {
+    pub ticks_written: u64,
+    pub ticks_skipped: u64,
+    pub retries: u64,
+    pub last_error: Option<String>,
+}
+
+impl From<&CollectorStats> for CollectorSnapshot {
+    fn from(s: &CollectorStats) -> Self {
+        CollectorSnapshot {
+            ticks_written: s.ticks_written,
+            ticks_skipped: s.ticks_skipped,
+            retries: s.retries,
+            last_error: s.last_error.clone(),
+        }
+    }
+}
+
+/// The status file of the pipeline writing to `db`.
+pub fn status_path(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".status.json");
+    db.with_file_name(name)
+}
+
+impl RunStatus {
+    pub fn read(path: &Path) -> Option<RunStatus> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Written to a temporary file and renamed, so readers never see half of it.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Whether the process that wrote it is still running.
+    pub fn is_live(&self) -> bool {
+        process_alive(self.pid)
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Collector(#[from] CollectorError),
+    #[error("source {0}")]
+    Source(#[from] SourceError),
+}
+
+/// Everything a run on the embedded default needs.
+pub struct EmbeddedRun {
+    pub host: String,
+    pub interval: Duration,
+    pub filter: AppFilter,
+    pub source: SourceSpec,
+    pub collector: CollectorOptions,
+    pub bus_capacity: usize,
+    pub status_file: Option<PathBuf>,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub collector: CollectorStats,
+    pub source: SourceStatus,
+}
+
+impl EmbeddedRun {
+    /// Runs source → in-process bus → collector → SQLite until `shutdown` is
+    /// cancelled or the source ends (a replay), then flushes. Every tick the
+    /// bus accepted is stored before this returns.
+    pub async fn run(
+        self,
+        store: SqliteStore,
+        shutdown: CancellationToken,
+    ) -> Result<RunReport, PipelineError> {
+        let (status_tx, status_rx) = status_channel(self.source.kind());
+        let (publisher, subscriber) = memory::channel(self.bus_capacity);
+        let collector = Collector::new(subscriber, store, self.collector.clone());
+        let stats = collector.stats();
+        let ctx = SourceContext {
+            host: self.host.clone(),
+            interval: self.interval,
+            filter: self.filter.clone(),
+            status: status_tx,
+            shutdown: shutdown.clone(),
+        };
+        let writer = self.status_file.clone().map(|path| {
+            tokio::spawn(write_status(
+                path,
+                status_rx.clone(),
+                stats.clone(),
+                shutdown.clone(),
+            ))
+        });
+        // The collector stops when the bus closes, i.e. once the source has
+        // returned and dropped its publisher: nothing accepted is left behind.
+        let collecting = tokio::spawn(collector.run(None));
+        let source_result = run_source(self.source, ctx, publisher).await;
+        let collected = collecting.await.map_err(|_| CollectorError::Worker)?;
+        shutdown.cancel();
+        if let Some(w) = writer {
+            let _ = w.await;
+        }
+        let (_, collector_stats) = collected?;
+        let report = RunReport {
+            collector: collector_stats,
+            source: status_rx.borrow().clone(),
+        };
+        if let Some(path) = &self.status_file {
+            write_once(path, &report.source, &report.collector, None);
+        }
+        source_result?;
+        Ok(report)
+    }
+}
+
+async fn write_status(
+    path: PathBuf,
+    mut source: watch::Receiver<SourceStatus>,
+    mut stats: watch::Receiver<CollectorStats>,
+    shutdown: CancellationToken,
+) {
+    let started = Utc::now();
+    loop {
+        let s = source.borrow_and_update().clone();
+        let c = stats.borrow_and_update().clone();
+        write_once(&path, &s, &c, Some(started));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = source.changed() => if r.is_err() { break },
+            r = stats.changed() => if r.is_err() { break },
+        }
+        // At most a few writes a second, however busy the pipeline is.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn write_once(path: &Path, s: &SourceStatus, c: &CollectorStats, started: Option<DateTime<Utc>>) {
+    let started_at = started
+        .or_else(|| RunStatus::read(path).map(|r| r.started_at))
+        .unwrap_or_else(Utc::now);
+    let status = RunStatus {
+        pid: std::process::id(),
+        started_at,
+        updated_at: Utc::now(),
+        source: s.clone(),
+        collector: c.into(),
+    };
+    if let Err(e) = status.write(path) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot write the status file");
+    }
+}

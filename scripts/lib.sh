@@ -1,0 +1,66 @@
+# Shared by the scripts: install what is missing, and nothing twice.
+# shellcheck shell=bash
+
+NBI_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export NBI_ROOT
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+is_debian() { [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; }
+is_macos() { [ "$(uname -s)" = Darwin ]; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt_install PKG...: installs the Debian packages that are not installed yet.
+apt_install() {
+    is_debian || return 0
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing Debian packages: ${missing[*]}"
+    # A private archive cache: the image's apt hook deletes .debs after each run,
+    # which breaks an install that overlaps another apt run.
+    local cache=/var/tmp/nbi-apt
+    as_root mkdir -p "$cache/partial"
+    as_root dpkg --configure -a >/dev/null 2>&1 || true
+    if [ ! -f /var/tmp/nbi-apt/.updated ] || [ -n "$(find /var/tmp/nbi-apt/.updated -mmin +720 2>/dev/null)" ]; then
+        as_root apt-get update -qq
+        as_root touch /var/tmp/nbi-apt/.updated
+    fi
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+        -o Dir::Cache::Archives="$cache" "${missing[@]}"
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        log "installing the Rust toolchain (rustup)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+}
+
+# What building nbi needs: a C compiler (bundled SQLite), pkg-config.
+ensure_build_deps() {
+    if is_debian; then
+        apt_install ca-certificates curl build-essential pkg-config
+    elif is_macos; then
+        xcode-select -p >/dev/null 2>&1 || { log "install the Xcode command line tools: xcode-select --install"; exit 1; }
+    fi
+    ensure_rust
+}
+
+# What the tests need besides the build: real curl for Linux traffic tests,
+# python3 for the stand-in nettop, procps for process checks.
+ensure_test_deps() {
+    ensure_build_deps
+    if is_debian; then
+        apt_install python3 procps iproute2 util-linux
+    fi
+}
