@@ -24,9 +24,12 @@ fn open_existing(db: &Path) -> anyhow::Result<Option<SqliteStore>> {
     if !db.exists() {
         return Ok(None);
     }
-    SqliteStore::open_read_only(db)
-        .map(Some)
-        .with_context(|| format!("opening the store {}", db.display()))
+    match SqliteStore::open_read_only(db) {
+        Ok(s) => Ok(Some(s)),
+        // Created this very moment by a starting watcher: nothing in it yet.
+        Err(nbi_core::store::StoreError::NotInitialized { .. }) => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("opening the store {}", db.display())),
+    }
 }
 
 pub fn today(global: &Global, args: TodayArgs) -> anyhow::Result<()> {

@@ -30,6 +30,8 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error("database {path} holds no nbi data yet")]
+    NotInitialized { path: String },
     #[error("creating {path}: {source}")]
     Io {
         path: String,
@@ -57,6 +59,7 @@ impl StoreError {
             StoreError::Io { .. } => true,
             // A read-only file may be made writable again by its owner.
             StoreError::ReadOnly { .. } => true,
+            StoreError::NotInitialized { .. } => true,
             StoreError::Schema { .. } | StoreError::Query(_) => false,
         }
     }

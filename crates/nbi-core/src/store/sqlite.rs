@@ -105,6 +105,11 @@ impl SqliteStore {
             Err(e) => return Err(sqlite_err(path, e)),
         };
         check_version(path, version)?;
+        if version == 0 {
+            return Err(StoreError::NotInitialized {
+                path: path.display().to_string(),
+            });
+        }
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -134,9 +139,12 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(e)?;
-        conn.execute_batch(SCHEMA).map_err(e)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(e)?;
+        // One transaction, so a reader sees either no schema (version 0)
+        // or all of it.
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(e)?;
         Ok(SqliteStore {
             conn,
             path: path.to_path_buf(),
