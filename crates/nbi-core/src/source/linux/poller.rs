@@ -1,0 +1,214 @@
+//! One poll of the kernel's TCP table: read destroy notifications, dump the
+//! live sockets, find the processes of new ones, add what each moved to its
+//! app. Blocking: runs off the async executor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::ledger::{Delta, Ledger};
+use super::netlink::{DestroyListener, DumpSocket, NetlinkError};
+use super::procfs::ProcFs;
+use super::sockdiag::SockRecord;
+use super::CaptureMode;
+use crate::app::AppFilter;
+
+/// How long a socket missing from the dumps is remembered.
+const KEEP_GONE: Duration = Duration::from_secs(5);
+
+/// Running counts, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PollStats {
+    pub polls: u64,
+    pub scans: u64,
+    pub destroy_events: u64,
+    pub overflows: u64,
+    pub unattributed_in: u64,
+    pub unattributed_out: u64,
+    /// TCP sockets followed now.
+    pub sockets: usize,
+}
+
+pub struct Poller {
+    procfs: ProcFs,
+    filter: AppFilter,
+    unattributed_app: Option<String>,
+    dump: Option<DumpSocket>,
+    events: Option<DestroyListener>,
+    ledger: Ledger,
+    totals: HashMap<String, (u64, u64)>,
+    stats: PollStats,
+    records: Vec<SockRecord>,
+}
+
+impl Poller {
+    /// Subscribes to destroy notifications when `destroy_events` is asked
+    /// for and allowed; the dump socket is opened by the first poll.
+    /// `shortest_poll` is the least time between two polls.
+    pub fn new(
+        shortest_poll: Duration,
+        destroy_events: bool,
+        filter: AppFilter,
+        unattributed_app: Option<String>,
+    ) -> Poller {
+        let events = if destroy_events {
+            match DestroyListener::subscribe() {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    tracing::info!(error = %e, "TCP destroy notifications unavailable (they need CAP_NET_ADMIN)");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let keep = KEEP_GONE.as_millis() / shortest_poll.as_millis().max(1);
+        Poller {
+            procfs: ProcFs::new("/proc"),
+            filter,
+            unattributed_app,
+            dump: None,
+            events,
+            ledger: Ledger::new(u64::try_from(keep).unwrap_or(u64::MAX).max(2)),
+            totals: HashMap::new(),
+            stats: PollStats::default(),
+            records: Vec::new(),
+        }
+    }
+
+    pub fn mode(&self) -> CaptureMode {
+        if self.events.is_some() {
+            CaptureMode::PollingWithDestroyEvents
+        } else {
+            CaptureMode::Polling
+        }
+    }
+
+    pub fn stats(&self) -> PollStats {
+        PollStats {
+            sockets: self.ledger.len(),
+            ..self.stats
+        }
+    }
+
+    /// One poll; returns the bytes all sockets moved since the previous one.
+    pub fn poll(&mut self) -> Result<u64, NetlinkError> {
+        // Notifications first: one that arrives after the dump below is
+        // matched through the ledger's memory of vanished sockets.
+        self.drain_events();
+        let baseline = !self.ledger.has_baseline();
+        self.records.clear();
+        if let Err(e) = self.dump_all() {
+            // A fresh socket next time: this one may hold half a dump.
+            self.dump = None;
+            return Err(e);
+        }
+        self.ledger.dumped(&self.records);
+        if baseline {
+            // What was destroyed before or during the baseline dump cannot
+            // be told from what was created after it: the ledger drops the
+            // unknown ones of this drain, so do it now, not a poll later.
+            self.drain_events();
+        }
+        self.resolve_new_sockets();
+        let deltas = self.ledger.settle();
+        let moved = self.add(deltas);
+        self.stats.polls += 1;
+        Ok(moved)
+    }
+
+    fn drain_events(&mut self) {
+        let Some(events) = self.events.as_mut() else {
+            return;
+        };
+        self.records.clear();
+        match events.drain(&mut self.records) {
+            Ok(d) => {
+                if d.overflowed {
+                    self.stats.overflows += 1;
+                    tracing::warn!("missed TCP destroy notifications (receive buffer full); the last moments of some closed connections are not counted");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading TCP destroy notifications"),
+        }
+        self.stats.destroy_events += self.records.len() as u64;
+        self.ledger.destroyed(&self.records);
+    }
+
+    /// What was counted since the last call, per app.
+    pub fn take_totals(&mut self) -> Vec<(String, (u64, u64))> {
+        self.totals.drain().collect()
+    }
+
+    fn dump_all(&mut self) -> Result<(), NetlinkError> {
+        let dump = match self.dump.take() {
+            Some(d) => d,
+            None => DumpSocket::open()?,
+        };
+        let dump = self.dump.insert(dump);
+        dump.dump_tcp(libc::AF_INET as u8, &mut self.records)?;
+        dump.dump_tcp(libc::AF_INET6 as u8, &mut self.records)
+    }
+
+    /// Scans the fd tables only when a socket appeared that no scan has
+    /// looked for yet; sockets not found earlier ride along.
+    fn resolve_new_sockets(&mut self) {
+        let (wanted, any_new) = self.ledger.unresolved();
+        if !any_new {
+            return;
+        }
+        self.stats.scans += 1;
+        let scan = self.procfs.find_sockets(&wanted, &self.ledger.owner_pids());
+        let mut by_pid = HashMap::new();
+        let owners: HashMap<_, _> = scan
+            .found
+            .into_iter()
+            .filter_map(|(inode, pid)| {
+                let owner = by_pid
+                    .entry(pid)
+                    .or_insert_with(|| self.procfs.owner(pid).map(Arc::new))
+                    .clone()?;
+                Some((inode, owner))
+            })
+            .collect();
+        tracing::trace!(
+            wanted = wanted.len(),
+            found = owners.len(),
+            processes = scan.processes,
+            unreadable = scan.unreadable,
+            "scanned fd tables"
+        );
+        self.ledger.attribute(&owners);
+    }
+
+    /// Adds deltas to their apps' totals; returns the bytes they add up to,
+    /// whether or not the filter keeps them.
+    fn add(&mut self, deltas: Vec<Delta>) -> u64 {
+        let mut moved = 0u64;
+        for d in deltas {
+            moved = moved.saturating_add(d.bytes_in).saturating_add(d.bytes_out);
+            let app = match &d.owner {
+                Some(o) => {
+                    if !self.filter.admits_process(&o.raw_name, o.pid)
+                        || !self.filter.admits_app(&o.app)
+                    {
+                        continue;
+                    }
+                    o.app.clone()
+                }
+                None => {
+                    self.stats.unattributed_in += d.bytes_in;
+                    self.stats.unattributed_out += d.bytes_out;
+                    match &self.unattributed_app {
+                        Some(name) if self.filter.admits_app(name) => name.clone(),
+                        _ => continue,
+                    }
+                }
+            };
+            let e = self.totals.entry(app).or_default();
+            e.0 = e.0.saturating_add(d.bytes_in);
+            e.1 = e.1.saturating_add(d.bytes_out);
+        }
+        moved
+    }
+}

@@ -1,0 +1,244 @@
+//! /proc: which process holds a socket inode, and what it is called.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::app::app_name_for_exe;
+
+/// The process a socket belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    pub pid: u32,
+    /// The kernel's process name (`/proc/PID/comm`), what the filter's
+    /// exclude list matches.
+    pub raw_name: String,
+    /// The executable's name, or `raw_name` when the executable is unknown.
+    pub app: String,
+}
+
+/// The inode of a `/proc/PID/fd/N` link target `socket:[N]`.
+pub fn socket_inode(target: &OsStr) -> Option<u64> {
+    let digits = target
+        .as_bytes()
+        .strip_prefix(b"socket:[")?
+        .strip_suffix(b"]")?;
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// What one scan of the fd tables found.
+#[derive(Debug, Default)]
+pub struct FdScan {
+    /// Socket inode → pid, for the wanted inodes that were found.
+    pub found: HashMap<u64, u32>,
+    /// Processes whose fd table was read.
+    pub processes: usize,
+    /// Processes whose fd table could not be read (another user's, without
+    /// root; or gone meanwhile).
+    pub unreadable: usize,
+}
+
+/// A procfs mount (normally `/proc`).
+#[derive(Debug, Clone)]
+pub struct ProcFs {
+    root: PathBuf,
+}
+
+impl ProcFs {
+    pub fn new(root: impl Into<PathBuf>) -> ProcFs {
+        ProcFs { root: root.into() }
+    }
+
+    /// Every process id present now.
+    pub fn pids(&self) -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
+    }
+
+    /// Finds which processes hold the `wanted` socket inodes, reading the
+    /// fd tables of `first` before the others (then newest pid first, where
+    /// short-lived clients are), and stopping as soon as all are found.
+    pub fn find_sockets(&self, wanted: &HashSet<u64>, first: &[u32]) -> FdScan {
+        let mut scan = FdScan::default();
+        if wanted.is_empty() {
+            return scan;
+        }
+        let mut rest = self.pids();
+        let first_set: HashSet<u32> = first.iter().copied().collect();
+        rest.retain(|p| !first_set.contains(p));
+        rest.sort_unstable_by(|a, b| b.cmp(a));
+        for pid in first.iter().copied().chain(rest) {
+            let Ok(fds) = std::fs::read_dir(self.pid_path(pid).join("fd")) else {
+                scan.unreadable += 1;
+                continue;
+            };
+            scan.processes += 1;
+            for entry in fds.flatten() {
+                let Ok(target) = std::fs::read_link(entry.path()) else {
+                    continue;
+                };
+                if let Some(inode) = socket_inode(target.as_os_str()) {
+                    if wanted.contains(&inode) {
+                        scan.found.entry(inode).or_insert(pid);
+                    }
+                }
+            }
+            if scan.found.len() == wanted.len() {
+                break;
+            }
+        }
+        scan
+    }
+
+    /// The names of process `pid`, or None when it is gone.
+    pub fn owner(&self, pid: u32) -> Option<Owner> {
+        let base = self.pid_path(pid);
+        let comm = std::fs::read(base.join("comm")).ok().map(|b| {
+            String::from_utf8_lossy(&b)
+                .trim_end_matches('\n')
+                .to_string()
+        });
+        let exe_app = std::fs::read_link(base.join("exe"))
+            .ok()
+            .and_then(|exe| app_name_for_exe(&exe));
+        let raw_name = comm.clone().or_else(|| exe_app.clone())?;
+        let app = exe_app.or(comm).unwrap_or_else(|| raw_name.clone());
+        Some(Owner { pid, raw_name, app })
+    }
+
+    fn pid_path(&self, pid: u32) -> PathBuf {
+        self.root.join(pid.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn parses_socket_links_only() {
+        assert_eq!(socket_inode(OsStr::new("socket:[123456]")), Some(123456));
+        assert_eq!(socket_inode(OsStr::new("socket:[]")), None);
+        assert_eq!(socket_inode(OsStr::new("socket:[12a]")), None);
+        assert_eq!(socket_inode(OsStr::new("socket:[-1]")), None);
+        assert_eq!(socket_inode(OsStr::new("pipe:[123]")), None);
+        assert_eq!(socket_inode(OsStr::new("/dev/null")), None);
+        assert_eq!(
+            socket_inode(OsStr::new("socket:[99999999999999999999999]")),
+            None
+        );
+    }
+
+    /// A fake /proc with processes holding the given fd link targets.
+    fn fake_proc(procs: &[(u32, &str, Option<&str>, &[&str])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (pid, comm, exe, fds) in procs {
+            let p = dir.path().join(pid.to_string());
+            std::fs::create_dir_all(p.join("fd")).unwrap();
+            std::fs::write(p.join("comm"), format!("{comm}\n")).unwrap();
+            if let Some(exe) = exe {
+                symlink(exe, p.join("exe")).unwrap();
+            }
+            for (n, target) in fds.iter().enumerate() {
+                symlink(target, p.join("fd").join(n.to_string())).unwrap();
+            }
+        }
+        std::fs::create_dir_all(dir.path().join("self")).unwrap();
+        std::fs::write(dir.path().join("uptime"), "1 1\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn finds_the_processes_of_wanted_inodes() {
+        let dir = fake_proc(&[
+            (
+                10,
+                "firefox",
+                Some("/usr/lib/firefox/firefox"),
+                &["/dev/null", "socket:[100]", "pipe:[5]"],
+            ),
+            (
+                20,
+                "curl",
+                Some("/usr/bin/curl"),
+                &["socket:[200]", "socket:[201]"],
+            ),
+            (30, "sshd", None, &["socket:[300]"]),
+        ]);
+        let fs = ProcFs::new(dir.path());
+        let mut pids = fs.pids();
+        pids.sort();
+        assert_eq!(
+            pids,
+            vec![10, 20, 30],
+            "non-numeric entries are not processes"
+        );
+        let wanted: HashSet<u64> = [100, 201, 999].into();
+        let scan = fs.find_sockets(&wanted, &[]);
+        assert_eq!(scan.found, HashMap::from([(100, 10), (201, 20)]));
+        assert_eq!(
+            scan.processes, 3,
+            "999 is never found, so every process is read"
+        );
+        // All found: the scan stops early, reading the preferred pid first.
+        let scan = fs.find_sockets(&[300].into(), &[30]);
+        assert_eq!(scan.found, HashMap::from([(300, 30)]));
+        assert_eq!(scan.processes, 1);
+        assert!(fs.find_sockets(&HashSet::new(), &[]).found.is_empty());
+    }
+
+    #[test]
+    fn unreadable_and_vanished_processes_are_counted_not_fatal() {
+        let dir = fake_proc(&[(10, "a", None, &["socket:[1]"])]);
+        // A process whose fd table is missing (gone, or not ours to read).
+        std::fs::create_dir_all(dir.path().join("11")).unwrap();
+        let fs = ProcFs::new(dir.path());
+        let scan = fs.find_sockets(&[1, 2].into(), &[12345]);
+        assert_eq!(scan.found, HashMap::from([(1, 10)]));
+        assert_eq!(scan.unreadable, 2);
+        assert_eq!(fs.owner(12345), None);
+        let missing = ProcFs::new(dir.path().join("nope"));
+        assert!(missing.pids().is_empty());
+    }
+
+    #[test]
+    fn owner_names_come_from_the_executable_then_comm() {
+        let dir = fake_proc(&[
+            (10, "Web Content", Some("/usr/lib/firefox/firefox"), &[]),
+            (11, "sshd", None, &[]),
+            (12, "python3", Some("/usr/bin/python3.11 (deleted)"), &[]),
+        ]);
+        let fs = ProcFs::new(dir.path());
+        let o = fs.owner(10).unwrap();
+        assert_eq!(
+            (o.raw_name.as_str(), o.app.as_str()),
+            ("Web Content", "firefox")
+        );
+        let o = fs.owner(11).unwrap();
+        assert_eq!((o.raw_name.as_str(), o.app.as_str()), ("sshd", "sshd"));
+        assert_eq!(fs.owner(12).unwrap().app, "python3.11");
+        assert_eq!(fs.owner(10).unwrap().pid, 10);
+    }
+
+    #[test]
+    fn reads_the_real_proc_for_this_process() {
+        let fs = ProcFs::new("/proc");
+        let me = std::process::id();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        use std::os::fd::AsRawFd;
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd())).unwrap();
+        let inode = socket_inode(link.as_os_str()).unwrap();
+        let scan = fs.find_sockets(&[inode].into(), &[me]);
+        assert_eq!(scan.found.get(&inode), Some(&me));
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(fs.owner(me).unwrap().app, app_name_for_exe(&exe).unwrap());
+    }
+}
