@@ -149,6 +149,29 @@ pub struct StoreSummary {
     pub last_tick: Option<DateTime<Utc>>,
 }
 
+/// A day's verdict as the store keeps it: the verdict itself as JSON (the
+/// store does not interpret it) and the model it was reached with, so it can
+/// be re-checked later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub host: String,
+    pub day: NaiveDate,
+    /// `normal`, `anomalous`, `learning` or `insufficient_data`.
+    pub status: String,
+    pub judged_at: DateTime<Utc>,
+    pub verdict_json: String,
+    /// The trained model (safetensors bytes), when one was trained.
+    pub model: Option<Vec<u8>>,
+    /// Scale, threshold and columns of the model (JSON).
+    pub model_meta: Option<String>,
+    /// The owner said this day was normal: it may be used as baseline.
+    pub marked_normal: bool,
+}
+
+fn no_verdicts() -> StoreError {
+    StoreError::Query("this store keeps no verdicts".into())
+}
+
 /// A store of ticks. Methods block: async callers use `spawn_blocking`.
 pub trait Store: Send + 'static {
     /// Stores ticks atomically (all or none); ticks already stored are skipped.
@@ -191,4 +214,34 @@ pub trait Store: Send + 'static {
     ) -> Result<DayCurve, StoreError>;
 
     fn summary(&self) -> Result<StoreSummary, StoreError>;
+
+    /// Stores (or replaces) the verdict of `record.host`/`record.day`; an
+    /// owner's "normal" mark on that day is kept.
+    fn put_verdict(&mut self, record: &VerdictRecord) -> Result<(), StoreError> {
+        let _ = record;
+        Err(no_verdicts())
+    }
+
+    /// The verdict of one day, if it was judged.
+    fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
+        let _ = (host, day);
+        Ok(None)
+    }
+
+    /// Verdicts of the days `from..=to`, oldest first.
+    fn verdicts(
+        &self,
+        host: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VerdictRecord>, StoreError> {
+        let _ = (host, from, to);
+        Ok(Vec::new())
+    }
+
+    /// Marks a judged day as normal; false when the day has no verdict.
+    fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
+        let _ = (host, day);
+        Err(no_verdicts())
+    }
 }

@@ -12,10 +12,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::timeline::{local_day_bounds, local_day_hour, whole_hour_offsets, DayBounds};
+use super::timeline::{
+    local_day_bounds, local_day_hour, offsets_aligned, whole_hour_offsets, DayBounds,
+};
 use super::{
     AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
-    StoreSummary, WriteReport,
+    StoreSummary, VerdictRecord, WriteReport,
 };
 use crate::tick::Tick;
 
@@ -36,13 +38,43 @@ CREATE TABLE IF NOT EXISTS hourly (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
     bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id, app_id)) WITHOUT ROWID;
+-- The same, per five minutes: the day curve at the UI's resolution.
+CREATE TABLE IF NOT EXISTS fivemin (
+    slot_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (slot_ts, host_id, app_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS coverage (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, seconds INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS verdicts (
+    host TEXT NOT NULL, day TEXT NOT NULL, status TEXT NOT NULL, judged_at INTEGER NOT NULL,
+    verdict TEXT NOT NULL, model BLOB, model_meta TEXT, marked_normal INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (host, day)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0);
 ";
+
+/// Where a query reads: the coarsest table whose slots fit its steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Samples,
+    FiveMin,
+    Hourly,
+}
+
+impl Table {
+    /// For buckets of `step_secs` from local midnight over `bounds`.
+    fn for_steps(step_secs: i64, tz: Tz, bounds: DayBounds) -> Table {
+        if step_secs % 3600 == 0 && offsets_aligned(tz, bounds, 3600) {
+            Table::Hourly
+        } else if step_secs % 300 == 0 && offsets_aligned(tz, bounds, 300) {
+            Table::FiveMin
+        } else {
+            Table::Samples
+        }
+    }
+}
 
 /// An open SQLite store.
 pub struct SqliteStore {
@@ -95,10 +127,11 @@ impl SqliteStore {
             // A WAL database in a directory we cannot write cannot get its
             // shared-memory file; nobody can be writing it then, so read it
             // as immutable.
-            Err(e) if matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
-            ) =>
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+                ) =>
             {
                 open(&format!("{uri}?immutable=1")).map_err(|e| sqlite_err(path, e))?
             }
@@ -206,21 +239,27 @@ impl SqliteStore {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// Visits (ts, app_id, in, out) of raw samples or of the hourly roll-up in
-    /// `bounds`; the roll-up is used when `hourly` is set.
+    /// Visits (ts, app_id, in, out) of `table` in `bounds`.
     fn scan(
         &self,
         host: Option<i64>,
         bounds: DayBounds,
-        hourly: bool,
+        table: Table,
         mut visit: impl FnMut(i64, i64, u64, u64),
     ) -> Result<(), StoreError> {
-        let sql = if hourly {
-            "SELECT hour_ts, app_id, bytes_in, bytes_out FROM hourly
-             WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
-        } else {
-            "SELECT ts, app_id, bytes_in, bytes_out FROM samples
-             WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+        let sql = match table {
+            Table::Hourly => {
+                "SELECT hour_ts, app_id, bytes_in, bytes_out FROM hourly
+                 WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+            }
+            Table::FiveMin => {
+                "SELECT slot_ts, app_id, bytes_in, bytes_out FROM fivemin
+                 WHERE slot_ts >= ?1 AND slot_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+            }
+            Table::Samples => {
+                "SELECT ts, app_id, bytes_in, bytes_out FROM samples
+                 WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+            }
         };
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let mut rows = stmt
@@ -230,12 +269,21 @@ impl SqliteStore {
                 host
             ])
             .map_err(|e| self.err(e))?;
+        // Every column is a NOT NULL integer: read the raw values, which
+        // skips rusqlite's per-value conversion checks on this hot path.
+        let int = |row: &rusqlite::Row<'_>, i: usize| -> i64 {
+            row.get_ref(i)
+                .ok()
+                .and_then(|v| v.as_i64().ok())
+                .unwrap_or(0)
+        };
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let ts: i64 = row.get(0).map_err(|e| self.err(e))?;
-            let app: i64 = row.get(1).map_err(|e| self.err(e))?;
-            let i: i64 = row.get(2).map_err(|e| self.err(e))?;
-            let o: i64 = row.get(3).map_err(|e| self.err(e))?;
-            visit(ts, app, i.max(0) as u64, o.max(0) as u64);
+            visit(
+                int(row, 0),
+                int(row, 1),
+                int(row, 2).max(0) as u64,
+                int(row, 3).max(0) as u64,
+            );
         }
         Ok(())
     }
@@ -268,6 +316,13 @@ impl SqliteStore {
                 "INSERT OR IGNORE INTO samples (ts, host_id, app_id, bytes_in, bytes_out)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
+            let mut add_fivemin = tx.prepare_cached(
+                "INSERT INTO fivemin (slot_ts, host_id, app_id, bytes_in, bytes_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (slot_ts, host_id, app_id) DO UPDATE SET
+                   bytes_in = bytes_in + excluded.bytes_in,
+                   bytes_out = bytes_out + excluded.bytes_out",
+            )?;
             let mut add_hourly = tx.prepare_cached(
                 "INSERT INTO hourly (hour_ts, host_id, app_id, bytes_in, bytes_out)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -279,6 +334,7 @@ impl SqliteStore {
                 let host_id = id_of(&tx, &self.hosts, &mut new_names, Kind::Host, &tick.host)?;
                 let ts = tick.at.timestamp();
                 let hour_ts = ts - ts.rem_euclid(3600);
+                let slot_ts = ts - ts.rem_euclid(300);
                 if insert_tick.execute(params![host_id, ts, tick.interval_s])? == 0 {
                     report.ticks_skipped += 1;
                     continue;
@@ -290,6 +346,7 @@ impl SqliteStore {
                     let (i, o) = (clamp(usage.bytes_in), clamp(usage.bytes_out));
                     if insert_sample.execute(params![ts, host_id, app_id, i, o])? == 1 {
                         add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
+                        add_fivemin.execute(params![slot_ts, host_id, app_id, i, o])?;
                         report.samples_written += 1;
                     }
                 }
@@ -306,6 +363,32 @@ impl SqliteStore {
         tx.commit()?;
         Ok((report, new_names))
     }
+}
+
+const VERDICT_COLUMNS: &str =
+    "host, day, status, judged_at, verdict, model, model_meta, marked_normal";
+
+fn verdict_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VerdictRecord> {
+    let day: String = r.get(1)?;
+    let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(VerdictRecord {
+        host: r.get(0)?,
+        day,
+        status: r.get(2)?,
+        judged_at: DateTime::from_timestamp(r.get(3)?, 0).unwrap_or_default(),
+        verdict_json: r.get(4)?,
+        model: r.get(5)?,
+        model_meta: r.get(6)?,
+        marked_normal: r.get::<_, i64>(7)? != 0,
+    })
+}
+
+/// A database written before verdicts existed, opened read-only, has no
+/// verdicts table: it simply has no verdicts.
+fn no_verdicts_table(e: &rusqlite::Error) -> bool {
+    e.to_string().contains("no such table: verdicts")
 }
 
 /// A `file:` URI for `path`, escaping what URIs reserve.
@@ -431,7 +514,7 @@ impl Store for SqliteStore {
         self.scan(
             host_id,
             bounds,
-            whole_hour_offsets(tz, bounds),
+            Table::for_steps(3600, tz, bounds),
             |_, app, i, o| {
                 let e = sums.entry(app).or_default();
                 e.0 += i;
@@ -475,7 +558,7 @@ impl Store for SqliteStore {
         self.scan(
             host_id,
             bounds,
-            whole_hour_offsets(tz, bounds),
+            Table::for_steps(3600, tz, bounds),
             |ts, app, i, o| {
                 let key = match last {
                     Some((t, k)) if t == ts => k,
@@ -580,15 +663,26 @@ impl Store for SqliteStore {
             return Ok(curve);
         };
         let start = bounds.start.timestamp();
-        let mut by_app: HashMap<i64, (Vec<u64>, Vec<u64>)> = HashMap::new();
-        self.scan(host_id, bounds, false, |ts, app, i, o| {
+        // App ids are small and dense: index by id, not through a hash map.
+        let mut by_app: Vec<Option<(Vec<u64>, Vec<u64>)>> = Vec::new();
+        // Whole-hour steps read the hourly roll-up (24 rows per app, not 1440).
+        let table = Table::for_steps(step, tz, bounds);
+        self.scan(host_id, bounds, table, |ts, app, i, o| {
             let b = (((ts - start) / step) as usize).min(buckets.saturating_sub(1));
-            let e = by_app
-                .entry(app)
-                .or_insert_with(|| (vec![0; buckets], vec![0; buckets]));
+            let Ok(slot) = usize::try_from(app) else {
+                return;
+            };
+            if slot >= by_app.len() {
+                by_app.resize_with(slot + 1, || None);
+            }
+            let e = by_app[slot].get_or_insert_with(|| (vec![0; buckets], vec![0; buckets]));
             e.0[b] += i;
             e.1[b] += o;
         })?;
+        let by_app = by_app
+            .into_iter()
+            .enumerate()
+            .filter_map(|(id, v)| Some((id as i64, v?)));
         let names = self.app_names()?;
         curve.apps = by_app
             .into_iter()
@@ -605,6 +699,74 @@ impl Store for SqliteStore {
             .apps
             .sort_by(|a, b| total(b).cmp(&total(a)).then_with(|| a.app.cmp(&b.app)));
         Ok(curve)
+    }
+
+    fn put_verdict(&mut self, v: &VerdictRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO verdicts (host, day, status, judged_at, verdict, model, model_meta, marked_normal)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (host, day) DO UPDATE SET
+                   status = excluded.status, judged_at = excluded.judged_at,
+                   verdict = excluded.verdict, model = excluded.model,
+                   model_meta = excluded.model_meta,
+                   marked_normal = marked_normal OR excluded.marked_normal",
+                params![
+                    v.host,
+                    v.day.format("%Y-%m-%d").to_string(),
+                    v.status,
+                    v.judged_at.timestamp(),
+                    v.verdict_json,
+                    v.model,
+                    v.model_meta,
+                    v.marked_normal
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
+        Ok(self.verdicts(host, day, day)?.into_iter().next())
+    }
+
+    fn verdicts(
+        &self,
+        host: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VerdictRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {VERDICT_COLUMNS} FROM verdicts WHERE host = ?1 AND day >= ?2 AND day <= ?3
+             ORDER BY day"
+        );
+        let run = || -> rusqlite::Result<Vec<VerdictRecord>> {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    host,
+                    from.format("%Y-%m-%d").to_string(),
+                    to.format("%Y-%m-%d").to_string()
+                ],
+                verdict_row,
+            )?;
+            rows.collect()
+        };
+        match run() {
+            Ok(v) => Ok(v),
+            Err(e) if no_verdicts_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE verdicts SET marked_normal = 1 WHERE host = ?1 AND day = ?2",
+                params![host, day.format("%Y-%m-%d").to_string()],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {
@@ -647,6 +809,39 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    fn record(day: NaiveDate, status: &str) -> VerdictRecord {
+        VerdictRecord {
+            host: "mbp".into(),
+            day,
+            status: status.into(),
+            judged_at: utc(2026, 7, 12, 0, 10),
+            verdict_json: format!("{{\"status\":\"{status}\"}}"),
+            model: Some(vec![1, 2, 3]),
+            model_meta: Some("{}".into()),
+            marked_normal: false,
+        }
+    }
+
+    #[test]
+    fn verdicts_are_stored_replaced_and_marked_normal() {
+        let (_d, mut s) = open();
+        let d1 = NaiveDate::from_ymd_opt(2026, 7, 10).unwrap();
+        let d2 = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+        assert!(s.verdict("mbp", d1).unwrap().is_none());
+        assert!(!s.mark_normal("mbp", d1).unwrap(), "nothing to mark yet");
+        s.put_verdict(&record(d2, "anomalous")).unwrap();
+        s.put_verdict(&record(d1, "normal")).unwrap();
+        let all = s.verdicts("mbp", d1, d2).unwrap();
+        assert_eq!(all.iter().map(|v| v.day).collect::<Vec<_>>(), vec![d1, d2]);
+        assert_eq!(all[1], record(d2, "anomalous"));
+        assert!(s.mark_normal("mbp", d2).unwrap());
+        // Judging the day again keeps the owner's mark.
+        s.put_verdict(&record(d2, "anomalous")).unwrap();
+        let v = s.verdict("mbp", d2).unwrap().unwrap();
+        assert!(v.marked_normal);
+        assert!(s.verdicts("other", d1, d2).unwrap().is_empty());
+    }
 
     fn tz(name: &str) -> Tz {
         name.parse().unwrap()
@@ -800,6 +995,48 @@ mod tests {
         assert_eq!(slack.bytes_in.iter().sum::<u64>(), 116);
         assert!(s.day_curve(&HostFilter::All, day, tz("UTC"), 0).is_err());
         assert!(s.day_curve(&HostFilter::All, day, tz("UTC"), 61).is_err());
+    }
+
+    #[test]
+    fn roll_ups_give_the_same_curves_as_the_raw_samples() {
+        let (_d, mut s) = open();
+        let ticks: Vec<Tick> = (0..600)
+            .map(|m| {
+                tick(
+                    "mbp",
+                    utc(2026, 3, 28, 20, 0) + chrono::Duration::minutes(m * 7),
+                    &[("A", m as u64 + 1, 2), ("B", 3, m as u64 % 5)],
+                )
+            })
+            .collect();
+        s.write(&ticks).unwrap();
+        for zone in [
+            "Europe/Berlin",
+            "UTC",
+            "America/New_York",
+            "Asia/Kolkata",
+            "Asia/Kathmandu",
+        ] {
+            let day = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+            let minutes = s.day_curve(&HostFilter::All, day, tz(zone), 1).unwrap();
+            for step in [5u32, 15, 60] {
+                let coarse = s.day_curve(&HostFilter::All, day, tz(zone), step).unwrap();
+                assert_eq!(coarse.buckets * step as usize, minutes.buckets, "{zone}");
+                for (c, m) in coarse.apps.iter().zip(&minutes.apps) {
+                    assert_eq!(c.app, m.app);
+                    let folded: Vec<u64> = m
+                        .bytes_in
+                        .chunks(step as usize)
+                        .map(|x| x.iter().sum())
+                        .collect();
+                    assert_eq!(c.bytes_in, folded, "{zone} step {step} {}", c.app);
+                }
+            }
+            let hours = s.hourly(&HostFilter::All, day, day, tz(zone)).unwrap();
+            let total: u64 = hours.iter().map(|h| h.bytes_in).sum();
+            let raw: u64 = minutes.apps.iter().flat_map(|a| &a.bytes_in).sum();
+            assert_eq!(total, raw, "{zone}");
+        }
     }
 
     #[test]

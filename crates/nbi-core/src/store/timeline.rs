@@ -54,12 +54,18 @@ pub fn local_day_hour(at: DateTime<Utc>, tz: Tz) -> (NaiveDate, u8) {
     (local.date_naive(), chrono::Timelike::hour(&local) as u8)
 }
 
-/// Whether every UTC hour boundary is also a local hour boundary in `tz`
-/// over the given range (false for zones like Asia/Kolkata, +05:30).
+/// Whether local `secs`-long slots (an hour, five minutes) over `bounds`
+/// start on UTC slot boundaries too: false for hours in zones like
+/// Asia/Kolkata (+05:30), true for five minutes in every zone in use.
+pub fn offsets_aligned(tz: Tz, bounds: DayBounds, secs: i32) -> bool {
+    let aligned =
+        |t: DateTime<Utc>| t.with_timezone(&tz).offset().fix().local_minus_utc() % secs == 0;
+    aligned(bounds.start) && aligned(bounds.end)
+}
+
+/// Whether every UTC hour boundary is also a local hour boundary over `bounds`.
 pub fn whole_hour_offsets(tz: Tz, bounds: DayBounds) -> bool {
-    let whole =
-        |t: DateTime<Utc>| t.with_timezone(&tz).offset().fix().local_minus_utc() % 3600 == 0;
-    whole(bounds.start) && whole(bounds.end)
+    offsets_aligned(tz, bounds, 3600)
 }
 
 #[cfg(test)]
