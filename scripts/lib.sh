@@ -61,6 +61,8 @@ ensure_build_deps() {
 ensure_test_deps() {
     ensure_build_deps
     if is_debian; then
-        apt_install python3 procps iproute2 util-linux
+        # curl: Linux source tests; python3: the stand-in nettop; Xvfb, D-Bus and
+        # dunst: a real notification daemon for the notification tests.
+        apt_install curl python3 procps iproute2 util-linux xvfb xauth dbus dbus-x11 dunst
     fi
 }

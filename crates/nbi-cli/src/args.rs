@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
+use nbi_core::intel::detector::ModelKind;
 use nbi_core::source::SourceKind;
 
 #[derive(Parser, Debug)]
@@ -58,6 +59,14 @@ pub enum Command {
     Config,
     /// Write days of synthetic history for a made-up person into a separate demo database
     Demo(DemoArgs),
+    /// Judge one local day against the learnt rhythm now, and store the verdict
+    Detect(DetectArgs),
+    /// List stored verdicts
+    Verdicts(VerdictsArgs),
+    /// Mark a judged day as normal, so later baselines may learn from it
+    MarkNormal(MarkNormalArgs),
+    /// Evaluate both models on seeded synthetic days: a confusion table per kind
+    Eval(EvalArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -148,4 +157,50 @@ pub struct DemoArgs {
     /// Seed of the made-up person's randomness
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    /// The local day to judge [default: yesterday, the last complete day]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub day: Option<NaiveDate>,
+    /// Print the verdict as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Which model judges [default: from the configuration, else default]
+    #[arg(long, value_name = "default|original")]
+    pub model: Option<ModelKind>,
+}
+
+#[derive(Args, Debug)]
+pub struct VerdictsArgs {
+    /// Print JSON: an array of verdicts, each with `marked_normal`
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MarkNormalArgs {
+    /// The judged local day
+    #[arg(value_name = "YYYY-MM-DD")]
+    pub day: NaiveDate,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Test days of each of the 7 kinds
+    #[arg(long, default_value_t = 30)]
+    pub days_per_kind: usize,
+    /// Evaluate only this model [default: both]
+    #[arg(long, value_name = "default|original")]
+    pub model: Option<ModelKind>,
+    /// Baseline days of the test day's kind
+    #[arg(long, default_value_t = 30)]
+    pub baseline_days: usize,
+    /// Seed of the synthetic days and of the models
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the reports as JSON
+    #[arg(long)]
+    pub json: bool,
 }

@@ -13,6 +13,8 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread exists: the models' tiny matrices are fastest on one.
+    nbi_core::intel::use_one_math_thread();
     init_logging(&cli.global.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -46,6 +48,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(a) => cmd::query::status(&global, a),
         Command::Config => cmd::query::config(&global),
         Command::Demo(a) => cmd::demo::demo(&global, a),
+        Command::Detect(a) => cmd::intel::detect(&global, a),
+        Command::Verdicts(a) => cmd::intel::verdicts(&global, a),
+        Command::MarkNormal(a) => cmd::intel::mark_normal(&global, a),
+        Command::Eval(a) => cmd::intel::eval(a),
     }
 }
 

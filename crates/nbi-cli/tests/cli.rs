@@ -14,11 +14,18 @@ fn import_is_exact_and_idempotent() {
     let (text, expected) = ndjson_ticks("testhost", 300);
     let file = sb.write("ticks.ndjson", &text);
     let out = sb.ok(&["import", file.to_str().unwrap()]);
-    assert!(out.contains("imported 300 ticks") && out.contains("300 new"), "{out}");
+    assert!(
+        out.contains("imported 300 ticks") && out.contains("300 new"),
+        "{out}"
+    );
     assert_eq!(sb.day_totals(DAY, &[]), expected);
     let again = sb.ok(&["import", file.to_str().unwrap()]);
     assert!(again.contains("0 new, 300 already stored"), "{again}");
-    assert_eq!(sb.day_totals(DAY, &[]), expected, "a second import adds nothing");
+    assert_eq!(
+        sb.day_totals(DAY, &[]),
+        expected,
+        "a second import adds nothing"
+    );
     let status = sb.status();
     assert_eq!(status["store"]["ticks"], 300);
     assert_eq!(status["store"]["samples"], 600);
@@ -42,7 +49,10 @@ fn today_json_is_ordered_by_total_and_other_hosts_are_apart() {
     let other = sb.day_totals(DAY, &["--host", "otherhost"]);
     assert_eq!(other, one);
     let human = sb.ok(&["today", "--day", DAY]);
-    assert!(human.contains("Music") && human.contains("total"), "{human}");
+    assert!(
+        human.contains("Music") && human.contains("total"),
+        "{human}"
+    );
 }
 
 #[test]
@@ -50,7 +60,13 @@ fn run_with_a_replay_source_stores_every_tick_and_exits_when_done() {
     let sb = Sandbox::new();
     let (text, expected) = ndjson_ticks("testhost", 120);
     let file = sb.write("ticks.ndjson", &text);
-    sb.ok(&["run", "--source", "replay", "--replay-file", file.to_str().unwrap()]);
+    sb.ok(&[
+        "run",
+        "--source",
+        "replay",
+        "--replay-file",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(sb.day_totals(DAY, &[]), expected);
     let status = sb.status();
     assert_eq!(status["run"]["source"]["state"], "finished");
@@ -62,12 +78,24 @@ fn watch_prints_the_ticks_and_collect_reads_them_back() {
     let sb = Sandbox::new();
     let (text, expected) = ndjson_ticks("testhost", 50);
     let file = sb.write("ticks.ndjson", &text);
-    let printed = sb.ok(&["watch", "--source", "replay", "--replay-file", file.to_str().unwrap()]);
+    let printed = sb.ok(&[
+        "watch",
+        "--source",
+        "replay",
+        "--replay-file",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(printed.lines().count(), 50);
     let parse = |t: &str| -> Vec<serde_json::Value> {
-        t.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        t.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
-    assert_eq!(parse(&printed), parse(&text), "watch prints the message JSON unchanged");
+    assert_eq!(
+        parse(&printed),
+        parse(&text),
+        "watch prints the message JSON unchanged"
+    );
 
     // Garbage lines between good ones are skipped, not fatal.
     let mixed = format!("not json\n{printed}{{\"timestamp\":\"never\",\"app_usage\":{{}}}}\n\n");
@@ -79,11 +107,19 @@ fn watch_prints_the_ticks_and_collect_reads_them_back() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(mixed.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(mixed.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("stdin line 1: skipping, not a tick"), "{stderr}");
+    assert!(
+        stderr.contains("stdin line 1: skipping, not a tick"),
+        "{stderr}"
+    );
     assert!(stderr.contains("stdin line 52:"), "{stderr}");
     assert!(stderr.contains("bad_lines=2"), "{stderr}");
     assert_eq!(sb.day_totals(DAY, &[]), expected);
@@ -110,7 +146,13 @@ fn sigterm_flushes_and_exits_zero() {
     let file = sb.write("ticks.ndjson", &text);
     // 600x: a tick every 100 ms.
     let child = sb.spawn(&[
-        "run", "--source", "replay", "--replay-file", file.to_str().unwrap(), "--speed", "600",
+        "run",
+        "--source",
+        "replay",
+        "--replay-file",
+        file.to_str().unwrap(),
+        "--speed",
+        "600",
     ]);
     wait_for(Duration::from_secs(20), || {
         let s = sb.status();
@@ -123,7 +165,10 @@ fn sigterm_flushes_and_exits_zero() {
     let s = sb.status();
     let published = s["run"]["source"]["ticks"].as_u64().unwrap();
     let stored = s["store"]["ticks"].as_u64().unwrap();
-    assert_eq!(stored, published, "every tick the source published is stored");
+    assert_eq!(
+        stored, published,
+        "every tick the source published is stored"
+    );
     assert!(stored < 1000, "stopped before the end");
     assert_eq!(s["run"]["source"]["state"], "stopped");
 }
@@ -134,7 +179,13 @@ fn kill_9_mid_run_then_restart_counts_nothing_twice() {
     let (text, expected) = ndjson_ticks("testhost", 400);
     let file = sb.write("ticks.ndjson", &text);
     let args = [
-        "run", "--source", "replay", "--replay-file", file.to_str().unwrap(), "--speed", "1200",
+        "run",
+        "--source",
+        "replay",
+        "--replay-file",
+        file.to_str().unwrap(),
+        "--speed",
+        "1200",
     ];
     let mut child = sb.spawn(&args);
     wait_for(Duration::from_secs(20), || {
@@ -147,9 +198,16 @@ fn kill_9_mid_run_then_restart_counts_nothing_twice() {
     let s = sb.status();
     assert_eq!(s["running"], false);
     let stored = s["store"]["ticks"].as_u64().unwrap();
-    assert!((20..400).contains(&stored), "killed mid-run: {stored} stored");
+    assert!(
+        (20..400).contains(&stored),
+        "killed mid-run: {stored} stored"
+    );
     // What was stored is exactly the first `stored` ticks: no gap, no partial tick.
-    let prefix: String = text.lines().take(stored as usize).map(|l| format!("{l}\n")).collect();
+    let prefix: String = text
+        .lines()
+        .take(stored as usize)
+        .map(|l| format!("{l}\n"))
+        .collect();
     let check = Sandbox::new();
     let pfile = check.write("prefix.ndjson", &prefix);
     check.ok(&["import", pfile.to_str().unwrap()]);
@@ -163,7 +221,10 @@ fn kill_9_mid_run_then_restart_counts_nothing_twice() {
 #[test]
 fn config_prints_the_effective_values_with_env_and_flags_on_top() {
     let sb = Sandbox::new();
-    let cfg = sb.write("c.toml", "host = \"fromfile\"\n[source]\ninterval = 30\nmin_pid = 5\n");
+    let cfg = sb.write(
+        "c.toml",
+        "host = \"fromfile\"\n[source]\ninterval = 30\nmin_pid = 5\n",
+    );
     let out = sb
         .cmd()
         .env_remove("NBI_HOST")
@@ -172,12 +233,30 @@ fn config_prints_the_effective_values_with_env_and_flags_on_top() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("host = \"fromfile\""), "{text}");
     assert!(text.contains("interval = 30"), "{text}");
-    assert!(text.contains("min_pid = 7"), "env wins over the file: {text}");
-    let flagged = sb.ok(&["--config", cfg.to_str().unwrap(), "--host", "flag", "--db", "/tmp/x.sqlite", "config"]);
-    assert!(flagged.contains("host = \"flag\"") && flagged.contains("db = \"/tmp/x.sqlite\""), "{flagged}");
+    assert!(
+        text.contains("min_pid = 7"),
+        "env wins over the file: {text}"
+    );
+    let flagged = sb.ok(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--host",
+        "flag",
+        "--db",
+        "/tmp/x.sqlite",
+        "config",
+    ]);
+    assert!(
+        flagged.contains("host = \"flag\"") && flagged.contains("db = \"/tmp/x.sqlite\""),
+        "{flagged}"
+    );
 }
 
 #[test]
@@ -197,25 +276,58 @@ fn bad_config_names_file_key_and_expectation() {
         assert!(err.contains(needle), "{text:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+    // A config path that cannot be read (here: a directory).
+    let out = sb.run(&["--config", sb.dir.path().to_str().unwrap(), "today"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(sb.dir.path().to_str().unwrap()) && err.contains("directory"),
+        "{err}"
+    );
     let out = sb.run(&["--config", "/nonexistent/nbi.toml", "today"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/nbi.toml does not exist"));
-    let out = sb.cmd().env("NBI_SOURCE__INTERVAL", "soon").arg("config").output().unwrap();
+    let out = sb
+        .cmd()
+        .env("NBI_SOURCE__INTERVAL", "soon")
+        .arg("config")
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("source.interval") && err.contains("NBI_"), "{err}");
+    assert!(
+        err.contains("source.interval") && err.contains("NBI_"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_corrupt_database_is_a_clear_error() {
     let sb = Sandbox::new();
-    std::fs::write(sb.db(), b"this is not a database, just text that is long enough to matter........").unwrap();
+    std::fs::write(
+        sb.db(),
+        b"this is not a database, just text that is long enough to matter........",
+    )
+    .unwrap();
     let (text, _) = ndjson_ticks("testhost", 3);
     let file = sb.write("t.ndjson", &text);
-    for args in [vec!["today"], vec!["import", file.to_str().unwrap()], vec!["run", "--source", "replay", "--replay-file", file.to_str().unwrap()]] {
+    for args in [
+        vec!["today"],
+        vec!["import", file.to_str().unwrap()],
+        vec![
+            "run",
+            "--source",
+            "replay",
+            "--replay-file",
+            file.to_str().unwrap(),
+        ],
+    ] {
         let out = sb.run(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-        assert!(err.contains("nbi.sqlite") && err.contains("not a database"), "{args:?}: {err}");
+        assert!(
+            err.contains("nbi.sqlite") && err.contains("not a database"),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -252,10 +364,17 @@ fn a_read_only_database_is_a_clear_error_and_still_readable() {
     let out = as_user(&["import", file.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("read-only") || err.contains("readonly") || err.contains("unable to open"), "{err}");
+    assert!(
+        err.contains("read-only") || err.contains("readonly") || err.contains("unable to open"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     let out = as_user(&["today", "--json", "--day", DAY]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(sb.db(), std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(sb.day_totals(DAY, &[]), expected);
@@ -274,7 +393,11 @@ fn nettop_csv_import_needs_a_date() {
     assert!(err.contains("--date"), "{err}");
     sb.ok(&["import", csv.to_str().unwrap(), "--date", DAY]);
     let totals = sb.day_totals(DAY, &[]);
-    assert_eq!(totals.get("Slack"), Some(&(70, 7)), "the cumulative first block is dropped");
+    assert_eq!(
+        totals.get("Slack"),
+        Some(&(70, 7)),
+        "the cumulative first block is dropped"
+    );
     assert_eq!(totals.get("Safari"), Some(&(3, 4)));
 }
 
@@ -289,15 +412,35 @@ fn demo_writes_labelled_history_to_its_own_database() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.starts_with("DEMO:"), "{text}");
-    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
     let totals = sb.day_totals(&yesterday, &["--db", demo.to_str().unwrap()]);
-    assert!(totals.contains_key("Slack") && totals.contains_key("Netflix"), "{totals:?}");
+    assert!(
+        totals.contains_key("Slack") && totals.contains_key("Netflix"),
+        "{totals:?}"
+    );
     let human = sb.ok(&["today", "--db", demo.to_str().unwrap(), "--day", &yesterday]);
     assert!(human.contains("DEMO"), "{human}");
     assert!(!sb.db().exists(), "the real database is untouched");
     // Writing it into the default real database is refused.
-    let out = sb.cmd().env_remove("NBI_DB").args(["demo", "--days", "1", "--db"]).arg(sb.path("data/nbi/nbi.sqlite")).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = sb
+        .cmd()
+        .env_remove("NBI_DB")
+        .args(["demo", "--days", "1", "--db"])
+        .arg(sb.path("data/nbi/nbi.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -50,7 +50,11 @@ fn serve(size: usize, rate: usize) -> u16 {
 }
 
 fn have_curl() -> bool {
-    Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn curl(port: u16) {
@@ -105,8 +109,14 @@ fn downloads_are_stored_for_curl() {
         std::thread::sleep(Duration::from_secs(3));
     });
     let ratio = got as f64 / size as f64;
-    eprintln!("50 MiB download: stored {got} bytes for curl ({:.2} %)", ratio * 100.0);
-    assert!((0.95..=1.05).contains(&ratio), "stored {got} of {size} ({ratio:.3})");
+    eprintln!(
+        "50 MiB download: stored {got} bytes for curl ({:.2} %)",
+        ratio * 100.0
+    );
+    assert!(
+        (0.95..=1.05).contains(&ratio),
+        "stored {got} of {size} ({ratio:.3})"
+    );
 
     // 5 MiB in about 1 s, inside one 60 s interval (stored when nbi stops):
     // a short connection between two samples still counts, at least 90 %.
@@ -117,6 +127,12 @@ fn downloads_are_stored_for_curl() {
         std::thread::sleep(Duration::from_millis(500));
     });
     let ratio = got as f64 / size as f64;
-    eprintln!("5 MiB short download: stored {got} bytes for curl ({:.2} %)", ratio * 100.0);
-    assert!((0.90..=1.05).contains(&ratio), "stored {got} of {size} ({ratio:.3})");
+    eprintln!(
+        "5 MiB short download: stored {got} bytes for curl ({:.2} %)",
+        ratio * 100.0
+    );
+    assert!(
+        (0.90..=1.05).contains(&ratio),
+        "stored {got} of {size} ({ratio:.3})"
+    );
 }

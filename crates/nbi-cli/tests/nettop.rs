@@ -17,7 +17,9 @@ fn stand_in() -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    repo_root().join("crates/nbi-core/tests/fixtures/nettop").join(name)
+    repo_root()
+        .join("crates/nbi-core/tests/fixtures/nettop")
+        .join(name)
 }
 
 /// `nbi run --source nettop` on the stand-in replaying `capture`.
@@ -46,7 +48,12 @@ fn expected_totals(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
         .filter(|l| !l.starts_with("SOURCE:") && !l.starts_with("NOTE:"))
         .map(|l| format!("{l}\n"))
         .collect();
-    let (blocks, errors) = parse_str(&text, ParseOptions { drop_first_block: true });
+    let (blocks, errors) = parse_str(
+        &text,
+        ParseOptions {
+            drop_first_block: true,
+        },
+    );
     assert!(errors.is_empty(), "{errors:?}");
     assert!(!blocks.is_empty());
     let mut totals = BTreeMap::new();
@@ -68,7 +75,11 @@ fn expected_totals(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
 fn stored_totals(sb: &Sandbox) -> BTreeMap<String, (u64, u64)> {
     let today = chrono::Utc::now().date_naive();
     let mut totals = BTreeMap::new();
-    for d in [today - chrono::Duration::days(1), today, today + chrono::Duration::days(1)] {
+    for d in [
+        today - chrono::Duration::days(1),
+        today,
+        today + chrono::Duration::days(1),
+    ] {
         for (app, (i, o)) in sb.day_totals(&d.format("%Y-%m-%d").to_string(), &[]) {
             let e = totals.entry(app).or_insert((0, 0));
             e.0 += i;
@@ -143,18 +154,31 @@ fn kill_9_of_nbi_run_leaves_no_nettop() {
     signal(&child, libc::SIGKILL);
     let mut child = child;
     let _ = child.wait();
-    let gone = wait_for(Duration::from_secs(10), || (!pid_alive(nettop)).then_some(()));
-    assert!(gone.is_some(), "nettop {nettop} outlived a kill -9 of nbi run");
+    let gone = wait_for(Duration::from_secs(10), || {
+        (!pid_alive(nettop)).then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "nettop {nettop} outlived a kill -9 of nbi run"
+    );
 }
 
 #[test]
 fn a_nettop_that_exits_at_once_shows_as_failing_and_sigterm_still_exits_zero() {
     let sb = Sandbox::new();
-    let child = spawn_run(&sb, &fixture("source-replay.csv"), &[("NBI_FAKE_NETTOP_MODE", "exit")]);
+    let child = spawn_run(
+        &sb,
+        &fixture("source-replay.csv"),
+        &[("NBI_FAKE_NETTOP_MODE", "exit")],
+    );
     let reason = wait_for(Duration::from_secs(20), || {
         let s = sb.status();
-        (s["run"]["source"]["state"] == "failing")
-            .then(|| s["run"]["source"]["reason"].as_str().unwrap_or("").to_string())
+        (s["run"]["source"]["state"] == "failing").then(|| {
+            s["run"]["source"]["reason"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
     })
     .expect("the source reports failing");
     assert!(reason.contains("restart"), "{reason}");
@@ -169,11 +193,19 @@ fn a_nettop_that_exits_at_once_shows_as_failing_and_sigterm_still_exits_zero() {
 #[test]
 fn a_hung_nettop_is_restarted() {
     let sb = Sandbox::new();
-    let child = spawn_run(&sb, &fixture("source-replay.csv"), &[("NBI_FAKE_NETTOP_MODE", "hang")]);
+    let child = spawn_run(
+        &sb,
+        &fixture("source-replay.csv"),
+        &[("NBI_FAKE_NETTOP_MODE", "hang")],
+    );
     let reason = wait_for(Duration::from_secs(30), || {
         let s = sb.status();
-        (s["run"]["source"]["state"] == "failing")
-            .then(|| s["run"]["source"]["reason"].as_str().unwrap_or("").to_string())
+        (s["run"]["source"]["state"] == "failing").then(|| {
+            s["run"]["source"]["reason"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
     })
     .expect("the hang is noticed");
     assert!(reason.contains("restart"), "{reason}");

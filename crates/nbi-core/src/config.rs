@@ -11,6 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppFilter, DEFAULT_EXCLUDED, DEFAULT_MIN_PID};
+use crate::intel::IntelConfig;
 use crate::source::SourceKind;
 
 /// The effective configuration.
@@ -24,6 +25,7 @@ pub struct Config {
     pub source: SourceConfig,
     pub store: StoreConfig,
     pub collector: CollectorConfig,
+    pub intel: IntelConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +42,12 @@ pub struct SourceConfig {
     pub nettop: PathBuf,
     /// Internal poll of the Linux source, in milliseconds.
     pub linux_poll_ms: u64,
+    /// Use the kernel's TCP destroy notifications when allowed (root or
+    /// CAP_NET_ADMIN): the final bytes of every closed connection.
+    pub linux_destroy_events: bool,
+    /// Count traffic of connections whose process was never seen under this
+    /// name (e.g. "(unknown)"); left out when empty.
+    pub linux_unattributed_app: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +76,7 @@ impl Default for Config {
             source: SourceConfig::default(),
             store: StoreConfig::default(),
             collector: CollectorConfig::default(),
+            intel: IntelConfig::default(),
         }
     }
 }
@@ -81,6 +90,8 @@ impl Default for SourceConfig {
             min_pid: DEFAULT_MIN_PID,
             nettop: PathBuf::from("nettop"),
             linux_poll_ms: 250,
+            linux_destroy_events: true,
+            linux_unattributed_app: String::new(),
         }
     }
 }
@@ -124,7 +135,7 @@ fn is_config_env_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     match key.split_once("__").or_else(|| key.split_once('.')) {
         Some((section, rest)) => {
-            !rest.is_empty() && ["source", "store", "collector"].contains(&section)
+            !rest.is_empty() && ["source", "store", "collector", "intel"].contains(&section)
         }
         None => ["host", "timezone"].contains(&key.as_str()),
     }
@@ -194,6 +205,7 @@ impl Config {
                 self.source.linux_poll_ms
             )));
         }
+        self.intel.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

@@ -47,7 +47,10 @@ impl SourceSpec {
             })),
             SourceKind::Linux => Some(SourceSpec::Linux(LinuxConfig {
                 poll: Duration::from_millis(config.source.linux_poll_ms),
-                ..LinuxConfig::default()
+                destroy_events: config.source.linux_destroy_events,
+                unattributed_app: Some(config.source.linux_unattributed_app.trim())
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string),
             })),
             SourceKind::Replay => None,
         }

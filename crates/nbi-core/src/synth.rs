@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
+use serde::{Deserialize, Serialize};
 
 use crate::store::local_day_bounds;
 use crate::tick::Tick;
@@ -186,6 +187,155 @@ impl Generator {
     }
 }
 
+/// Kinds of test days for evaluating the detector: a normal day, four that
+/// must be flagged, and two benign variations that must not be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    Normal,
+    MoviesAtWork,
+    WorkAppsEvening,
+    StreamingAllNight,
+    Burst3am,
+    BrowserSwap,
+    SlackLink,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 7] = [
+        Scenario::Normal,
+        Scenario::MoviesAtWork,
+        Scenario::WorkAppsEvening,
+        Scenario::StreamingAllNight,
+        Scenario::Burst3am,
+        Scenario::BrowserSwap,
+        Scenario::SlackLink,
+    ];
+
+    /// What a person would call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scenario::Normal => "normal day",
+            Scenario::MoviesAtWork => "movies during work hours",
+            Scenario::WorkAppsEvening => "work apps all evening",
+            Scenario::StreamingAllNight => "streaming all night",
+            Scenario::Burst3am => "large burst at 3 AM",
+            Scenario::BrowserSwap => "Chrome instead of Safari for an hour",
+            Scenario::SlackLink => "Slack link: 1 MB to 20 MB in an hour",
+        }
+    }
+
+    /// Whether a good detector flags this kind of day.
+    pub fn is_anomaly(self) -> bool {
+        matches!(
+            self,
+            Scenario::MoviesAtWork
+                | Scenario::WorkAppsEvening
+                | Scenario::StreamingAllNight
+                | Scenario::Burst3am
+        )
+    }
+
+    /// Kinds that only make sense on a workday.
+    pub fn needs_workday(self) -> bool {
+        matches!(self, Scenario::MoviesAtWork | Scenario::WorkAppsEvening)
+    }
+}
+
+impl Generator {
+    /// Bytes per app per local hour of one day, by app name.
+    pub fn named_day_hours(&mut self, day: NaiveDate) -> Vec<(String, [f64; 24])> {
+        let hours = self.day_hours(day);
+        self.habits
+            .iter()
+            .map(|h| h.app.to_string())
+            .zip(hours)
+            .collect()
+    }
+
+    /// One day of the given kind: a normal day with the scenario laid over it.
+    pub fn scenario_day(&mut self, day: NaiveDate, scenario: Scenario) -> Vec<(String, [f64; 24])> {
+        let mut apps = self.named_day_hours(day);
+        let work = is_workday(day);
+        let noise = |rng: &mut ChaCha8Rng, sigma: f64| {
+            LogNormal::new(0.0, sigma)
+                .map(|d| d.sample(rng))
+                .unwrap_or(1.0)
+        };
+        let rng = &mut self.rng;
+        let set = |apps: &mut Vec<(String, [f64; 24])>, app: &str, hour: usize, v: f64| match apps
+            .iter_mut()
+            .find(|(a, _)| a == app)
+        {
+            Some((_, h)) => h[hour] = v,
+            None => {
+                let mut h = [0.0; 24];
+                h[hour] = v;
+                apps.push((app.to_string(), h));
+            }
+        };
+        let get = |apps: &[(String, [f64; 24])], app: &str, hour: usize| {
+            apps.iter()
+                .find(|(a, _)| a == app)
+                .map(|(_, h)| h[hour])
+                .unwrap_or(0.0)
+        };
+        match scenario {
+            Scenario::Normal => {}
+            Scenario::MoviesAtWork => {
+                for hour in 10..16 {
+                    let v = get(&apps, "Netflix", hour) + 1_200.0 * MB * noise(rng, 0.2);
+                    set(&mut apps, "Netflix", hour, v);
+                }
+            }
+            Scenario::WorkAppsEvening => {
+                for hour in 18..24 {
+                    set(&mut apps, "Slack", hour, 6.0 * MB * noise(rng, 0.35));
+                    set(&mut apps, "zoom.us", hour, 300.0 * MB * noise(rng, 0.25));
+                    set(
+                        &mut apps,
+                        "Google Chrome",
+                        hour,
+                        60.0 * MB * noise(rng, 0.5),
+                    );
+                    set(&mut apps, "Netflix", hour, 0.0);
+                }
+            }
+            Scenario::StreamingAllNight => {
+                for hour in 0..7 {
+                    set(&mut apps, "Netflix", hour, 1_400.0 * MB * noise(rng, 0.2));
+                }
+            }
+            Scenario::Burst3am => {
+                let i = rng.random_range(0..apps.len());
+                let app = apps[i].0.clone();
+                let v = get(&apps, &app, 3) + rng.random_range(2_000.0..6_000.0) * MB;
+                set(&mut apps, &app, 3, v);
+            }
+            Scenario::BrowserSwap => {
+                let hour = if work {
+                    rng.random_range(19..23)
+                } else {
+                    rng.random_range(9..23)
+                };
+                let moved = get(&apps, "Safari", hour);
+                let chrome = get(&apps, "Google Chrome", hour);
+                set(&mut apps, "Google Chrome", hour, chrome + moved);
+                set(&mut apps, "Safari", hour, 0.0);
+            }
+            Scenario::SlackLink => {
+                let hour = if work {
+                    rng.random_range(17..20)
+                } else {
+                    rng.random_range(10..20)
+                };
+                set(&mut apps, "Slack", hour, 20.0 * MB * noise(rng, 0.1));
+            }
+        }
+        apps
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +372,34 @@ mod tests {
         // The repeated hour gets bytes twice; allow for it and for noise.
         let ratio = total as f64 / hours;
         assert!((0.8..1.4).contains(&ratio), "ratio {ratio}");
+    }
+
+    #[test]
+    fn scenarios_change_what_they_say() {
+        let monday = NaiveDate::from_ymd_opt(2026, 7, 13).unwrap();
+        let normal = Generator::new(5).scenario_day(monday, Scenario::Normal);
+        let get = |d: &[(String, [f64; 24])], app: &str, h: usize| {
+            d.iter().find(|(a, _)| a == app).map(|(_, v)| v[h]).unwrap()
+        };
+        let night = Generator::new(5).scenario_day(monday, Scenario::StreamingAllNight);
+        assert!(get(&night, "Netflix", 3) > 500.0 * MB);
+        assert_eq!(get(&normal, "Netflix", 3), 0.0);
+        let link = Generator::new(5).scenario_day(monday, Scenario::SlackLink);
+        let spiked = (17..20)
+            .filter(|h| get(&link, "Slack", *h) > 10.0 * MB)
+            .count();
+        assert_eq!(spiked, 1);
+        let swap = Generator::new(5).scenario_day(monday, Scenario::BrowserSwap);
+        let total = |d: &[(String, [f64; 24])]| -> f64 {
+            d.iter().map(|(_, h)| h.iter().sum::<f64>()).sum()
+        };
+        assert!(
+            (total(&swap) - total(&normal)).abs() < 1.0,
+            "bytes only move"
+        );
+        assert_eq!(
+            (19..23).filter(|h| get(&swap, "Safari", *h) == 0.0).count(),
+            1
+        );
     }
 }

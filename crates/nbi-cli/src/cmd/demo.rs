@@ -10,7 +10,11 @@ use crate::context::Context;
 
 pub fn demo(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    anyhow::ensure!((1..=3650).contains(&args.days), "--days: expected 1 to 3650, found {}", args.days);
+    anyhow::ensure!(
+        (1..=3650).contains(&args.days),
+        "--days: expected 1 to 3650, found {}",
+        args.days
+    );
     let db = global.db.clone().unwrap_or_else(nbi_core::paths::demo_db);
     let refuse = || {
         anyhow::anyhow!(

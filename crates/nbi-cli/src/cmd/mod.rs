@@ -1,4 +1,5 @@
 pub mod demo;
 pub mod import;
+pub mod intel;
 pub mod query;
 pub mod run;

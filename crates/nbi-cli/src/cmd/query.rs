@@ -65,15 +65,26 @@ pub fn today(global: &Global, args: TodayArgs) -> anyhow::Result<()> {
     };
     println!("{} ({who}, {})", day.format("%a %d %b %Y"), ctx.tz);
     if store.is_none() {
-        println!("no data yet: nothing stored at {} (start watching with `nbi run`)", db.display());
+        println!(
+            "no data yet: nothing stored at {} (start watching with `nbi run`)",
+            db.display()
+        );
         return Ok(());
     }
     if apps.is_empty() {
         println!("no traffic recorded on this day");
         return Ok(());
     }
-    let width = apps.iter().map(|a| a.app.chars().count()).max().unwrap_or(3).max(3);
-    println!("{:<width$}  {:>9}  {:>9}  {:>9}", "app", "in", "out", "total");
+    let width = apps
+        .iter()
+        .map(|a| a.app.chars().count())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    println!(
+        "{:<width$}  {:>9}  {:>9}  {:>9}",
+        "app", "in", "out", "total"
+    );
     let (mut ti, mut to) = (0u64, 0u64);
     for a in &apps {
         ti += a.bytes_in;
@@ -108,7 +119,9 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
     let db = ctx.db();
     let run = RunStatus::read(&pipeline::status_path(&db));
-    let running = run.as_ref().is_some_and(|r| r.is_live() && r.pid != std::process::id());
+    let running = run
+        .as_ref()
+        .is_some_and(|r| r.is_live() && r.pid != std::process::id());
     let store = match open_existing(&db)? {
         Some(s) => Some(s.summary()?),
         None => None,
@@ -154,7 +167,12 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     match store {
         Some(s) => {
             println!("store: {}", db.display());
-            println!("  {} ticks, {} app samples, hosts: {}", s.ticks, s.samples, s.hosts.join(", "));
+            println!(
+                "  {} ticks, {} app samples, hosts: {}",
+                s.ticks,
+                s.samples,
+                s.hosts.join(", ")
+            );
             println!("  from {} to {}", when(s.first_tick), when(s.last_tick));
         }
         None => println!("store: {} (not created yet)", db.display()),

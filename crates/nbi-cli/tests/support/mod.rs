@@ -17,6 +17,12 @@ pub struct Sandbox {
     pub dir: tempfile::TempDir,
 }
 
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox::new()
+    }
+}
+
 impl Sandbox {
     pub fn new() -> Sandbox {
         Sandbox {
@@ -87,7 +93,11 @@ impl Sandbox {
     }
 
     /// `nbi today --json --day DAY`, as (app → (in, out)).
-    pub fn day_totals(&self, day: &str, extra: &[&str]) -> std::collections::BTreeMap<String, (u64, u64)> {
+    pub fn day_totals(
+        &self,
+        day: &str,
+        extra: &[&str],
+    ) -> std::collections::BTreeMap<String, (u64, u64)> {
         let mut args = vec!["today", "--json", "--day", day];
         args.extend_from_slice(extra);
         let v: Value = serde_json::from_str(&self.ok(&args)).expect("today --json is JSON");
@@ -99,7 +109,10 @@ impl Sandbox {
             .map(|a| {
                 (
                     a["app"].as_str().unwrap().to_string(),
-                    (a["bytes_in"].as_u64().unwrap(), a["bytes_out"].as_u64().unwrap()),
+                    (
+                        a["bytes_in"].as_u64().unwrap(),
+                        a["bytes_out"].as_u64().unwrap(),
+                    ),
                 )
             })
             .collect()
@@ -148,7 +161,10 @@ pub fn children(pid: u32) -> Vec<u32> {
     };
     for t in tasks.flatten() {
         if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
-            out.extend(text.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
         }
     }
     out
@@ -156,7 +172,10 @@ pub fn children(pid: u32) -> Vec<u32> {
 
 pub fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
     let out = child.wait_with_output().expect("wait nbi");
-    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn repo_root() -> PathBuf {
@@ -164,7 +183,10 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// NDJSON ticks: `n` minutes from 2026-07-11T00:00Z, apps with known bytes.
-pub fn ndjson_ticks(host: &str, n: u32) -> (String, std::collections::BTreeMap<String, (u64, u64)>) {
+pub fn ndjson_ticks(
+    host: &str,
+    n: u32,
+) -> (String, std::collections::BTreeMap<String, (u64, u64)>) {
     let mut text = String::new();
     let mut totals = std::collections::BTreeMap::new();
     let start = 1_783_728_000i64; // 2026-07-11T00:00:00Z

@@ -167,3 +167,30 @@ impl MonotonicStamp {
         DateTime::from_timestamp(secs, 0).unwrap_or(at)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_that_jumps_back_never_reuses_a_stamp() {
+        let mut m = MonotonicStamp::default();
+        let t = |s| DateTime::from_timestamp(s, 0).unwrap();
+        assert_eq!(m.stamp(t(1000)), t(1000));
+        assert_eq!(m.stamp(t(1060)), t(1060));
+        // The wall clock jumps an hour back, then runs on.
+        assert_eq!(m.stamp(t(1060 - 3600 + 30)), t(1061));
+        assert_eq!(m.stamp(t(1120)), t(1120));
+        // Forward jumps are kept as they are.
+        assert_eq!(m.stamp(t(90_000)), t(90_000));
+    }
+
+    #[test]
+    fn source_names_parse_and_print() {
+        for k in [SourceKind::Nettop, SourceKind::Linux, SourceKind::Replay] {
+            assert_eq!(k.as_str().parse::<SourceKind>(), Ok(k));
+        }
+        let err = "pcap".parse::<SourceKind>().unwrap_err();
+        assert!(err.contains("pcap") && err.contains("nettop, linux or replay"));
+    }
+}

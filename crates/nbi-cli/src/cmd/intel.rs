@@ -1,0 +1,189 @@
+//! `detect`, `verdicts`, `mark-normal` and `eval`: the learnt rhythm.
+
+use std::io::IsTerminal as _;
+
+use anyhow::Context as _;
+use chrono::{NaiveDate, Utc};
+use nbi_core::intel::detector::ModelKind;
+use nbi_core::intel::eval::{self, EvalOptions};
+use nbi_core::intel::verdict::{Status, Verdict};
+use nbi_core::intel::{self, judge_and_store, last_complete_day, parse_verdict};
+use nbi_core::store::Store;
+use serde::Serialize;
+
+use crate::args::{DetectArgs, EvalArgs, Global, MarkNormalArgs, VerdictsArgs};
+use crate::context::Context;
+
+fn existing_store(ctx: &Context) -> anyhow::Result<nbi_core::store::sqlite::SqliteStore> {
+    let db = ctx.db();
+    anyhow::ensure!(
+        db.exists(),
+        "no data yet: nothing stored at {} (start watching with `nbi run`)",
+        db.display()
+    );
+    super::run::open_store(&db)
+}
+
+pub fn detect(global: &Global, args: DetectArgs) -> anyhow::Result<()> {
+    let mut ctx = Context::load(global)?;
+    if let Some(model) = args.model {
+        ctx.config.intel.model = model;
+    }
+    let mut store = existing_store(&ctx)?;
+    let now = Utc::now();
+    let day = args.day.unwrap_or_else(|| last_complete_day(now, ctx.tz));
+    let host = ctx.config.host.clone();
+    let verdict = judge_and_store(&mut store, &host, day, ctx.tz, &ctx.config.intel, now)
+        .with_context(|| format!("judging {day}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&verdict)?);
+    } else {
+        print_verdict(&verdict);
+    }
+    Ok(())
+}
+
+fn print_verdict(v: &Verdict) {
+    let kind = match v.day_kind {
+        intel::baseline::DayKind::Workday => "workday",
+        intel::baseline::DayKind::DayOff => "day-off",
+    };
+    match (v.status, v.error, v.threshold) {
+        (Status::Normal | Status::Anomalous, Some(e), Some(t)) => println!(
+            "{}: {} (error {:.5} {} threshold {:.5}; {} {kind} baseline days; model {})",
+            v.day.format("%a %d %b %Y"),
+            v.status,
+            e,
+            if e > t { ">" } else { "≤" },
+            t,
+            v.baseline_days,
+            v.model
+        ),
+        _ => println!("{}", v.summary),
+    }
+    for e in &v.explanation {
+        println!(
+            "  {} {:02}:00–{:02}:00: {}, typically {}",
+            e.app,
+            e.from_hour,
+            e.to_hour,
+            intel::verdict::human_bytes(e.bytes),
+            intel::verdict::human_bytes(e.typical_bytes)
+        );
+    }
+}
+
+#[derive(Serialize)]
+struct StoredVerdict {
+    #[serde(flatten)]
+    verdict: Verdict,
+    marked_normal: bool,
+    judged_at: chrono::DateTime<Utc>,
+}
+
+pub fn verdicts(global: &Global, args: VerdictsArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let db = ctx.db();
+    let records = if db.exists() {
+        let store = nbi_core::store::sqlite::SqliteStore::open_read_only(&db)
+            .with_context(|| format!("opening the store {}", db.display()))?;
+        let (first, last) = (
+            NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN),
+            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX),
+        );
+        store.verdicts(&ctx.config.host, first, last)?
+    } else {
+        Vec::new()
+    };
+    let list = records
+        .iter()
+        .map(|r| {
+            Ok(StoredVerdict {
+                verdict: parse_verdict(r)?,
+                marked_normal: r.marked_normal,
+                judged_at: r.judged_at,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.json {
+        println!("{}", serde_json::to_string(&list)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("no verdicts yet (judge a day with `nbi detect`)");
+    }
+    for v in &list {
+        println!(
+            "{} {:<17} {}{}",
+            v.verdict.day,
+            v.verdict.status.name(),
+            v.verdict.summary,
+            if v.marked_normal {
+                "  [marked normal]"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+pub fn mark_normal(global: &Global, args: MarkNormalArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let mut store = existing_store(&ctx)?;
+    let marked = store.mark_normal(&ctx.config.host, args.day)?;
+    anyhow::ensure!(
+        marked,
+        "{} has no verdict to mark (judge it with `nbi detect --day {}`)",
+        args.day,
+        args.day
+    );
+    println!(
+        "{} marked normal: later baselines may learn from it",
+        args.day
+    );
+    Ok(())
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.days_per_kind >= 1,
+        "--days-per-kind: expected at least 1"
+    );
+    anyhow::ensure!(
+        args.baseline_days >= 7,
+        "--baseline-days: expected at least 7, found {}",
+        args.baseline_days
+    );
+    let models: Vec<ModelKind> = match args.model {
+        Some(m) => vec![m],
+        None => ModelKind::ALL.to_vec(),
+    };
+    let show_progress = !args.json && std::io::stderr().is_terminal();
+    let mut reports = Vec::new();
+    for model in models {
+        let opts = EvalOptions {
+            model,
+            days_per_kind: args.days_per_kind,
+            baseline_days: args.baseline_days,
+            seed: args.seed,
+            ..EvalOptions::default()
+        };
+        let report = eval::run_with_progress(&opts, |done, of| {
+            if show_progress {
+                eprint!("\r{model}: {done}/{of} trials");
+            }
+        })?;
+        if show_progress {
+            eprintln!();
+        }
+        if !args.json {
+            println!("{}", report.table());
+        }
+        reports.push(report);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&reports)?);
+    }
+    Ok(())
+}

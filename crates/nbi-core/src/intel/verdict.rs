@@ -1,0 +1,339 @@
+//! What was decided about a day, and why, in words and bytes.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::baseline::DayKind;
+use super::detector::{Judgement, ModelKind, ModelMeta};
+
+/// The outcome of judging a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Normal,
+    Anomalous,
+    /// Too few baseline days yet.
+    Learning,
+    /// The day itself was not watched for long enough.
+    InsufficientData,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Normal => "normal",
+            Status::Anomalous => "anomalous",
+            Status::Learning => "learning",
+            Status::InsufficientData => "insufficient_data",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A run of hours of one app that drove the error: `from_hour..to_hour`
+/// (end exclusive, so 3–5 is 03:00–05:00), its bytes and the typical bytes
+/// of those hours in the baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub app: String,
+    pub from_hour: u8,
+    pub to_hour: u8,
+    pub bytes: u64,
+    pub typical_bytes: u64,
+}
+
+impl Explanation {
+    /// "Google Chrome 03:00–05:00, 2.1 GB (typically 12 MB)"
+    pub fn sentence(&self) -> String {
+        format!(
+            "{} {:02}:00–{:02}:00, {} (typically {})",
+            self.app,
+            self.from_hour,
+            self.to_hour,
+            human_bytes(self.bytes),
+            human_bytes(self.typical_bytes)
+        )
+    }
+}
+
+/// The verdict on one local day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub day: NaiveDate,
+    pub status: Status,
+    pub error: Option<f64>,
+    pub threshold: Option<f64>,
+    /// How many baseline days the model learnt from.
+    pub baseline_days: usize,
+    /// Which days those were.
+    pub baseline: Vec<NaiveDate>,
+    pub day_kind: DayKind,
+    /// The model's columns (apps, groups, and "Other apps").
+    pub apps: Vec<String>,
+    pub explanation: Vec<Explanation>,
+    /// Hours of the day the watcher did not see (filled from earlier days).
+    pub uncollected_hours: u32,
+    pub model: ModelKind,
+    /// One line for a notification.
+    pub summary: String,
+}
+
+/// Title of the notification of an unusual day.
+pub const NOTICE_TITLE: &str = "Unusual network day";
+
+impl Verdict {
+    /// The notification of an anomalous day; none for other days.
+    pub fn notice(&self) -> Option<crate::notify::Notice> {
+        (self.status == Status::Anomalous).then(|| crate::notify::Notice {
+            title: NOTICE_TITLE.to_string(),
+            body: self.summary.clone(),
+        })
+    }
+}
+
+/// A cell is named when its error is at least this share of the largest.
+const SHARE_OF_LARGEST: f64 = 0.25;
+/// Most cells an explanation names before merging.
+const MAX_CELLS: usize = 12;
+
+/// The cells that drove the error, merged into runs of hours per column:
+/// the cells with an error comparable to the largest (and well above the
+/// average cell's), largest first.
+pub fn explain(j: &Judgement, meta: &ModelMeta) -> Vec<Explanation> {
+    let total: f64 = j.cell_errors.iter().sum();
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..j.cell_errors.len()).collect();
+    order.sort_by(|a, b| {
+        j.cell_errors[*b]
+            .total_cmp(&j.cell_errors[*a])
+            .then(a.cmp(b))
+    });
+    let fair = total / j.cell_errors.len() as f64;
+    let largest = order.first().map(|i| j.cell_errors[*i]).unwrap_or(0.0);
+    let floor = (4.0 * fair).max(SHARE_OF_LARGEST * largest);
+    let mut chosen: Vec<usize> = order
+        .into_iter()
+        .take(MAX_CELLS)
+        .take_while(|i| j.cell_errors[*i] >= floor)
+        .collect();
+    chosen.sort_unstable();
+    let mut out: Vec<Explanation> = Vec::new();
+    let mut last: Option<usize> = None;
+    for i in chosen {
+        let (col, hour) = (i / 24, i % 24);
+        let bytes = j.matrix.cells.get(i).copied().unwrap_or(0.0).max(0.0) as u64;
+        let typical = meta.typical.get(i).copied().unwrap_or(0.0).max(0.0) as u64;
+        let extends = last == Some(i.wrapping_sub(1)) && i % 24 != 0;
+        match out.last_mut() {
+            Some(run) if extends => {
+                run.to_hour = hour as u8 + 1;
+                run.bytes += bytes;
+                run.typical_bytes += typical;
+            }
+            _ => out.push(Explanation {
+                app: meta.columns.names.get(col).cloned().unwrap_or_default(),
+                from_hour: hour as u8,
+                to_hour: hour as u8 + 1,
+                bytes,
+                typical_bytes: typical,
+            }),
+        }
+        last = Some(i);
+    }
+    // The run that moved the most bytes away from typical first.
+    out.sort_by_key(|e| std::cmp::Reverse(e.bytes.abs_diff(e.typical_bytes)));
+    out
+}
+
+/// "Tue 11 Jul"
+pub fn short_day(day: NaiveDate) -> String {
+    day.format("%a %-d %b").to_string()
+}
+
+/// The one-line summary of a verdict.
+pub fn summary(v: &Verdict, min_baseline: usize, max_uncollected: u32) -> String {
+    let day = short_day(v.day);
+    match v.status {
+        Status::Anomalous => {
+            let parts: Vec<String> = v.explanation.iter().take(2).map(|e| e.sentence()).collect();
+            if parts.is_empty() {
+                format!("{day}: unusual network use")
+            } else {
+                format!("{day}: {}", parts.join("; "))
+            }
+        }
+        Status::Normal => format!("{day}: normal"),
+        Status::Learning => format!(
+            "{day}: learning, {} of {min_baseline} days",
+            v.baseline_days
+        ),
+        Status::InsufficientData => format!(
+            "{day}: not judged, {} h not collected (at most {max_uncollected} h)",
+            v.uncollected_hours
+        ),
+    }
+}
+
+/// Bytes in SI units, three significant digits: 999 B, 1.2 kB, 84 MB, 2.1 GB.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 999.5 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else if v < 9.95 {
+        format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intel::detector::{ModelKind, ModelSpec};
+    use crate::intel::matrix::{Columns, DayMatrix};
+
+    fn meta(names: &[&str], typical: Vec<f64>) -> ModelMeta {
+        ModelMeta {
+            spec: ModelSpec::of(ModelKind::Default, 5),
+            columns: Columns {
+                names: names.iter().map(|s| s.to_string()).collect(),
+                groups: Vec::new(),
+                other: false,
+            },
+            scale: 1.0,
+            threshold: 1.0,
+            threshold_factor: 1.5,
+            baseline_errors: vec![],
+            typical,
+            seeds: vec![0],
+            epochs: 1,
+        }
+    }
+
+    #[test]
+    fn driving_cells_merge_into_runs_of_hours_per_app() {
+        let day = NaiveDate::from_ymd_opt(2026, 7, 14).unwrap();
+        let mut errors = vec![0.001; 48];
+        let mut cells = vec![1e6; 48];
+        // Chrome (column 1) 03:00–05:00, and one hour of Slack at 23:00.
+        for h in [3, 4] {
+            errors[24 + h] = 1.0;
+            cells[24 + h] = 1.05e9;
+        }
+        errors[23] = 1.0;
+        cells[23] = 2e7;
+        let j = Judgement {
+            error: 0.1,
+            threshold: 0.05,
+            cell_errors: errors,
+            matrix: DayMatrix {
+                day,
+                cells,
+                uncollected: [false; 24],
+            },
+        };
+        let m = meta(&["Slack", "Google Chrome"], vec![6e6; 48]);
+        let e = explain(&j, &m);
+        assert_eq!(
+            e,
+            vec![
+                Explanation {
+                    app: "Google Chrome".into(),
+                    from_hour: 3,
+                    to_hour: 5,
+                    bytes: 2_100_000_000,
+                    typical_bytes: 12_000_000
+                },
+                Explanation {
+                    app: "Slack".into(),
+                    from_hour: 23,
+                    to_hour: 24,
+                    bytes: 20_000_000,
+                    typical_bytes: 6_000_000
+                },
+            ]
+        );
+        assert_eq!(
+            e[0].sentence(),
+            "Google Chrome 03:00–05:00, 2.1 GB (typically 12 MB)"
+        );
+        let v = Verdict {
+            day,
+            status: Status::Anomalous,
+            error: Some(0.1),
+            threshold: Some(0.05),
+            baseline_days: 14,
+            baseline: vec![],
+            day_kind: DayKind::Workday,
+            apps: m.columns.names.clone(),
+            explanation: e,
+            uncollected_hours: 0,
+            model: ModelKind::Default,
+            summary: String::new(),
+        };
+        assert_eq!(
+            summary(&v, 7, 4),
+            "Tue 14 Jul: Google Chrome 03:00–05:00, 2.1 GB (typically 12 MB); \
+             Slack 23:00–24:00, 20 MB (typically 6.0 MB)"
+        );
+        let mut w = v.clone();
+        w.summary = summary(&w, 7, 4);
+        let notice = w.notice().unwrap();
+        assert_eq!(notice.title, "Unusual network day");
+        assert!(notice
+            .body
+            .starts_with("Tue 14 Jul: Google Chrome 03:00–05:00, 2.1 GB"));
+        w.status = Status::Normal;
+        assert!(w.notice().is_none());
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["status"], "anomalous");
+        assert_eq!(json["explanation"][0]["from_hour"], 3);
+        assert_eq!(json["explanation"][0]["typical_bytes"], 12_000_000u64);
+    }
+
+    #[test]
+    fn runs_do_not_wrap_from_one_app_to_the_next() {
+        let day = NaiveDate::from_ymd_opt(2026, 7, 14).unwrap();
+        let mut errors = vec![0.0; 48];
+        errors[23] = 1.0; // column 0, 23:00
+        errors[24] = 1.0; // column 1, 00:00
+        let j = Judgement {
+            error: 1.0,
+            threshold: 0.5,
+            cell_errors: errors,
+            matrix: DayMatrix {
+                day,
+                cells: vec![5e8; 48],
+                uncollected: [false; 24],
+            },
+        };
+        let e = explain(&j, &meta(&["A", "B"], vec![0.0; 48]));
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].to_hour, e[1].from_hour), (24, 0));
+    }
+
+    #[test]
+    fn status_names_are_the_json_ones() {
+        for s in [
+            Status::Normal,
+            Status::Anomalous,
+            Status::Learning,
+            Status::InsufficientData,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+        }
+    }
+}
