@@ -98,6 +98,12 @@ pub struct PaceArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Show a native notification when a day is judged unusual
+    #[arg(long)]
+    pub notify: bool,
+    /// Do not judge days (no nightly detection, no catch-up on start)
+    #[arg(long, conflicts_with = "notify")]
+    pub no_detect: bool,
 }
 
 #[derive(Args, Debug)]

@@ -170,7 +170,7 @@ fn process_alive(pid: u32) -> bool {
 pub enum PipelineError {
     #[error(transparent)]
     Collector(#[from] CollectorError),
-    #[error("source {0}")]
+    #[error(transparent)]
     Source(#[from] SourceError),
 }
 

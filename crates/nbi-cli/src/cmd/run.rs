@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use nbi_core::bus::{memory, BusError, Publisher};
 use nbi_core::collector::{Collector, CollectorOptions};
 use nbi_core::pipeline::{self, EmbeddedRun, SourceSpec};
+use nbi_core::schedule::Nightly;
 use nbi_core::source::replay::{CsvOptions, ReplayConfig};
 use nbi_core::source::{SourceContext, SourceKind};
 use nbi_core::store::sqlite::SqliteStore;
@@ -22,19 +23,61 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let mut ctx = Context::load(global)?;
     let kind = ctx.apply_source(&args.source)?;
     let spec = source_spec(&ctx, kind, &args.source)?;
-    run_embedded(&ctx, spec).await
+    let nightly = (!args.no_detect).then(|| Detection {
+        nightly: Nightly {
+            host: ctx.config.host.clone(),
+            tz: ctx.tz,
+            config: ctx.config.intel.clone(),
+            max_catch_up: 14,
+        },
+        notify: args.notify,
+    });
+    run_embedded(&ctx, spec, nightly).await
+}
+
+/// Judging days beside the pipeline: nightly, and on start for missed days.
+struct Detection {
+    nightly: Nightly,
+    notify: bool,
+}
+
+impl Detection {
+    fn spawn(self, db: std::path::PathBuf, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let notify = self.notify;
+        tokio::spawn(self.nightly.run(
+            move || SqliteStore::open(&db),
+            move |verdict| {
+                tracing::info!(day = %verdict.day, status = %verdict.status, "{}", verdict.summary);
+                if !notify {
+                    return;
+                }
+                if let Some(notice) = verdict.notice() {
+                    if let Err(e) = nbi_core::notify::send(&notice) {
+                        tracing::warn!(error = %e, "the unusual day could not be shown");
+                    }
+                }
+            },
+            stop,
+        ))
+    }
 }
 
 pub async fn replay(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
     let spec = replay_spec(&ctx, args.file, &args.pace);
-    run_embedded(&ctx, spec).await
+    run_embedded(&ctx, spec, None).await
 }
 
-async fn run_embedded(ctx: &Context, spec: SourceSpec) -> anyhow::Result<()> {
+async fn run_embedded(
+    ctx: &Context,
+    spec: SourceSpec,
+    detection: Option<Detection>,
+) -> anyhow::Result<()> {
     let db = ctx.db();
     let store = open_store(&db)?;
     let shutdown = shutdown_on_signals();
+    let stop_detection = CancellationToken::new();
+    let detecting = detection.map(|d| d.spawn(db.clone(), stop_detection.clone()));
     let kind = spec.kind();
     tracing::info!(source = %kind, db = %db.display(), host = %ctx.config.host, interval_s = ctx.config.source.interval, "watching");
     let run = EmbeddedRun {
@@ -46,7 +89,12 @@ async fn run_embedded(ctx: &Context, spec: SourceSpec) -> anyhow::Result<()> {
         bus_capacity: ctx.config.collector.bus_capacity,
         status_file: Some(pipeline::status_path(&db)),
     };
-    let report = run.run(store, shutdown).await?;
+    let report = run.run(store, shutdown).await;
+    stop_detection.cancel();
+    if let Some(task) = detecting {
+        let _ = task.await;
+    }
+    let report = report?;
     tracing::info!(
         ticks_written = report.collector.ticks_written,
         ticks_already_stored = report.collector.ticks_skipped,

@@ -1,6 +1,8 @@
 //! Running the real `nbi` binary against temporary databases.
 #![allow(dead_code)]
 
+pub mod desktop;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

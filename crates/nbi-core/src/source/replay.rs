@@ -76,8 +76,10 @@ impl TickReader {
             }
         }
         let format = match &first {
+            // An empty file is an empty list of ticks, whatever its kind.
+            None => Format::Ndjson,
             Some(l) if l.trim_start().starts_with('{') => Format::Ndjson,
-            _ => Format::NettopCsv,
+            Some(_) => Format::NettopCsv,
         };
         let csv = match format {
             Format::Ndjson => None,

@@ -335,12 +335,15 @@ impl SqliteStore {
                 let ts = tick.at.timestamp();
                 let hour_ts = ts - ts.rem_euclid(3600);
                 let slot_ts = ts - ts.rem_euclid(300);
+                // A tick seen before adds no watched time; its samples are
+                // still offered one by one, keyed by (host, app, ts), so a
+                // redelivery adds nothing and an app it lacked before is kept.
                 if insert_tick.execute(params![host_id, ts, tick.interval_s])? == 0 {
                     report.ticks_skipped += 1;
-                    continue;
+                } else {
+                    report.ticks_written += 1;
+                    add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
                 }
-                report.ticks_written += 1;
-                add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
                 for usage in &tick.apps {
                     let app_id = id_of(&tx, &self.apps, &mut new_names, Kind::App, &usage.app)?;
                     let (i, o) = (clamp(usage.bytes_in), clamp(usage.bytes_out));
@@ -900,6 +903,40 @@ mod tests {
         );
         let sum = s.summary().unwrap();
         assert_eq!((sum.ticks, sum.samples), (2, 3));
+    }
+
+    #[test]
+    fn samples_are_keyed_by_host_app_and_time() {
+        let (_d, mut s) = open();
+        let at = utc(2026, 7, 11, 10, 0);
+        s.write(&[tick("mbp", at, &[("Slack", 100, 10)])]).unwrap();
+        // The same instant again, with an app the first tick lacked.
+        let r = s
+            .write(&[tick("mbp", at, &[("Slack", 999, 99), ("Mail", 5, 6)])])
+            .unwrap();
+        assert_eq!(
+            (r.ticks_written, r.ticks_skipped, r.samples_written),
+            (0, 1, 1)
+        );
+        let day = at.date_naive();
+        let totals = s.day_totals(&HostFilter::All, day, tz("UTC")).unwrap();
+        assert_eq!(
+            totals,
+            vec![
+                AppTotal {
+                    app: "Slack".into(),
+                    bytes_in: 100,
+                    bytes_out: 10
+                },
+                AppTotal {
+                    app: "Mail".into(),
+                    bytes_in: 5,
+                    bytes_out: 6
+                },
+            ]
+        );
+        let cov = s.coverage(&HostFilter::All, day, day, tz("UTC")).unwrap();
+        assert_eq!(cov[0].seconds, 60, "watched time is not counted twice");
     }
 
     #[test]
