@@ -66,7 +66,10 @@ fn an_unusual_yesterday_is_notified_with_its_explanation() {
         body.contains(&yesterday.format("%-d %b").to_string()),
         "{body}"
     );
-    assert!(body.contains("03:00"), "{body}");
+    assert!(
+        body.contains("Transmission 03:00–04:00"),
+        "the app behind \"other\" is named: {body}"
+    );
     assert!(body.contains("GB"), "{body}");
     let verdicts: serde_json::Value =
         serde_json::from_str(&sb.ok(&["verdicts", "--json"])).unwrap();

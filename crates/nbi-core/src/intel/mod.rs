@@ -265,6 +265,7 @@ pub fn judge<S: Store + ?Sized>(
     if j.anomalous() {
         verdict.status = Status::Anomalous;
         verdict.explanation = verdict::explain(&j, &detector.meta);
+        name_the_app_behind_groups(&mut verdict.explanation, &detector.meta.columns, target);
     } else {
         verdict.status = Status::Normal;
     }
@@ -274,6 +275,34 @@ pub fn judge<S: Store + ?Sized>(
         verdict,
         detector: Some(detector),
     })
+}
+
+/// A run in a shared column ("Other apps", "Web browsers") is named after
+/// the app that moved most of its bytes, when one did: a person wants to
+/// read "Transmission", not "Other apps".
+fn name_the_app_behind_groups(
+    runs: &mut [verdict::Explanation],
+    columns: &matrix::Columns,
+    day: &matrix::DayUsage,
+) {
+    for run in runs.iter_mut() {
+        let Some(col) = columns.names.iter().position(|n| *n == run.app) else {
+            continue;
+        };
+        let hours = usize::from(run.from_hour)..usize::from(run.to_hour).min(24);
+        let members: Vec<(&String, f64)> = day
+            .apps
+            .iter()
+            .filter(|(app, _)| **app != run.app && columns.column_of(app) == Some(col))
+            .map(|(app, cells)| (app, cells[hours.clone()].iter().sum::<f64>()))
+            .collect();
+        let total: f64 = members.iter().map(|(_, b)| b).sum();
+        if let Some((app, bytes)) = members.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+            if total > 0.0 && *bytes >= 0.5 * total {
+                run.app = (*app).clone();
+            }
+        }
+    }
 }
 
 /// Judges a day and stores the verdict with its model.
