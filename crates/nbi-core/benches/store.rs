@@ -40,8 +40,8 @@ fn start() -> DateTime<Utc> {
 /// Builds the year database once and keeps it under target/ between runs.
 fn year_db() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-store");
-    let path = dir.join("year-50-apps-v2.sqlite");
-    let done = dir.join("year-50-apps-v2.done");
+    let path = dir.join("year-50-apps-v4.sqlite");
+    let done = dir.join("year-50-apps-v4.done");
     if done.exists() {
         return path;
     }

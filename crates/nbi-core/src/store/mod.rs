@@ -30,6 +30,8 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
+    #[error("database {path} is damaged: {what} cannot be read")]
+    Corrupt { path: String, what: String },
     #[error("database {path} holds no nbi data yet")]
     NotInitialized { path: String },
     #[error("creating {path}: {source}")]
@@ -60,7 +62,7 @@ impl StoreError {
             // A read-only file may be made writable again by its owner.
             StoreError::ReadOnly { .. } => true,
             StoreError::NotInitialized { .. } => true,
-            StoreError::Schema { .. } | StoreError::Query(_) => false,
+            StoreError::Schema { .. } | StoreError::Query(_) | StoreError::Corrupt { .. } => false,
         }
     }
 }

@@ -1,7 +1,11 @@
 //! The embedded store: one SQLite file in WAL mode.
 //!
-//! Besides the raw per-minute samples it keeps, in the same transaction, an
-//! hourly roll-up and an hourly coverage table (seconds watched), so the
+//! A tick is one row keyed by (ts, host) holding its apps' bytes packed in a
+//! small blob: a year of per-minute history of 50 apps is half a million
+//! rows, not 26 million, and a day's curve reads 1,440 rows. Samples are
+//! still keyed by (host, app, ts): a tick seen again only adds the apps it
+//! did not have. In the same transaction the store keeps an hourly roll-up
+//! and an hourly coverage table (seconds watched), so the
 //! queries the intelligence and the UI ask stay fast after years of history.
 
 use std::collections::HashMap;
@@ -26,23 +30,16 @@ const SCHEMA_VERSION: i64 = 1;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS apps (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
--- One row per tick, even one with no traffic: it records that the watcher ran.
+-- One row per tick, even one with no traffic: it records that the watcher
+-- ran. `apps` packs (app_id, bytes_in, bytes_out) varints, by app_id.
 CREATE TABLE IF NOT EXISTS ticks (
-    host_id INTEGER NOT NULL, ts INTEGER NOT NULL, interval_s INTEGER NOT NULL,
-    PRIMARY KEY (host_id, ts)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS samples (
-    ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
-    bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
-    PRIMARY KEY (ts, host_id, app_id)) WITHOUT ROWID;
+    ts INTEGER NOT NULL, host_id INTEGER NOT NULL, interval_s INTEGER NOT NULL,
+    apps BLOB NOT NULL,
+    PRIMARY KEY (ts, host_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS hourly (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
     bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id, app_id)) WITHOUT ROWID;
--- The same, per five minutes: the day curve at the UI's resolution.
-CREATE TABLE IF NOT EXISTS fivemin (
-    slot_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
-    bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
-    PRIMARY KEY (slot_ts, host_id, app_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS coverage (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, seconds INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id)) WITHOUT ROWID;
@@ -55,11 +52,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0);
 ";
 
-/// Where a query reads: the coarsest table whose slots fit its steps.
+/// Where a query reads: the hourly roll-up when its steps are whole local
+/// hours, else the ticks themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Table {
     Samples,
-    FiveMin,
     Hourly,
 }
 
@@ -68,8 +65,6 @@ impl Table {
     fn for_steps(step_secs: i64, tz: Tz, bounds: DayBounds) -> Table {
         if step_secs % 3600 == 0 && offsets_aligned(tz, bounds, 3600) {
             Table::Hourly
-        } else if step_secs % 300 == 0 && offsets_aligned(tz, bounds, 300) {
-            Table::FiveMin
         } else {
             Table::Samples
         }
@@ -252,13 +247,8 @@ impl SqliteStore {
                 "SELECT hour_ts, app_id, bytes_in, bytes_out FROM hourly
                  WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
             }
-            Table::FiveMin => {
-                "SELECT slot_ts, app_id, bytes_in, bytes_out FROM fivemin
-                 WHERE slot_ts >= ?1 AND slot_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
-            }
             Table::Samples => {
-                "SELECT ts, app_id, bytes_in, bytes_out FROM samples
-                 WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
+                return self.scan_ticks(host, bounds, visit);
             }
         };
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
@@ -288,6 +278,48 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Visits every app sample of the ticks in `bounds`.
+    fn scan_ticks(
+        &self,
+        host: Option<i64>,
+        bounds: DayBounds,
+        mut visit: impl FnMut(i64, i64, u64, u64),
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ts, apps FROM ticks
+                 WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![
+                bounds.start.timestamp(),
+                bounds.end.timestamp(),
+                host
+            ])
+            .map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let ts = row
+                .get_ref(0)
+                .ok()
+                .and_then(|v| v.as_i64().ok())
+                .unwrap_or(0);
+            let blob = row
+                .get_ref(1)
+                .ok()
+                .and_then(|v| v.as_blob().ok())
+                .unwrap_or(&[]);
+            for_each_packed(blob, |app, i, o| visit(ts, app, i, o)).map_err(|()| {
+                StoreError::Corrupt {
+                    path: self.path.display().to_string(),
+                    what: format!("the apps of the tick at {ts}"),
+                }
+            })?;
+        }
+        Ok(())
+    }
+
     fn range(from: NaiveDate, to: NaiveDate, tz: Tz) -> Result<DayBounds, StoreError> {
         if to < from {
             return Err(StoreError::Query(format!(
@@ -306,22 +338,15 @@ impl SqliteStore {
         let mut new_names = Vec::new();
         {
             let mut insert_tick = tx.prepare_cached(
-                "INSERT OR IGNORE INTO ticks (host_id, ts, interval_s) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO ticks (ts, host_id, interval_s, apps) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut stored_apps =
+                tx.prepare_cached("SELECT apps FROM ticks WHERE ts = ?1 AND host_id = ?2")?;
+            let mut update_apps =
+                tx.prepare_cached("UPDATE ticks SET apps = ?3 WHERE ts = ?1 AND host_id = ?2")?;
             let mut add_coverage = tx.prepare_cached(
                 "INSERT INTO coverage (hour_ts, host_id, seconds) VALUES (?1, ?2, ?3)
                  ON CONFLICT (hour_ts, host_id) DO UPDATE SET seconds = seconds + excluded.seconds",
-            )?;
-            let mut insert_sample = tx.prepare_cached(
-                "INSERT OR IGNORE INTO samples (ts, host_id, app_id, bytes_in, bytes_out)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let mut add_fivemin = tx.prepare_cached(
-                "INSERT INTO fivemin (slot_ts, host_id, app_id, bytes_in, bytes_out)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (slot_ts, host_id, app_id) DO UPDATE SET
-                   bytes_in = bytes_in + excluded.bytes_in,
-                   bytes_out = bytes_out + excluded.bytes_out",
             )?;
             let mut add_hourly = tx.prepare_cached(
                 "INSERT INTO hourly (hour_ts, host_id, app_id, bytes_in, bytes_out)
@@ -334,24 +359,48 @@ impl SqliteStore {
                 let host_id = id_of(&tx, &self.hosts, &mut new_names, Kind::Host, &tick.host)?;
                 let ts = tick.at.timestamp();
                 let hour_ts = ts - ts.rem_euclid(3600);
-                let slot_ts = ts - ts.rem_euclid(300);
-                // A tick seen before adds no watched time; its samples are
-                // still offered one by one, keyed by (host, app, ts), so a
-                // redelivery adds nothing and an app it lacked before is kept.
-                if insert_tick.execute(params![host_id, ts, tick.interval_s])? == 0 {
-                    report.ticks_skipped += 1;
-                } else {
-                    report.ticks_written += 1;
-                    add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
-                }
+                let mut samples = Vec::with_capacity(tick.apps.len());
                 for usage in &tick.apps {
                     let app_id = id_of(&tx, &self.apps, &mut new_names, Kind::App, &usage.app)?;
-                    let (i, o) = (clamp(usage.bytes_in), clamp(usage.bytes_out));
-                    if insert_sample.execute(params![ts, host_id, app_id, i, o])? == 1 {
-                        add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
-                        add_fivemin.execute(params![slot_ts, host_id, app_id, i, o])?;
-                        report.samples_written += 1;
-                    }
+                    samples.push((app_id, usage.bytes_in, usage.bytes_out));
+                }
+                samples.sort_unstable_by_key(|s| s.0);
+                let fresh =
+                    if insert_tick.execute(params![ts, host_id, tick.interval_s, pack(&samples)])?
+                        == 1
+                    {
+                        report.ticks_written += 1;
+                        add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
+                        samples
+                    } else {
+                        // A tick seen before adds no watched time, and of its
+                        // samples only the apps it did not have yet.
+                        report.ticks_skipped += 1;
+                        let blob: Vec<u8> =
+                            stored_apps.query_row(params![ts, host_id], |r| r.get(0))?;
+                        let mut stored = Vec::new();
+                        for_each_packed(&blob, |a, i, o| stored.push((a, i, o))).map_err(|()| {
+                            rusqlite::Error::InvalidColumnType(
+                                0,
+                                "apps".into(),
+                                rusqlite::types::Type::Blob,
+                            )
+                        })?;
+                        let fresh: Vec<(i64, u64, u64)> = samples
+                            .into_iter()
+                            .filter(|s| stored.binary_search_by_key(&s.0, |x| x.0).is_err())
+                            .collect();
+                        if !fresh.is_empty() {
+                            stored.extend_from_slice(&fresh);
+                            stored.sort_unstable_by_key(|s| s.0);
+                            update_apps.execute(params![ts, host_id, pack(&stored)])?;
+                        }
+                        fresh
+                    };
+                for (app_id, i, o) in fresh {
+                    let (i, o) = (clamp(i), clamp(o));
+                    add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
+                    report.samples_written += 1;
                 }
             }
             tx.execute(
@@ -431,6 +480,47 @@ fn sqlite_err(path: &Path, source: rusqlite::Error) -> StoreError {
         path: path.display().to_string(),
         source,
     }
+}
+
+/// Packs (app_id, in, out) triples as LEB128 varints.
+fn pack(samples: &[(i64, u64, u64)]) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let mut out = Vec::with_capacity(samples.len() * 8);
+    for &(app, i, o) in samples {
+        varint(&mut out, app.max(0) as u64);
+        varint(&mut out, i.min(i64::MAX as u64));
+        varint(&mut out, o.min(i64::MAX as u64));
+    }
+    out
+}
+
+/// Calls `f` with each packed triple; `Err` if the blob is cut or malformed.
+fn for_each_packed(mut blob: &[u8], mut f: impl FnMut(i64, u64, u64)) -> Result<(), ()> {
+    fn varint(blob: &mut &[u8]) -> Result<u64, ()> {
+        let mut v: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = blob.split_first().ok_or(())?;
+            *blob = rest;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(())
+    }
+    while !blob.is_empty() {
+        let app = varint(&mut blob)?;
+        let i = varint(&mut blob)?;
+        let o = varint(&mut blob)?;
+        f(i64::try_from(app).map_err(|_| ())?, i, o);
+    }
+    Ok(())
 }
 
 fn clamp(v: u64) -> i64 {
@@ -940,6 +1030,33 @@ mod tests {
     }
 
     #[test]
+    fn packed_samples_round_trip_and_damage_is_an_error() {
+        let samples = vec![(1, 0, 0), (2, 127, 128), (300, u64::MAX >> 1, 1 << 40)];
+        let blob = pack(&samples);
+        let mut back = Vec::new();
+        for_each_packed(&blob, |a, i, o| back.push((a, i, o))).unwrap();
+        assert_eq!(back, samples);
+        for cut in 1..blob.len() {
+            let mut n = 0;
+            let r = for_each_packed(&blob[..cut], |_, _, _| n += 1);
+            // Either a clean prefix of whole triples or an error, never a panic.
+            assert!(r.is_err() || n < samples.len(), "cut at {cut}");
+        }
+        assert!(for_each_packed(&[0xff; 11], |_, _, _| ()).is_err());
+
+        let (_d, mut s) = open();
+        let at = utc(2026, 7, 11, 10, 0);
+        s.write(&[tick("h", at, &[("A", 1, 2)])]).unwrap();
+        s.conn
+            .execute("UPDATE ticks SET apps = x'ffff'", [])
+            .unwrap();
+        let err = s
+            .day_curve(&HostFilter::All, at.date_naive(), tz("UTC"), 1)
+            .unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    #[test]
     fn hosts_are_kept_apart_and_summed_for_all() {
         let (_d, mut s) = open();
         let at = utc(2026, 7, 11, 10, 0);
@@ -1114,7 +1231,7 @@ mod tests {
         // A trigger that fails the transaction after new names were inserted.
         s.conn
             .execute_batch(
-                "CREATE TRIGGER boom BEFORE INSERT ON samples WHEN NEW.bytes_in = 666
+                "CREATE TRIGGER boom BEFORE INSERT ON hourly WHEN NEW.bytes_in = 666
                  BEGIN SELECT RAISE(ABORT, 'boom'); END;",
             )
             .unwrap();
