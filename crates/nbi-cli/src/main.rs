@@ -3,7 +3,6 @@
 mod args;
 mod cmd;
 mod context;
-mod human;
 
 use std::process::ExitCode;
 

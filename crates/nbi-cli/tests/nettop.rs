@@ -163,40 +163,14 @@ fn kill_9_of_nbi_run_leaves_no_nettop() {
     );
 }
 
-#[test]
-fn a_nettop_that_exits_at_once_shows_as_failing_and_sigterm_still_exits_zero() {
+/// Runs the stand-in in a failure `mode`: the source must show as failing
+/// with a restart in its reason, and SIGTERM must still exit 0.
+fn failing_nettop_is_restarted(mode: &str) {
     let sb = Sandbox::new();
     let child = spawn_run(
         &sb,
         &fixture("source-replay.csv"),
-        &[("NBI_FAKE_NETTOP_MODE", "exit")],
-    );
-    let reason = wait_for(Duration::from_secs(20), || {
-        let s = sb.status();
-        (s["run"]["source"]["state"] == "failing").then(|| {
-            s["run"]["source"]["reason"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        })
-    })
-    .expect("the source reports failing");
-    assert!(reason.contains("restart"), "{reason}");
-    let human = sb.ok(&["status"]);
-    assert!(human.contains("not watching"), "{human}");
-    signal(&child, libc::SIGTERM);
-    let (status, stderr) = stderr_of(child);
-    assert!(status.success(), "exit {status}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-#[test]
-fn a_hung_nettop_is_restarted() {
-    let sb = Sandbox::new();
-    let child = spawn_run(
-        &sb,
-        &fixture("source-replay.csv"),
-        &[("NBI_FAKE_NETTOP_MODE", "hang")],
+        &[("NBI_FAKE_NETTOP_MODE", mode)],
     );
     let reason = wait_for(Duration::from_secs(30), || {
         let s = sb.status();
@@ -207,9 +181,27 @@ fn a_hung_nettop_is_restarted() {
                 .to_string()
         })
     })
-    .expect("the hang is noticed");
-    assert!(reason.contains("restart"), "{reason}");
+    .unwrap_or_else(|| panic!("{mode}: the source never reported failing"));
+    assert!(reason.contains("restart"), "{mode}: {reason}");
+    let human = sb.ok(&["status"]);
+    assert!(human.contains("not watching"), "{human}");
     signal(&child, libc::SIGTERM);
     let (status, stderr) = stderr_of(child);
-    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(status.success(), "{mode}: exit {status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_nettop_that_exits_at_once_shows_as_failing_and_sigterm_still_exits_zero() {
+    failing_nettop_is_restarted("exit");
+}
+
+#[test]
+fn a_hung_nettop_is_restarted() {
+    failing_nettop_is_restarted("hang");
+}
+
+#[test]
+fn a_nettop_printing_garbage_is_restarted() {
+    failing_nettop_is_restarted("garbage");
 }

@@ -187,16 +187,21 @@ mod tests {
     use chrono_tz::Tz;
     use std::sync::{Arc, Mutex};
 
-    /// A store whose first `fail` writes fail (transiently), recording the rest.
+    /// A store whose first `fail` writes fail (transiently), recording the
+    /// rest; or, when `permanent`, whose every write fails for good.
     #[derive(Clone, Default)]
     struct FlakyStore {
         fail: Arc<Mutex<u32>>,
+        permanent: bool,
         written: Arc<Mutex<Vec<Tick>>>,
     }
 
     impl Store for FlakyStore {
         fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
             let mut fail = self.fail.lock().unwrap();
+            if self.permanent {
+                return Err(StoreError::Query("no such table".into()));
+            }
             if *fail > 0 {
                 *fail -= 1;
                 return Err(StoreError::Io {
@@ -312,52 +317,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_permanent_error_stops_the_collector() {
-        struct Broken;
-        impl Store for Broken {
-            fn write(&mut self, _: &[Tick]) -> Result<WriteReport, StoreError> {
-                Err(StoreError::Query("no such table".into()))
-            }
-            fn day_totals(
-                &self,
-                _: &HostFilter,
-                _: NaiveDate,
-                _: Tz,
-            ) -> Result<Vec<AppTotal>, StoreError> {
-                Ok(vec![])
-            }
-            fn hourly(
-                &self,
-                _: &HostFilter,
-                _: NaiveDate,
-                _: NaiveDate,
-                _: Tz,
-            ) -> Result<Vec<HourlyUsage>, StoreError> {
-                Ok(vec![])
-            }
-            fn coverage(
-                &self,
-                _: &HostFilter,
-                _: NaiveDate,
-                _: NaiveDate,
-                _: Tz,
-            ) -> Result<Vec<HourCoverage>, StoreError> {
-                Ok(vec![])
-            }
-            fn day_curve(
-                &self,
-                _: &HostFilter,
-                _: NaiveDate,
-                _: Tz,
-                _: u32,
-            ) -> Result<DayCurve, StoreError> {
-                Err(StoreError::Query("x".into()))
-            }
-            fn summary(&self) -> Result<StoreSummary, StoreError> {
-                Err(StoreError::Query("x".into()))
-            }
-        }
+        let store = FlakyStore {
+            permanent: true,
+            ..FlakyStore::default()
+        };
         let (tx, rx) = memory::channel(4);
-        let handle = tokio::spawn(Collector::new(rx, Broken, fast()).run(None));
+        let handle = tokio::spawn(Collector::new(rx, store, fast()).run(None));
         tx.publish(tick(1)).await.unwrap();
         assert!(matches!(
             handle.await.unwrap(),

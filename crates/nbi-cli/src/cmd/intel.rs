@@ -67,8 +67,8 @@ fn print_verdict(v: &Verdict) {
             e.app,
             e.from_hour,
             e.to_hour,
-            intel::verdict::human_bytes(e.bytes),
-            intel::verdict::human_bytes(e.typical_bytes)
+            nbi_core::human::bytes(e.bytes),
+            nbi_core::human::bytes(e.typical_bytes)
         );
     }
 }

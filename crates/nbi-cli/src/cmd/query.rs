@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::args::{Global, StatusArgs, TodayArgs};
 use crate::context::Context;
-use crate::human;
+use nbi_core::human;
 
 #[derive(Serialize)]
 struct TodayJson {

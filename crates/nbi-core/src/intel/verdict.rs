@@ -55,8 +55,8 @@ impl Explanation {
             self.app,
             self.from_hour,
             self.to_hour,
-            human_bytes(self.bytes),
-            human_bytes(self.typical_bytes)
+            crate::human::bytes(self.bytes),
+            crate::human::bytes(self.typical_bytes)
         )
     }
 }
@@ -178,24 +178,6 @@ pub fn summary(v: &Verdict, min_baseline: usize, max_uncollected: u32) -> String
             "{day}: not judged, {} h not collected (at most {max_uncollected} h)",
             v.uncollected_hours
         ),
-    }
-}
-
-/// Bytes in SI units, three significant digits: 999 B, 1.2 kB, 84 MB, 2.1 GB.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 999.5 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else if v < 9.95 {
-        format!("{v:.1} {}", UNITS[unit])
-    } else {
-        format!("{v:.0} {}", UNITS[unit])
     }
 }
 
