@@ -156,14 +156,12 @@ impl Autoencoder {
             .map_err(candle)?;
         let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
         let lr = opts.learning_rate;
-        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x5eed_5eed);
-        let mut order: Vec<usize> = (0..rows.len()).collect();
+        let mut order = EpochOrder::new(rows.len(), opts.seed);
         let mut step = 0i32;
         let mut last_loss = 0.0f32;
         for _ in 0..opts.epochs {
-            order.shuffle(&mut rng);
             let mut total = 0.0f32;
-            for &i in &order {
+            for &i in order.next_epoch() {
                 step += 1;
                 let x = &inputs[i];
                 let y = self.forward(x).map_err(candle)?;
@@ -298,6 +296,37 @@ impl Autoencoder {
     }
 }
 
+/// The shuffled order of the rows in each epoch, drawn from the training
+/// seed. Shared by [`Autoencoder::train`] and [`epoch_orders`], so another
+/// implementation can be fed exactly the same sequence of rows.
+struct EpochOrder {
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+}
+
+impl EpochOrder {
+    fn new(rows: usize, seed: u64) -> EpochOrder {
+        EpochOrder {
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5eed),
+            order: (0..rows).collect(),
+        }
+    }
+
+    fn next_epoch(&mut self) -> &[usize] {
+        self.order.shuffle(&mut self.rng);
+        &self.order
+    }
+}
+
+/// The row indices [`Autoencoder::train`] visits in each epoch, for `rows`
+/// rows and these options: `result[epoch][step]`.
+pub fn epoch_orders(rows: usize, opts: TrainOptions) -> Vec<Vec<usize>> {
+    let mut order = EpochOrder::new(rows, opts.seed);
+    (0..opts.epochs)
+        .map(|_| order.next_epoch().to_vec())
+        .collect()
+}
+
 /// A tensor to save: name, shape, values.
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 
@@ -383,6 +412,24 @@ mod tests {
             a.reconstruct(&data[1]).unwrap(),
             c.reconstruct(&data[1]).unwrap()
         );
+    }
+
+    #[test]
+    fn epoch_orders_are_seeded_permutations() {
+        let opts = TrainOptions {
+            epochs: 3,
+            seed: 5,
+            ..Default::default()
+        };
+        let orders = epoch_orders(10, opts);
+        assert_eq!(orders.len(), 3);
+        for o in &orders {
+            let mut sorted = o.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+        }
+        assert_ne!(orders[0], orders[1], "reshuffled every epoch");
+        assert_eq!(orders, epoch_orders(10, opts));
     }
 
     #[test]
