@@ -234,23 +234,15 @@ impl SqliteStore {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// Visits (ts, app_id, in, out) of `table` in `bounds`.
-    fn scan(
+    /// Runs `sql` — a query whose `?1..?2` is a time range and `?3` a host
+    /// id or NULL for all — and hands each row to `f`.
+    fn each_row_in(
         &self,
+        sql: &str,
         host: Option<i64>,
         bounds: DayBounds,
-        table: Table,
-        mut visit: impl FnMut(i64, i64, u64, u64),
+        mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let sql = match table {
-            Table::Hourly => {
-                "SELECT hour_ts, app_id, bytes_in, bytes_out FROM hourly
-                 WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
-            }
-            Table::Samples => {
-                return self.scan_ticks(host, bounds, visit);
-            }
-        };
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let mut rows = stmt
             .query(params![
@@ -259,65 +251,57 @@ impl SqliteStore {
                 host
             ])
             .map_err(|e| self.err(e))?;
-        // Every column is a NOT NULL integer: read the raw values, which
-        // skips rusqlite's per-value conversion checks on this hot path.
-        let int = |row: &rusqlite::Row<'_>, i: usize| -> i64 {
-            row.get_ref(i)
-                .ok()
-                .and_then(|v| v.as_i64().ok())
-                .unwrap_or(0)
-        };
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            visit(
-                int(row, 0),
-                int(row, 1),
-                int(row, 2).max(0) as u64,
-                int(row, 3).max(0) as u64,
-            );
+            f(row)?;
         }
         Ok(())
     }
 
-    /// Visits every app sample of the ticks in `bounds`.
-    fn scan_ticks(
+    /// Visits (ts, app_id, in, out) of `table` in `bounds`.
+    fn scan(
         &self,
         host: Option<i64>,
         bounds: DayBounds,
+        table: Table,
         mut visit: impl FnMut(i64, i64, u64, u64),
     ) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
+        match table {
+            Table::Hourly => self.each_row_in(
+                "SELECT hour_ts, app_id, bytes_in, bytes_out FROM hourly
+                 WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)",
+                host,
+                bounds,
+                |row| {
+                    visit(
+                        int_at(row, 0),
+                        int_at(row, 1),
+                        int_at(row, 2).max(0) as u64,
+                        int_at(row, 3).max(0) as u64,
+                    );
+                    Ok(())
+                },
+            ),
+            Table::Samples => self.each_row_in(
                 "SELECT ts, apps FROM ticks
                  WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)",
-            )
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt
-            .query(params![
-                bounds.start.timestamp(),
-                bounds.end.timestamp(),
-                host
-            ])
-            .map_err(|e| self.err(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let ts = row
-                .get_ref(0)
-                .ok()
-                .and_then(|v| v.as_i64().ok())
-                .unwrap_or(0);
-            let blob = row
-                .get_ref(1)
-                .ok()
-                .and_then(|v| v.as_blob().ok())
-                .unwrap_or(&[]);
-            for_each_packed(blob, |app, i, o| visit(ts, app, i, o)).map_err(|()| {
-                StoreError::Corrupt {
-                    path: self.path.display().to_string(),
-                    what: format!("the apps of the tick at {ts}"),
-                }
-            })?;
+                host,
+                bounds,
+                |row| {
+                    let ts = int_at(row, 0);
+                    let blob = row
+                        .get_ref(1)
+                        .ok()
+                        .and_then(|v| v.as_blob().ok())
+                        .unwrap_or(&[]);
+                    for_each_packed(blob, |app, i, o| visit(ts, app, i, o)).map_err(|()| {
+                        StoreError::Corrupt {
+                            path: self.path.display().to_string(),
+                            what: format!("the apps of the tick at {ts}"),
+                        }
+                    })
+                },
+            ),
         }
-        Ok(())
     }
 
     fn range(from: NaiveDate, to: NaiveDate, tz: Tz) -> Result<DayBounds, StoreError> {
@@ -480,6 +464,15 @@ fn sqlite_err(path: &Path, source: rusqlite::Error) -> StoreError {
         path: path.display().to_string(),
         source,
     }
+}
+
+/// Column `i` of a row of NOT NULL integers. Reads the raw value, which
+/// skips rusqlite's per-value conversion checks on the hot scan paths.
+fn int_at(row: &rusqlite::Row<'_>, i: usize) -> i64 {
+    row.get_ref(i)
+        .ok()
+        .and_then(|v| v.as_i64().ok())
+        .unwrap_or(0)
 }
 
 /// Packs (app_id, in, out) triples as LEB128 varints.
@@ -703,21 +696,12 @@ impl Store for SqliteStore {
             "SELECT ts, interval_s FROM ticks
              WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)"
         };
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt
-            .query(params![
-                bounds.start.timestamp(),
-                bounds.end.timestamp(),
-                host_id
-            ])
-            .map_err(|e| self.err(e))?;
         let mut seconds: HashMap<(NaiveDate, u8), u64> = HashMap::new();
-        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let ts: i64 = row.get(0).map_err(|e| self.err(e))?;
-            let s: i64 = row.get(1).map_err(|e| self.err(e))?;
-            let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
-            *seconds.entry(local_day_hour(at, tz)).or_default() += s.max(0) as u64;
-        }
+        self.each_row_in(sql, host_id, bounds, |row| {
+            let at = DateTime::from_timestamp(int_at(row, 0), 0).unwrap_or_default();
+            *seconds.entry(local_day_hour(at, tz)).or_default() += int_at(row, 1).max(0) as u64;
+            Ok(())
+        })?;
         let mut out: Vec<HourCoverage> = seconds
             .into_iter()
             .map(|((day, hour), s)| HourCoverage {
