@@ -63,6 +63,6 @@ ensure_test_deps() {
     if is_debian; then
         # curl: Linux source tests; python3: the stand-in nettop; Xvfb, D-Bus and
         # dunst: a real notification daemon for the notification tests.
-        apt_install curl python3 procps iproute2 util-linux xvfb xauth dbus dbus-x11 dunst
+        apt_install curl python3 procps iproute2 util-linux xvfb xauth dbus dbus-x11 dunst influxdb
     fi
 }

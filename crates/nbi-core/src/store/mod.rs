@@ -3,6 +3,8 @@
 //! Writes are idempotent: a tick is keyed by (host, ts) and its samples by
 //! (host, app, ts), so a replayed or redelivered batch never counts twice.
 
+#[cfg(feature = "influx")]
+pub mod influx;
 pub mod sqlite;
 pub mod timeline;
 
@@ -29,6 +31,14 @@ pub enum StoreError {
         path: String,
         found: i64,
         supported: i64,
+    },
+    #[error("InfluxDB at {url} cannot be reached: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("InfluxDB at {url} answered {status}: {body}")]
+    Http {
+        url: String,
+        status: u16,
+        body: String,
     },
     #[error("database {path} is damaged: {what} cannot be read")]
     Corrupt { path: String, what: String },
@@ -61,7 +71,10 @@ impl StoreError {
             StoreError::Io { .. } => true,
             // A read-only file may be made writable again by its owner.
             StoreError::ReadOnly { .. } => true,
-            StoreError::NotInitialized { .. } => true,
+            StoreError::NotInitialized { .. } | StoreError::Unreachable { .. } => true,
+            // A 4xx other than 429 (bad line, missing database, bad token)
+            // will never succeed by itself; a 5xx or 429 may.
+            StoreError::Http { status, .. } => *status >= 500 || *status == 429,
             StoreError::Schema { .. } | StoreError::Query(_) | StoreError::Corrupt { .. } => false,
         }
     }

@@ -1,0 +1,516 @@
+//! The InfluxDB store, through the v1-compatible HTTP API (`POST /write`,
+//! `GET /query` with InfluxQL) that InfluxDB 1.x, 2.x and 3 Core all serve.
+//!
+//! Points: `network_traffic,host=…,process_name=… in=…i,out=…i <s>` per app
+//! and `nbi_tick,host=… interval_s=…i <s>` per tick (watched time, for
+//! uncollected hours). A point is keyed by measurement, tags and time, so a
+//! rewrite replaces it: writes are idempotent per (host, app, ts). Queries
+//! select `sum("in")` and `sum("out")` separately (InfluxDB 3's InfluxQL
+//! does not add aggregates) and combine them here.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+use super::timeline::{local_day_bounds, local_day_hour, offsets_aligned, DayBounds};
+use super::{
+    AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
+    StoreSummary, WriteReport,
+};
+use crate::tick::Tick;
+
+pub const MEASUREMENT: &str = "network_traffic";
+pub const TICKS: &str = "nbi_tick";
+
+/// Where the store writes and reads.
+#[derive(Clone)]
+pub struct InfluxConfig {
+    /// e.g. `http://127.0.0.1:8086`
+    pub url: String,
+    /// The database (the bucket on 2.x).
+    pub database: String,
+    /// Sent as `Authorization: Token …` when set; never logged.
+    pub token: Option<String>,
+    /// Points per write request.
+    pub batch_points: usize,
+}
+
+impl std::fmt::Debug for InfluxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfluxConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("batch_points", &self.batch_points)
+            .finish()
+    }
+}
+
+pub struct InfluxStore {
+    cfg: InfluxConfig,
+    agent: ureq::Agent,
+}
+
+impl InfluxStore {
+    pub fn new(cfg: InfluxConfig) -> InfluxStore {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        InfluxStore { cfg, agent }
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Unreachable {
+            url: self.cfg.url.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn post_lines(&self, body: String) -> Result<(), StoreError> {
+        let url = format!("{}/write", self.cfg.url.trim_end_matches('/'));
+        let mut req = self
+            .agent
+            .post(&url)
+            .query("db", &self.cfg.database)
+            .query("precision", "s");
+        if let Some(t) = &self.cfg.token {
+            req = req.header("Authorization", &format!("Token {t}"));
+        }
+        let mut resp = req.send(body).map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        Err(StoreError::Http {
+            url: url.clone(),
+            status,
+            body: body.chars().take(300).collect(),
+        })
+    }
+
+    /// Runs one InfluxQL statement; returns its series.
+    pub fn query(&self, q: &str) -> Result<Vec<Value>, StoreError> {
+        let url = format!("{}/query", self.cfg.url.trim_end_matches('/'));
+        let mut req = self
+            .agent
+            .get(&url)
+            .query("db", &self.cfg.database)
+            .query("epoch", "s")
+            .query("q", q);
+        if let Some(t) = &self.cfg.token {
+            req = req.header("Authorization", &format!("Token {t}"));
+        }
+        let mut resp = req.call().map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        if !(200..300).contains(&status) {
+            return Err(StoreError::Http {
+                url,
+                status,
+                body: body.chars().take(300).collect(),
+            });
+        }
+        let v: Value = serde_json::from_str(&body).map_err(|e| {
+            StoreError::Query(format!("InfluxDB answered something that is not JSON: {e}"))
+        })?;
+        let result = &v["results"][0];
+        if let Some(err) = result["error"].as_str() {
+            return Err(StoreError::Query(format!("InfluxDB: {err} (query: {q})")));
+        }
+        Ok(result["series"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Creates the database (1.x; 2.x maps buckets itself and may refuse).
+    pub fn create_database(&self) -> Result<(), StoreError> {
+        self.query(&format!("CREATE DATABASE {}", ident(&self.cfg.database)))
+            .map(|_| ())
+    }
+
+    /// `sum(field)` per `bucket_s` buckets from `offset_s`, per app:
+    /// (bucket start, app, bytes).
+    fn sums(
+        &self,
+        field: &str,
+        host: &HostFilter,
+        bounds: DayBounds,
+        bucket_s: i64,
+        by_app: bool,
+    ) -> Result<Vec<(i64, String, u64)>, StoreError> {
+        let offset = bounds.start.timestamp().rem_euclid(bucket_s);
+        let q = format!(
+            "SELECT sum({f}) FROM {m} WHERE {w} GROUP BY time({bucket_s}s, {offset}s){g} fill(none)",
+            f = ident(field),
+            m = ident(if by_app { MEASUREMENT } else { TICKS }),
+            w = where_clause(host, bounds),
+            g = if by_app { ", \"process_name\"" } else { "" },
+        );
+        let mut out = Vec::new();
+        for series in self.query(&q)? {
+            let app = series["tags"]["process_name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            for row in series["values"].as_array().into_iter().flatten() {
+                let (Some(t), Some(v)) = (row[0].as_i64(), row[1].as_f64()) else {
+                    continue;
+                };
+                if v > 0.0 {
+                    out.push((t, app.clone(), v as u64));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The bucket for hour-level answers: whole hours where local hours are
+    /// whole UTC hours, else quarter hours (every zone's offset is a multiple).
+    fn hour_bucket(tz: Tz, bounds: DayBounds) -> i64 {
+        if offsets_aligned(tz, bounds, 3600) {
+            3600
+        } else {
+            900
+        }
+    }
+}
+
+/// A quoted InfluxQL identifier.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A quoted InfluxQL string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+fn where_clause(host: &HostFilter, b: DayBounds) -> String {
+    let mut w = format!(
+        "time >= {}s AND time < {}s",
+        b.start.timestamp(),
+        b.end.timestamp()
+    );
+    if let HostFilter::One(h) = host {
+        w.push_str(&format!(" AND \"host\" = {}", literal(h)));
+    }
+    w
+}
+
+/// A tag value or key in line protocol: commas, spaces and equals signs are
+/// escaped; a line break cannot be written at all.
+fn tag(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            ',' | ' ' | '=' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() || out.ends_with('\\') {
+        out.push('_');
+    }
+    out
+}
+
+/// The line-protocol lines of one tick.
+pub fn lines(tick: &Tick) -> Vec<String> {
+    let ts = tick.at.timestamp();
+    let host = tag(&tick.host);
+    let mut out = Vec::with_capacity(tick.apps.len() + 1);
+    out.push(format!(
+        "{TICKS},host={host} interval_s={}i {ts}",
+        tick.interval_s
+    ));
+    for a in &tick.apps {
+        out.push(format!(
+            "{MEASUREMENT},host={host},process_name={} in={}i,out={}i {ts}",
+            tag(&a.app),
+            a.bytes_in.min(i64::MAX as u64),
+            a.bytes_out.min(i64::MAX as u64),
+        ));
+    }
+    out
+}
+
+fn range(from: NaiveDate, to: NaiveDate, tz: Tz) -> Result<DayBounds, StoreError> {
+    if to < from {
+        return Err(StoreError::Query(format!(
+            "the range {from}..{to} ends before it starts"
+        )));
+    }
+    Ok(DayBounds {
+        start: local_day_bounds(from, tz).start,
+        end: local_day_bounds(to, tz).end,
+    })
+}
+
+impl Store for InfluxStore {
+    fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
+        let mut body = String::new();
+        let mut points = 0;
+        let mut report = WriteReport::default();
+        for tick in ticks {
+            for line in lines(tick) {
+                body.push_str(&line);
+                body.push('\n');
+                points += 1;
+            }
+            report.ticks_written += 1;
+            report.samples_written += tick.apps.len();
+            if points >= self.cfg.batch_points.max(1) {
+                self.post_lines(std::mem::take(&mut body))?;
+                points = 0;
+            }
+        }
+        if !body.is_empty() {
+            self.post_lines(body)?;
+        }
+        Ok(report)
+    }
+
+    fn day_totals(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<AppTotal>, StoreError> {
+        let mut totals: HashMap<String, (u64, u64)> = HashMap::new();
+        for h in self.hourly(host, day, day, tz)? {
+            let e = totals.entry(h.app).or_default();
+            e.0 += h.bytes_in;
+            e.1 += h.bytes_out;
+        }
+        let mut out: Vec<AppTotal> = totals
+            .into_iter()
+            .map(|(app, (bytes_in, bytes_out))| AppTotal {
+                app,
+                bytes_in,
+                bytes_out,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (b.bytes_in + b.bytes_out)
+                .cmp(&(a.bytes_in + a.bytes_out))
+                .then_with(|| a.app.cmp(&b.app))
+        });
+        Ok(out)
+    }
+
+    fn hourly(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyUsage>, StoreError> {
+        let bounds = range(from, to, tz)?;
+        let bucket = Self::hour_bucket(tz, bounds);
+        let mut sums: HashMap<(NaiveDate, u8, String), (u64, u64)> = HashMap::new();
+        for (field, is_in) in [("in", true), ("out", false)] {
+            for (t, app, v) in self.sums(field, host, bounds, bucket, true)? {
+                let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
+                let (day, hour) = local_day_hour(at, tz);
+                let e = sums.entry((day, hour, app)).or_default();
+                if is_in {
+                    e.0 += v;
+                } else {
+                    e.1 += v;
+                }
+            }
+        }
+        let mut out: Vec<HourlyUsage> = sums
+            .into_iter()
+            .map(|((day, hour, app), (bytes_in, bytes_out))| HourlyUsage {
+                day,
+                hour,
+                app,
+                bytes_in,
+                bytes_out,
+            })
+            .collect();
+        out.sort_by(|a, b| (a.day, a.hour, &a.app).cmp(&(b.day, b.hour, &b.app)));
+        Ok(out)
+    }
+
+    fn coverage(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourCoverage>, StoreError> {
+        let bounds = range(from, to, tz)?;
+        let bucket = Self::hour_bucket(tz, bounds);
+        let mut seconds: HashMap<(NaiveDate, u8), u64> = HashMap::new();
+        for (t, _, v) in self.sums("interval_s", host, bounds, bucket, false)? {
+            let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
+            *seconds.entry(local_day_hour(at, tz)).or_default() += v;
+        }
+        let mut out: Vec<HourCoverage> = seconds
+            .into_iter()
+            .map(|((day, hour), s)| HourCoverage {
+                day,
+                hour,
+                seconds: u32::try_from(s).unwrap_or(u32::MAX),
+            })
+            .collect();
+        out.sort_by_key(|c| (c.day, c.hour));
+        Ok(out)
+    }
+
+    fn day_curve(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+        step_minutes: u32,
+    ) -> Result<DayCurve, StoreError> {
+        if !(1..=60).contains(&step_minutes) {
+            return Err(StoreError::Query(format!(
+                "step must be 1 to 60 minutes, not {step_minutes}"
+            )));
+        }
+        let bounds = local_day_bounds(day, tz);
+        let step = i64::from(step_minutes) * 60;
+        let buckets = ((bounds.seconds() + step - 1) / step) as usize;
+        let start = bounds.start.timestamp();
+        let mut by_app: HashMap<String, (Vec<u64>, Vec<u64>)> = HashMap::new();
+        for (field, is_in) in [("in", true), ("out", false)] {
+            for (t, app, v) in self.sums(field, host, bounds, step, true)? {
+                let b = (((t - start).max(0) / step) as usize).min(buckets.saturating_sub(1));
+                let e = by_app
+                    .entry(app)
+                    .or_insert_with(|| (vec![0; buckets], vec![0; buckets]));
+                if is_in {
+                    e.0[b] += v;
+                } else {
+                    e.1[b] += v;
+                }
+            }
+        }
+        let mut apps: Vec<AppCurve> = by_app
+            .into_iter()
+            .map(|(app, (bytes_in, bytes_out))| AppCurve {
+                app,
+                bytes_in,
+                bytes_out,
+            })
+            .collect();
+        let total = |c: &AppCurve| c.bytes_in.iter().chain(&c.bytes_out).sum::<u64>();
+        apps.sort_by(|a, b| total(b).cmp(&total(a)).then_with(|| a.app.cmp(&b.app)));
+        Ok(DayCurve {
+            day,
+            step_minutes,
+            start: bounds.start,
+            buckets,
+            apps,
+        })
+    }
+
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        let count = |q: &str| -> Result<u64, StoreError> {
+            Ok(self
+                .query(q)?
+                .first()
+                .and_then(|s| s["values"][0][1].as_u64())
+                .unwrap_or(0))
+        };
+        let ticks = count(&format!(
+            "SELECT count(\"interval_s\") FROM {}",
+            ident(TICKS)
+        ))?;
+        let samples = count(&format!("SELECT count(\"in\") FROM {}", ident(MEASUREMENT)))?;
+        let mut hosts = BTreeSet::new();
+        for s in self.query(&format!(
+            "SHOW TAG VALUES FROM {} WITH KEY = \"host\"",
+            ident(TICKS)
+        ))? {
+            for row in s["values"].as_array().into_iter().flatten() {
+                if let Some(h) = row[1].as_str() {
+                    hosts.insert(h.to_string());
+                }
+            }
+        }
+        let edge = |f: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+            Ok(self
+                .query(&format!("SELECT {f}(\"interval_s\") FROM {}", ident(TICKS)))?
+                .first()
+                .and_then(|s| s["values"][0][0].as_i64())
+                .and_then(|t| DateTime::from_timestamp(t, 0)))
+        };
+        Ok(StoreSummary {
+            ticks,
+            samples,
+            hosts: hosts.into_iter().collect(),
+            first_tick: edge("first")?,
+            last_tick: edge("last")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_protocol_escapes_what_it_must() {
+        let t = Tick::from_totals(
+            "my mac,1",
+            DateTime::from_timestamp(1_783_779_780, 0).unwrap(),
+            60,
+            [
+                ("Google Chrome Helper (Renderer)".to_string(), (12, 3)),
+                ("a=b".to_string(), (1, 0)),
+            ],
+        );
+        assert_eq!(
+            lines(&t),
+            vec![
+                "nbi_tick,host=my\\ mac\\,1 interval_s=60i 1783779780".to_string(),
+                "network_traffic,host=my\\ mac\\,1,process_name=Google\\ Chrome\\ Helper\\ (Renderer) in=12i,out=3i 1783779780".to_string(),
+                "network_traffic,host=my\\ mac\\,1,process_name=a\\=b in=1i,out=0i 1783779780".to_string(),
+            ]
+        );
+        assert_eq!(tag("line\nbreak"), "line break");
+        assert_eq!(literal("it's"), "'it\\'s'");
+        assert_eq!(ident("in"), "\"in\"");
+    }
+
+    #[test]
+    fn the_token_is_never_printed() {
+        let cfg = InfluxConfig {
+            url: "http://127.0.0.1:1".into(),
+            database: "nbi".into(),
+            token: Some("s3cret".into()),
+            batch_points: 5000,
+        };
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn an_unreachable_server_is_a_transient_error_naming_it() {
+        let mut s = InfluxStore::new(InfluxConfig {
+            // Port 9 (discard) on loopback: nothing listens there.
+            url: "http://127.0.0.1:9".into(),
+            database: "nbi".into(),
+            token: None,
+            batch_points: 5000,
+        });
+        let t = Tick::from_totals("h", Utc::now(), 60, [("a".to_string(), (1, 1))]);
+        let err = s.write(&[t]).unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
+    }
+}

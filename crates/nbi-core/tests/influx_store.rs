@@ -1,0 +1,193 @@
+//! The InfluxDB store against a real InfluxDB server (started on 127.0.0.1 by
+//! `scripts/test_services.sh`, which `./scripts/test` runs): it answers every
+//! query exactly as the SQLite store does on the same ticks.
+#![cfg(feature = "influx")]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
+use nbi_core::intel::{judge, IntelConfig};
+use nbi_core::store::influx::{InfluxConfig, InfluxStore};
+use nbi_core::store::sqlite::SqliteStore;
+use nbi_core::store::{HostFilter, Store};
+use nbi_core::synth::Generator;
+use nbi_core::Tick;
+
+/// A store on a database of its own, dropped at the end.
+struct Scratch {
+    store: InfluxStore,
+    name: String,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = self
+            .store
+            .query(&format!("DROP DATABASE \"{}\"", self.name));
+    }
+}
+
+fn scratch(create: bool) -> Option<Scratch> {
+    let Ok(url) = std::env::var("NBI_TEST_INFLUX_URL") else {
+        eprintln!(
+            "skipped: NBI_TEST_INFLUX_URL is not set (./scripts/test starts InfluxDB and sets it)"
+        );
+        return None;
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "nbi_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let store = InfluxStore::new(InfluxConfig {
+        url,
+        database: name.clone(),
+        token: None,
+        batch_points: 5000,
+    });
+    if create {
+        store.create_database().expect("create the test database");
+    }
+    Some(Scratch { store, name })
+}
+
+fn history(days: std::ops::RangeInclusive<NaiveDate>, tz: Tz) -> Vec<Tick> {
+    let mut gen = Generator::new(11);
+    let mut ticks = Vec::new();
+    for day in days.start().iter_days().take_while(|d| d <= days.end()) {
+        ticks.extend(gen.day_ticks("mbp", day, tz, None));
+        // A second host with a little traffic of its own.
+        ticks.extend(
+            gen.day_ticks("studio", day, tz, None)
+                .into_iter()
+                .step_by(7),
+        );
+    }
+    ticks
+}
+
+fn both(ticks: &[Tick]) -> Option<(Scratch, tempfile::TempDir, SqliteStore)> {
+    let mut influx = scratch(true)?;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    for chunk in ticks.chunks(2000) {
+        influx.store.write(chunk).unwrap();
+        sqlite.write(chunk).unwrap();
+    }
+    Some((influx, dir, sqlite))
+}
+
+#[test]
+fn answers_like_sqlite_across_a_dst_change_and_two_hosts() {
+    let tz: Tz = "Europe/Berlin".parse().unwrap();
+    let d = |day| NaiveDate::from_ymd_opt(2026, 10, day).unwrap();
+    let ticks = history(d(24)..=d(26), tz);
+    let Some((influx, _dir, sqlite)) = both(&ticks) else {
+        return;
+    };
+    let i = &influx.store;
+    assert!(
+        sqlite
+            .hourly(&HostFilter::All, d(24), d(26), tz)
+            .unwrap()
+            .len()
+            > 100
+    );
+    for host in [
+        HostFilter::All,
+        HostFilter::One("mbp".into()),
+        HostFilter::One("studio".into()),
+    ] {
+        assert_eq!(
+            i.hourly(&host, d(24), d(26), tz).unwrap(),
+            sqlite.hourly(&host, d(24), d(26), tz).unwrap(),
+            "{host:?}"
+        );
+        assert_eq!(
+            i.coverage(&host, d(24), d(26), tz).unwrap(),
+            sqlite.coverage(&host, d(24), d(26), tz).unwrap(),
+            "{host:?}"
+        );
+        for day in [d(24), d(25), d(26)] {
+            assert_eq!(
+                i.day_totals(&host, day, tz).unwrap(),
+                sqlite.day_totals(&host, day, tz).unwrap()
+            );
+            for step in [1, 5, 60] {
+                assert_eq!(
+                    i.day_curve(&host, day, tz, step).unwrap(),
+                    sqlite.day_curve(&host, day, tz, step).unwrap(),
+                    "{host:?} {day} step {step}"
+                );
+            }
+        }
+    }
+    // The 25-hour day folds its repeated hour, as in SQLite.
+    assert_eq!(
+        i.coverage(&HostFilter::One("mbp".into()), d(25), d(25), tz)
+            .unwrap()
+            .len(),
+        24
+    );
+    let (a, b) = (i.summary().unwrap(), sqlite.summary().unwrap());
+    assert_eq!(
+        (a.ticks, a.samples, a.hosts, a.first_tick, a.last_tick),
+        (b.ticks, b.samples, b.hosts, b.first_tick, b.last_tick)
+    );
+}
+
+#[test]
+fn a_rewritten_batch_counts_once() {
+    let tz: Tz = "UTC".parse().unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+    let ticks = history(day..=day, tz);
+    let Some((mut influx, _dir, sqlite)) = both(&ticks) else {
+        return;
+    };
+    influx.store.write(&ticks[..500]).unwrap();
+    let host = HostFilter::All;
+    assert_eq!(
+        influx.store.day_totals(&host, day, tz).unwrap(),
+        sqlite.day_totals(&host, day, tz).unwrap()
+    );
+}
+
+#[test]
+fn a_missing_database_is_a_permanent_error_that_says_so() {
+    let Some(mut missing) = scratch(false) else {
+        return;
+    };
+    let t = Tick::from_totals("h", chrono::Utc::now(), 60, [("a".to_string(), (1, 2))]);
+    let err = missing.store.write(&[t]).unwrap_err();
+    assert!(!err.is_transient(), "retrying cannot help: {err}");
+    assert!(err.to_string().contains("database not found"), "{err}");
+}
+
+#[test]
+fn detect_gives_the_same_verdict_on_both_stores() {
+    let tz: Tz = "UTC".parse().unwrap();
+    let last = NaiveDate::from_ymd_opt(2026, 7, 14).unwrap();
+    let mut ticks = history(last - Duration::days(21)..=last, tz);
+    // Something unusual on the judged day: 20 GB at 03:00 from a new app.
+    let at = last.and_hms_opt(3, 0, 30).unwrap().and_utc();
+    ticks.push(Tick::from_totals(
+        "mbp",
+        at,
+        60,
+        [("Transmission".to_string(), (20_000_000_000, 0))],
+    ));
+    let Some((influx, _dir, sqlite)) = both(&ticks) else {
+        return;
+    };
+    nbi_core::intel::use_one_math_thread();
+    let cfg = IntelConfig::default();
+    let a = judge(&influx.store, "mbp", last, tz, &cfg).unwrap().verdict;
+    let b = judge(&sqlite, "mbp", last, tz, &cfg).unwrap().verdict;
+    assert_eq!(a.status, b.status);
+    assert_eq!(a.error, b.error);
+    assert_eq!(a.threshold, b.threshold);
+    assert_eq!(a.explanation, b.explanation);
+    assert_eq!(a.status.name(), "anomalous", "{}", a.summary);
+}
