@@ -34,9 +34,24 @@ pub struct Global {
     /// This machine's name in ticks (default: the hostname)
     #[arg(long, global = true, value_name = "NAME")]
     pub host: Option<String>,
+    /// Where collect, import and today read and write: the embedded SQLite
+    /// file, or InfluxDB ([influxdb] in the config)
+    #[arg(
+        long,
+        global = true,
+        value_name = "sqlite|influx",
+        default_value = "sqlite"
+    )]
+    pub store: StoreKind,
     /// Log filter, e.g. info, debug, nbi_core=trace
     #[arg(long, global = true, env = "NBI_LOG", default_value = "info")]
     pub log: String,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Influx,
 }
 
 #[derive(Subcommand, Debug)]

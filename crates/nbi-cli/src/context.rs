@@ -7,12 +7,16 @@ use anyhow::Context as _;
 use chrono_tz::Tz;
 use nbi_core::config::Config;
 use nbi_core::source::SourceKind;
+use nbi_core::store::influx::{InfluxConfig, InfluxStore};
+use nbi_core::store::sqlite::SqliteStore;
+use nbi_core::store::Store;
 
-use crate::args::{Global, SourceArgs};
+use crate::args::{Global, SourceArgs, StoreKind};
 
 pub struct Context {
     pub config: Config,
     pub tz: Tz,
+    pub store: StoreKind,
 }
 
 impl Context {
@@ -30,7 +34,45 @@ impl Context {
             config.host = host.clone();
         }
         let tz = config.tz()?;
-        Ok(Context { config, tz })
+        Ok(Context {
+            config,
+            tz,
+            store: global.store,
+        })
+    }
+
+    /// Commands that only work on the embedded store say so for `--store influx`.
+    pub fn require_sqlite(&self, command: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.store == StoreKind::Sqlite,
+            "`nbi {command}` works on the embedded SQLite store; --store influx is for collect, import and today"
+        );
+        Ok(())
+    }
+
+    /// The store `--store` names, for reading and writing.
+    pub fn open_store(&self) -> anyhow::Result<Box<dyn Store>> {
+        match self.store {
+            StoreKind::Sqlite => {
+                let db = self.db();
+                let store = SqliteStore::open(&db)
+                    .with_context(|| format!("opening the store {}", db.display()))?;
+                Ok(Box::new(store))
+            }
+            StoreKind::Influx => {
+                let c = &self.config.influxdb;
+                anyhow::ensure!(
+                    !c.url.trim().is_empty(),
+                    "--store influx needs the InfluxDB address: key `influxdb.url` in the config, or NBI_INFLUXDB__URL"
+                );
+                Ok(Box::new(InfluxStore::new(InfluxConfig {
+                    url: c.url.trim().to_string(),
+                    database: c.database.clone(),
+                    token: c.resolved_token()?,
+                    batch_points: c.batch_points.max(1),
+                })))
+            }
+        }
     }
 
     pub fn apply_source(&mut self, args: &SourceArgs) -> anyhow::Result<SourceKind> {

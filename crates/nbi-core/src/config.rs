@@ -26,6 +26,71 @@ pub struct Config {
     pub store: StoreConfig,
     pub collector: CollectorConfig,
     pub intel: IntelConfig,
+    pub influxdb: InfluxDbConfig,
+}
+
+/// Where `--store influx` writes and reads (InfluxDB's v1-compatible API).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InfluxDbConfig {
+    /// e.g. "http://127.0.0.1:8086"; empty when InfluxDB is not used.
+    pub url: String,
+    /// The database (the bucket on InfluxDB 2.x).
+    pub database: String,
+    /// The API token (or `token_file`, or NBI_INFLUXDB__TOKEN). Never printed.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+    /// Points per write request.
+    pub batch_points: usize,
+}
+
+impl Default for InfluxDbConfig {
+    fn default() -> Self {
+        InfluxDbConfig {
+            url: String::new(),
+            database: "nbi".into(),
+            token: None,
+            token_file: None,
+            batch_points: 5000,
+        }
+    }
+}
+
+impl std::fmt::Debug for InfluxDbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfluxDbConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .field("token_file", &self.token_file)
+            .field("batch_points", &self.batch_points)
+            .finish()
+    }
+}
+
+impl InfluxDbConfig {
+    /// The token: `token` itself, else the first line of `token_file`.
+    pub fn resolved_token(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(t) = self.token.as_ref().filter(|t| !t.trim().is_empty()) {
+            return Ok(Some(t.trim().to_string()));
+        }
+        let Some(path) = &self.token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.clone(),
+            source,
+        })?;
+        let token = text.lines().next().unwrap_or("").trim().to_string();
+        if token.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "key `influxdb.token_file`: {} holds no token",
+                path.display()
+            )));
+        }
+        Ok(Some(token))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +142,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             collector: CollectorConfig::default(),
             intel: IntelConfig::default(),
+            influxdb: InfluxDbConfig::default(),
         }
     }
 }
@@ -135,7 +201,8 @@ fn is_config_env_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     match key.split_once("__").or_else(|| key.split_once('.')) {
         Some((section, rest)) => {
-            !rest.is_empty() && ["source", "store", "collector", "intel"].contains(&section)
+            !rest.is_empty()
+                && ["source", "store", "collector", "intel", "influxdb"].contains(&section)
         }
         None => ["host", "timezone"].contains(&key.as_str()),
     }
@@ -345,6 +412,45 @@ mod tests {
         assert!(!is_config_env_key("SOURCE"));
         assert!(!is_config_env_key("LOG"));
         assert!(!is_config_env_key("FAKE_NETTOP_CAPTURE"));
+    }
+
+    #[test]
+    fn the_influx_token_is_never_printed_and_can_come_from_a_file() {
+        let d = tempfile::tempdir().unwrap();
+        let tok = d.path().join("token");
+        std::fs::write(&tok, "from-file\n").unwrap();
+        let p = write(
+            &d,
+            &format!(
+                "[influxdb]\nurl = \"http://127.0.0.1:8086\"\ntoken = \"s3cret\"\ntoken_file = {:?}\n",
+                tok.display().to_string()
+            ),
+        );
+        let c = Config::load(Some(&p), true).unwrap();
+        assert_eq!(
+            c.influxdb.resolved_token().unwrap().as_deref(),
+            Some("s3cret")
+        );
+        assert!(!c.to_toml().contains("s3cret"), "{}", c.to_toml());
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let from_file = InfluxDbConfig {
+            token: None,
+            ..c.influxdb.clone()
+        };
+        assert_eq!(
+            from_file.resolved_token().unwrap().as_deref(),
+            Some("from-file")
+        );
+        let missing = InfluxDbConfig {
+            token: None,
+            token_file: Some(d.path().join("nope")),
+            ..c.influxdb
+        };
+        assert!(missing
+            .resolved_token()
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
     }
 
     #[test]

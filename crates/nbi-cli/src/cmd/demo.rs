@@ -10,6 +10,7 @@ use crate::context::Context;
 
 pub fn demo(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
+    ctx.require_sqlite("demo")?;
     anyhow::ensure!(
         (1..=3650).contains(&args.days),
         "--days: expected 1 to 3650, found {}",

@@ -12,7 +12,7 @@ const BATCH: usize = 5_000;
 
 pub async fn import(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    let db = ctx.db();
+    let mut store = ctx.open_store()?;
     let csv = CsvOptions {
         date: args.date,
         tz: ctx.tz,
@@ -22,7 +22,6 @@ pub async fn import(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
     };
     let file = args.file.clone();
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<Summary> {
-        let mut store = super::run::open_store(&db)?;
         let reader = TickReader::open(&file, Some(csv))?;
         let mut s = Summary::default();
         let mut batch = Vec::with_capacity(BATCH);

@@ -26,6 +26,7 @@ fn existing_store(ctx: &Context) -> anyhow::Result<nbi_core::store::sqlite::Sqli
 
 pub fn detect(global: &Global, args: DetectArgs) -> anyhow::Result<()> {
     let mut ctx = Context::load(global)?;
+    ctx.require_sqlite("detect")?;
     if let Some(model) = args.model {
         ctx.config.intel.model = model;
     }
@@ -83,6 +84,7 @@ struct StoredVerdict {
 
 pub fn verdicts(global: &Global, args: VerdictsArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
+    ctx.require_sqlite("verdicts")?;
     let db = ctx.db();
     let records = if db.exists() {
         let store = nbi_core::store::sqlite::SqliteStore::open_read_only(&db)
@@ -130,6 +132,7 @@ pub fn verdicts(global: &Global, args: VerdictsArgs) -> anyhow::Result<()> {
 
 pub fn mark_normal(global: &Global, args: MarkNormalArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
+    ctx.require_sqlite("mark-normal")?;
     let mut store = existing_store(&ctx)?;
     let marked = store.mark_normal(&ctx.config.host, args.day)?;
     anyhow::ensure!(

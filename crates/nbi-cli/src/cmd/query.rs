@@ -9,7 +9,7 @@ use nbi_core::store::sqlite::SqliteStore;
 use nbi_core::store::{HostFilter, Store};
 use serde::Serialize;
 
-use crate::args::{Global, StatusArgs, TodayArgs};
+use crate::args::{Global, StatusArgs, StoreKind, TodayArgs};
 use crate::context::Context;
 use nbi_core::human;
 
@@ -43,10 +43,16 @@ pub fn today(global: &Global, args: TodayArgs) -> anyhow::Result<()> {
     } else {
         HostFilter::One(ctx.config.host.clone())
     };
-    let store = open_existing(&db)?;
-    let apps = match &store {
-        Some(s) => s.day_totals(&host, day, ctx.tz)?,
-        None => Vec::new(),
+    let (store, apps) = match ctx.store {
+        StoreKind::Influx => (None, ctx.open_store()?.day_totals(&host, day, ctx.tz)?),
+        StoreKind::Sqlite => {
+            let store = open_existing(&db)?;
+            let apps = match &store {
+                Some(s) => s.day_totals(&host, day, ctx.tz)?,
+                None => Vec::new(),
+            };
+            (store, apps)
+        }
     };
     if args.json {
         let out = TodayJson {
@@ -64,7 +70,7 @@ pub fn today(global: &Global, args: TodayArgs) -> anyhow::Result<()> {
         HostFilter::One(h) => h.clone(),
     };
     println!("{} ({who}, {})", day.format("%a %d %b %Y"), ctx.tz);
-    if store.is_none() {
+    if store.is_none() && ctx.store == StoreKind::Sqlite {
         println!(
             "no data yet: nothing stored at {} (start watching with `nbi run`)",
             db.display()
@@ -117,6 +123,7 @@ struct StatusJson {
 
 pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
+    ctx.require_sqlite("status")?;
     let db = ctx.db();
     let run = RunStatus::read(&pipeline::status_path(&db));
     let running = run

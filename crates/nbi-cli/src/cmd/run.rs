@@ -21,6 +21,7 @@ use crate::context::Context;
 
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let mut ctx = Context::load(global)?;
+    ctx.require_sqlite("run")?;
     let kind = ctx.apply_source(&args.source)?;
     let spec = source_spec(&ctx, kind, &args.source)?;
     let nightly = (!args.no_detect).then(|| Detection {
@@ -64,6 +65,7 @@ impl Detection {
 
 pub async fn replay(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
+    ctx.require_sqlite("replay")?;
     let spec = replay_spec(&ctx, args.file, &args.pace);
     run_embedded(&ctx, spec, None).await
 }
@@ -105,6 +107,7 @@ async fn run_embedded(
 
 pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
     let mut ctx = Context::load(global)?;
+    ctx.require_sqlite("watch")?;
     let kind = ctx.apply_source(&args.source)?;
     let spec = source_spec(&ctx, kind, &args.source)?;
     let shutdown = shutdown_on_signals();
@@ -126,8 +129,7 @@ pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
 
 pub async fn collect(global: &Global, _args: CollectArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    let db = ctx.db();
-    let store = open_store(&db)?;
+    let store = ctx.open_store()?;
     let shutdown = shutdown_on_signals();
     let (publisher, subscriber) = memory::channel(ctx.config.collector.bus_capacity);
     let collector = Collector::new(subscriber, store, collector_options(&ctx));
@@ -158,7 +160,6 @@ pub async fn collect(global: &Global, _args: CollectArgs) -> anyhow::Result<()> 
         ticks_written = stats.ticks_written,
         ticks_already_stored = stats.ticks_skipped,
         bad_lines = bad,
-        db = %db.display(),
         "collected"
     );
     Ok(())

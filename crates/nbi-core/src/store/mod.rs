@@ -260,3 +260,65 @@ pub trait Store: Send + 'static {
         Err(no_verdicts())
     }
 }
+
+/// A store chosen at run time (SQLite or InfluxDB) is a store too.
+impl Store for Box<dyn Store> {
+    fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
+        (**self).write(ticks)
+    }
+    fn day_totals(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<AppTotal>, StoreError> {
+        (**self).day_totals(host, day, tz)
+    }
+    fn hourly(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyUsage>, StoreError> {
+        (**self).hourly(host, from, to, tz)
+    }
+    fn coverage(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourCoverage>, StoreError> {
+        (**self).coverage(host, from, to, tz)
+    }
+    fn day_curve(
+        &self,
+        host: &HostFilter,
+        day: NaiveDate,
+        tz: Tz,
+        step_minutes: u32,
+    ) -> Result<DayCurve, StoreError> {
+        (**self).day_curve(host, day, tz, step_minutes)
+    }
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        (**self).summary()
+    }
+    fn put_verdict(&mut self, record: &VerdictRecord) -> Result<(), StoreError> {
+        (**self).put_verdict(record)
+    }
+    fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
+        (**self).verdict(host, day)
+    }
+    fn verdicts(
+        &self,
+        host: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VerdictRecord>, StoreError> {
+        (**self).verdicts(host, from, to)
+    }
+    fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
+        (**self).mark_normal(host, day)
+    }
+}
