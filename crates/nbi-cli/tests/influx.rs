@@ -20,13 +20,17 @@ struct Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        let _ = self.store.query(&format!("DROP DATABASE \"{}\"", self.name));
+        let _ = self
+            .store
+            .query(&format!("DROP DATABASE \"{}\"", self.name));
     }
 }
 
 fn database(create: bool) -> Option<Db> {
     let Ok(url) = std::env::var("NBI_TEST_INFLUX_URL") else {
-        eprintln!("skipped: NBI_TEST_INFLUX_URL is not set (./scripts/test starts InfluxDB and sets it)");
+        eprintln!(
+            "skipped: NBI_TEST_INFLUX_URL is not set (./scripts/test starts InfluxDB and sets it)"
+        );
         return None;
     };
     let name = format!("nbi_cli_{}_{}", std::process::id(), create as u8);
@@ -63,13 +67,29 @@ fn collect_import_and_today_work_on_influxdb() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let today = |sb: &Sandbox| {
-        let out = influx_cmd(sb, &db).args(["today", "--json", "--day", DAY]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = influx_cmd(sb, &db)
+            .args(["today", "--json", "--day", DAY])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         v["apps"]
             .as_array()
@@ -78,7 +98,10 @@ fn collect_import_and_today_work_on_influxdb() {
             .map(|a| {
                 (
                     a["app"].as_str().unwrap().to_string(),
-                    (a["bytes_in"].as_u64().unwrap(), a["bytes_out"].as_u64().unwrap()),
+                    (
+                        a["bytes_in"].as_u64().unwrap(),
+                        a["bytes_out"].as_u64().unwrap(),
+                    ),
                 )
             })
             .collect::<std::collections::BTreeMap<_, _>>()
@@ -87,8 +110,15 @@ fn collect_import_and_today_work_on_influxdb() {
 
     // Importing the same ticks again counts nothing twice.
     let file = sb.write("ticks.ndjson", &text);
-    let out = influx_cmd(&sb, &db).args(["import", file.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = influx_cmd(&sb, &db)
+        .args(["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(today(&sb), expected);
     assert!(!sb.db().exists(), "nothing went to SQLite");
 }
@@ -101,13 +131,20 @@ fn influx_mistakes_are_clear_errors() {
     let file = sb.write("ticks.ndjson", &text);
 
     // A database that does not exist: a permanent error, reported, exit 1.
-    let out = influx_cmd(&sb, &db).args(["import", file.to_str().unwrap()]).output().unwrap();
+    let out = influx_cmd(&sb, &db)
+        .args(["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("database not found"), "{err}");
 
     // No address configured.
-    let out = sb.cmd().args(["--store", "influx", "today"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["--store", "influx", "today"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("influxdb.url"), "{err}");
@@ -116,5 +153,8 @@ fn influx_mistakes_are_clear_errors() {
     let out = influx_cmd(&sb, &db).args(["run"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("--store influx is for collect, import and today"), "{err}");
+    assert!(
+        err.contains("--store influx is for collect, import and today"),
+        "{err}"
+    );
 }
