@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::timeline::{local_day_bounds, local_day_hour, offsets_aligned, DayBounds};
 use super::{
-    AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
+    answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
     StoreSummary, WriteReport,
 };
 use crate::tick::Tick;
@@ -244,18 +244,6 @@ pub fn lines(tick: &Tick) -> Vec<String> {
     out
 }
 
-fn range(from: NaiveDate, to: NaiveDate, tz: Tz) -> Result<DayBounds, StoreError> {
-    if to < from {
-        return Err(StoreError::Query(format!(
-            "the range {from}..{to} ends before it starts"
-        )));
-    }
-    Ok(DayBounds {
-        start: local_day_bounds(from, tz).start,
-        end: local_day_bounds(to, tz).end,
-    })
-}
-
 impl Store for InfluxStore {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
         let mut body = String::new();
@@ -300,11 +288,7 @@ impl Store for InfluxStore {
                 bytes_out,
             })
             .collect();
-        out.sort_by(|a, b| {
-            (b.bytes_in + b.bytes_out)
-                .cmp(&(a.bytes_in + a.bytes_out))
-                .then_with(|| a.app.cmp(&b.app))
-        });
+        answer::sort_totals(&mut out);
         Ok(out)
     }
 
@@ -315,7 +299,7 @@ impl Store for InfluxStore {
         to: NaiveDate,
         tz: Tz,
     ) -> Result<Vec<HourlyUsage>, StoreError> {
-        let bounds = range(from, to, tz)?;
+        let bounds = answer::range(from, to, tz)?;
         let bucket = Self::hour_bucket(tz, bounds);
         let mut sums: HashMap<(NaiveDate, u8, String), (u64, u64)> = HashMap::new();
         for (field, is_in) in [("in", true), ("out", false)] {
@@ -340,7 +324,7 @@ impl Store for InfluxStore {
                 bytes_out,
             })
             .collect();
-        out.sort_by(|a, b| (a.day, a.hour, &a.app).cmp(&(b.day, b.hour, &b.app)));
+        answer::sort_hourly(&mut out);
         Ok(out)
     }
 
@@ -351,23 +335,14 @@ impl Store for InfluxStore {
         to: NaiveDate,
         tz: Tz,
     ) -> Result<Vec<HourCoverage>, StoreError> {
-        let bounds = range(from, to, tz)?;
+        let bounds = answer::range(from, to, tz)?;
         let bucket = Self::hour_bucket(tz, bounds);
         let mut seconds: HashMap<(NaiveDate, u8), u64> = HashMap::new();
         for (t, _, v) in self.sums("interval_s", host, bounds, bucket, false)? {
             let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
             *seconds.entry(local_day_hour(at, tz)).or_default() += v;
         }
-        let mut out: Vec<HourCoverage> = seconds
-            .into_iter()
-            .map(|((day, hour), s)| HourCoverage {
-                day,
-                hour,
-                seconds: u32::try_from(s).unwrap_or(u32::MAX),
-            })
-            .collect();
-        out.sort_by_key(|c| (c.day, c.hour));
-        Ok(out)
+        Ok(answer::coverage(seconds))
     }
 
     fn day_curve(
@@ -377,14 +352,10 @@ impl Store for InfluxStore {
         tz: Tz,
         step_minutes: u32,
     ) -> Result<DayCurve, StoreError> {
-        if !(1..=60).contains(&step_minutes) {
-            return Err(StoreError::Query(format!(
-                "step must be 1 to 60 minutes, not {step_minutes}"
-            )));
-        }
+        let mut curve = answer::curve_frame(day, tz, step_minutes)?;
         let bounds = local_day_bounds(day, tz);
         let step = i64::from(step_minutes) * 60;
-        let buckets = ((bounds.seconds() + step - 1) / step) as usize;
+        let buckets = curve.buckets;
         let start = bounds.start.timestamp();
         let mut by_app: HashMap<String, (Vec<u64>, Vec<u64>)> = HashMap::new();
         for (field, is_in) in [("in", true), ("out", false)] {
@@ -400,7 +371,7 @@ impl Store for InfluxStore {
                 }
             }
         }
-        let mut apps: Vec<AppCurve> = by_app
+        curve.apps = by_app
             .into_iter()
             .map(|(app, (bytes_in, bytes_out))| AppCurve {
                 app,
@@ -408,15 +379,8 @@ impl Store for InfluxStore {
                 bytes_out,
             })
             .collect();
-        let total = |c: &AppCurve| c.bytes_in.iter().chain(&c.bytes_out).sum::<u64>();
-        apps.sort_by(|a, b| total(b).cmp(&total(a)).then_with(|| a.app.cmp(&b.app)));
-        Ok(DayCurve {
-            day,
-            step_minutes,
-            start: bounds.start,
-            buckets,
-            apps,
-        })
+        answer::sort_curves(&mut curve.apps);
+        Ok(curve)
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {

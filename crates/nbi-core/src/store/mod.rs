@@ -3,6 +3,7 @@
 //! Writes are idempotent: a tick is keyed by (host, ts) and its samples by
 //! (host, app, ts), so a replayed or redelivered batch never counts twice.
 
+mod answer;
 #[cfg(feature = "influx")]
 pub mod influx;
 pub mod sqlite;

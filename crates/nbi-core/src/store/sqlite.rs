@@ -20,7 +20,7 @@ use super::timeline::{
     local_day_bounds, local_day_hour, offsets_aligned, whole_hour_offsets, DayBounds,
 };
 use super::{
-    AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
+    answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
     StoreSummary, VerdictRecord, WriteReport,
 };
 use crate::tick::Tick;
@@ -302,18 +302,6 @@ impl SqliteStore {
                 },
             ),
         }
-    }
-
-    fn range(from: NaiveDate, to: NaiveDate, tz: Tz) -> Result<DayBounds, StoreError> {
-        if to < from {
-            return Err(StoreError::Query(format!(
-                "the range {from}..{to} ends before it starts"
-            )));
-        }
-        Ok(DayBounds {
-            start: local_day_bounds(from, tz).start,
-            end: local_day_bounds(to, tz).end,
-        })
     }
 
     fn write_tx(&mut self, ticks: &[Tick]) -> rusqlite::Result<(WriteReport, Vec<NewName>)> {
@@ -618,11 +606,7 @@ impl Store for SqliteStore {
                 })
             })
             .collect();
-        out.sort_by(|a, b| {
-            (b.bytes_in + b.bytes_out)
-                .cmp(&(a.bytes_in + a.bytes_out))
-                .then_with(|| a.app.cmp(&b.app))
-        });
+        answer::sort_totals(&mut out);
         Ok(out)
     }
 
@@ -633,7 +617,7 @@ impl Store for SqliteStore {
         to: NaiveDate,
         tz: Tz,
     ) -> Result<Vec<HourlyUsage>, StoreError> {
-        let bounds = Self::range(from, to, tz)?;
+        let bounds = answer::range(from, to, tz)?;
         let Some(host_id) = self.host_id_for_query(host)? else {
             return Ok(Vec::new());
         };
@@ -673,7 +657,7 @@ impl Store for SqliteStore {
                 })
             })
             .collect();
-        out.sort_by(|a, b| (a.day, a.hour, &a.app).cmp(&(b.day, b.hour, &b.app)));
+        answer::sort_hourly(&mut out);
         Ok(out)
     }
 
@@ -684,7 +668,7 @@ impl Store for SqliteStore {
         to: NaiveDate,
         tz: Tz,
     ) -> Result<Vec<HourCoverage>, StoreError> {
-        let bounds = Self::range(from, to, tz)?;
+        let bounds = answer::range(from, to, tz)?;
         let Some(host_id) = self.host_id_for_query(host)? else {
             return Ok(Vec::new());
         };
@@ -702,16 +686,7 @@ impl Store for SqliteStore {
             *seconds.entry(local_day_hour(at, tz)).or_default() += int_at(row, 1).max(0) as u64;
             Ok(())
         })?;
-        let mut out: Vec<HourCoverage> = seconds
-            .into_iter()
-            .map(|((day, hour), s)| HourCoverage {
-                day,
-                hour,
-                seconds: u32::try_from(s).unwrap_or(u32::MAX),
-            })
-            .collect();
-        out.sort_by_key(|c| (c.day, c.hour));
-        Ok(out)
+        Ok(answer::coverage(seconds))
     }
 
     fn day_curve(
@@ -721,21 +696,10 @@ impl Store for SqliteStore {
         tz: Tz,
         step_minutes: u32,
     ) -> Result<DayCurve, StoreError> {
-        if !(1..=60).contains(&step_minutes) {
-            return Err(StoreError::Query(format!(
-                "step must be 1 to 60 minutes, not {step_minutes}"
-            )));
-        }
+        let mut curve = answer::curve_frame(day, tz, step_minutes)?;
         let bounds = local_day_bounds(day, tz);
         let step = i64::from(step_minutes) * 60;
-        let buckets = ((bounds.seconds() + step - 1) / step) as usize;
-        let mut curve = DayCurve {
-            day,
-            step_minutes,
-            start: bounds.start,
-            buckets,
-            apps: Vec::new(),
-        };
+        let buckets = curve.buckets;
         let Some(host_id) = self.host_id_for_query(host)? else {
             return Ok(curve);
         };
@@ -771,10 +735,7 @@ impl Store for SqliteStore {
                 })
             })
             .collect();
-        let total = |c: &AppCurve| c.bytes_in.iter().chain(&c.bytes_out).sum::<u64>();
-        curve
-            .apps
-            .sort_by(|a, b| total(b).cmp(&total(a)).then_with(|| a.app.cmp(&b.app)));
+        answer::sort_curves(&mut curve.apps);
         Ok(curve)
     }
 
