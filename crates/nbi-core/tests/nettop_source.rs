@@ -144,6 +144,19 @@ fn printed_first_sample(log: &Path, pid: u32) -> bool {
     alive(pid) && text.lines().any(|l| l == format!("{pid} 1"))
 }
 
+/// Cancels the source and waits for it to return `Ok`.
+async fn stop_cleanly(
+    shutdown: &tokio_util::sync::CancellationToken,
+    run: tokio::task::JoinHandle<Result<(), nbi_core::source::SourceError>>,
+) {
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
 fn pid_in(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -238,12 +251,7 @@ done
         BTreeMap::from([("Google Chrome", (70, 30)), ("Spotify", (1_000, 2_000))])
     );
     assert_eq!(apps(&t3), apps(&t1));
-    shutdown.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, run).await;
 
     let calls = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
@@ -281,12 +289,7 @@ async fn a_sample_is_complete_after_a_quiet_gap_without_the_next_header() {
         .unwrap()
         .clone();
     assert_eq!(s.state, SourceState::Watching, "no restart");
-    shutdown.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, run).await;
 }
 
 /// Waits for a Failing state at restart `n` or later, returning its reason.
@@ -399,12 +402,7 @@ async fn recovers_after_failed_starts_with_the_right_numbers() {
     assert_eq!(apps(&next_tick(&mut rx).await), second_delta());
     assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "3");
     assert_eq!(status.borrow().state, SourceState::Watching);
-    shutdown.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,12 +423,7 @@ async fn no_nettop_remains_after_shutdown_or_after_dropping_the_source() {
     next_tick(&mut rx).await;
     let pid = pid_in(&pid_file).expect("pid file written");
     assert!(alive(pid), "nettop {pid} runs while the source does");
-    shutdown.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, run).await;
     assert!(
         !Path::new(&format!("/proc/{pid}")).exists(),
         "nettop {pid} killed and reaped"
@@ -500,12 +493,7 @@ async fn a_stale_nettop_of_a_previous_run_is_killed_but_nothing_else() {
     assert_eq!(status.signal(), Some(libc::SIGKILL));
     let ours = pid_in(&pid_file).unwrap();
     assert_ne!(ours, stale.id(), "the pid file now names the new nettop");
-    shutdown.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, run).await;
 
     // A reused pid that is not our nettop is left alone.
     let mut other = std::process::Command::new("sleep")
@@ -519,12 +507,7 @@ async fn a_stale_nettop_of_a_previous_run_is_killed_but_nothing_else() {
     let run = tokio::spawn(NettopSource::new(cfg).run(ctx, tx));
     next_tick(&mut rx).await;
     assert!(other.try_wait().unwrap().is_none(), "sleep still runs");
-    shutdown.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, run).await;
     other.kill().unwrap();
     other.wait().unwrap();
 }
@@ -542,12 +525,7 @@ async fn a_missing_nettop_is_a_failing_state_not_an_error() {
         reason.starts_with(&format!("could not start {}: ", missing.display())),
         "{reason}"
     );
-    shutdown.cancel();
-    tokio::time::timeout(WAIT, run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    stop_cleanly(&shutdown, run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
