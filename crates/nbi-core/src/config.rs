@@ -27,6 +27,124 @@ pub struct Config {
     pub collector: CollectorConfig,
     pub intel: IntelConfig,
     pub influxdb: InfluxDbConfig,
+    pub kafka: KafkaConfig,
+}
+
+/// The Kafka bus (`--bus kafka`): where watchers publish and collectors read.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap brokers, comma-separated ("host:port,host:port").
+    pub brokers: String,
+    pub topic: String,
+    /// The collectors' consumer group.
+    pub group: String,
+    /// Partitions of the topic when nbi creates it (keyed by host).
+    pub partitions: i32,
+    pub replication: i32,
+    /// none, gzip, snappy, lz4 or zstd.
+    pub compression: String,
+    /// Where a watcher keeps ticks until the broker has them; empty: `spool`
+    /// beside the database.
+    pub spool_dir: Option<PathBuf>,
+    /// Largest spool on disk, in MiB; when full, the oldest ticks are dropped
+    /// (counted and logged).
+    pub spool_max_mb: u64,
+    /// Passed to librdkafka as they are (`security.protocol`,
+    /// `sasl.mechanisms`, `sasl.username`, `sasl.password`,
+    /// `ssl.ca.location`, …). Values of keys naming a password or secret are
+    /// never printed.
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            topic: "network-metrics".into(),
+            group: "nbi-collector".into(),
+            partitions: 3,
+            replication: 1,
+            compression: "lz4".into(),
+            spool_dir: None,
+            spool_max_mb: 256,
+            options: Default::default(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// Whether a librdkafka option holds a secret (never printed or logged).
+    pub fn is_secret(key: &str) -> bool {
+        let k = key.to_ascii_lowercase();
+        ["password", "secret", "token", "key.pem", "keystore"]
+            .iter()
+            .any(|s| k.contains(s))
+    }
+
+    /// The options with secret values replaced, for printing.
+    pub fn printable_options(&self) -> std::collections::BTreeMap<String, String> {
+        self.options
+            .iter()
+            .map(|(k, v)| {
+                let v = if Self::is_secret(k) {
+                    "(set)".to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad =
+            |key: &str, what: &str| Err(ConfigError::Invalid(format!("key `kafka.{key}`: {what}")));
+        if self.brokers.split(',').all(|b| b.trim().is_empty()) {
+            return bad("brokers", "expected host:port[,host:port…]");
+        }
+        if self.topic.trim().is_empty() {
+            return bad("topic", "expected a topic name");
+        }
+        if self.group.trim().is_empty() {
+            return bad("group", "expected a consumer group name");
+        }
+        if self.partitions < 1 || self.replication < 1 {
+            return bad(
+                "partitions",
+                "partitions and replication must be at least 1",
+            );
+        }
+        if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&self.compression.as_str()) {
+            return bad(
+                "compression",
+                &format!(
+                    "expected none, gzip, snappy, lz4 or zstd, found {:?}",
+                    self.compression
+                ),
+            );
+        }
+        if self.spool_max_mb == 0 {
+            return bad("spool_max_mb", "expected at least 1 MiB");
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("group", &self.group)
+            .field("partitions", &self.partitions)
+            .field("replication", &self.replication)
+            .field("compression", &self.compression)
+            .field("spool_dir", &self.spool_dir)
+            .field("spool_max_mb", &self.spool_max_mb)
+            .field("options", &self.printable_options())
+            .finish()
+    }
 }
 
 /// Where `--store influx` writes and reads (InfluxDB's v1-compatible API).
@@ -143,6 +261,7 @@ impl Default for Config {
             collector: CollectorConfig::default(),
             intel: IntelConfig::default(),
             influxdb: InfluxDbConfig::default(),
+            kafka: KafkaConfig::default(),
         }
     }
 }
@@ -202,7 +321,7 @@ fn is_config_env_key(key: &str) -> bool {
     match key.split_once("__").or_else(|| key.split_once('.')) {
         Some((section, rest)) => {
             !rest.is_empty()
-                && ["source", "store", "collector", "intel", "influxdb"].contains(&section)
+                && ["source", "store", "collector", "intel", "influxdb", "kafka"].contains(&section)
         }
         None => ["host", "timezone"].contains(&key.as_str()),
     }
@@ -273,6 +392,7 @@ impl Config {
             )));
         }
         self.intel.validate().map_err(ConfigError::Invalid)?;
+        self.kafka.validate()?;
         Ok(())
     }
 
@@ -299,7 +419,9 @@ impl Config {
 
     /// The effective configuration as TOML, as `nbi config` prints it.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+        let mut printable = self.clone();
+        printable.kafka.options = self.kafka.printable_options();
+        toml::to_string_pretty(&printable).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod schedule;
 pub mod source;
+pub mod spool;
 pub mod store;
 pub mod synth;
 pub mod tick;

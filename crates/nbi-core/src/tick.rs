@@ -94,6 +94,13 @@ impl Tick {
     /// Parses the message JSON, including the original format (no `schema`,
     /// `host` or `interval_s`; naive local timestamps with microseconds).
     pub fn from_json(text: &str) -> Result<Tick, TickParseError> {
+        Self::from_json_in(text, &chrono::Local)
+    }
+
+    /// Like [`Tick::from_json`], reading naive (original-format) timestamps
+    /// as local time of `zone` (a collector reads them in the watcher's zone,
+    /// which the configuration names, not in its own).
+    pub fn from_json_in<Z: TimeZone>(text: &str, zone: &Z) -> Result<Tick, TickParseError> {
         let msg: WireMessage =
             serde_json::from_str(text).map_err(|e| TickParseError::Json(e.to_string()))?;
         if let Some(v) = msg.schema {
@@ -101,7 +108,7 @@ impl Tick {
                 return Err(TickParseError::Schema(v));
             }
         }
-        let at = parse_timestamp(&msg.timestamp)?;
+        let at = parse_timestamp_in(&msg.timestamp, zone)?;
         let interval_s = msg.interval_s.unwrap_or(60);
         if interval_s == 0 {
             return Err(TickParseError::Interval);
@@ -162,14 +169,21 @@ struct WireUsage {
 /// RFC 3339 with an offset, or a naive ISO 8601 date-time taken as local time
 /// (what Python's `datetime.now().isoformat()` writes).
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, TickParseError> {
+    parse_timestamp_in(text, &chrono::Local)
+}
+
+/// RFC 3339, or a naive ISO 8601 date-time read as local time of `zone`.
+pub fn parse_timestamp_in<Z: TimeZone>(
+    text: &str,
+    zone: &Z,
+) -> Result<DateTime<Utc>, TickParseError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
         .map_err(|_| TickParseError::Timestamp(text.to_string()))?;
-    chrono::Local
-        .from_local_datetime(&naive)
+    zone.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| TickParseError::Timestamp(text.to_string()))

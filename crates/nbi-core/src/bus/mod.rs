@@ -5,6 +5,8 @@
 //! implements the same two traits; its deliveries carry offsets that the
 //! collector acknowledges only after the store has them durably.
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod memory;
 
 use std::future::Future;

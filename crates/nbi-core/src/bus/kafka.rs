@@ -1,0 +1,871 @@
+//! The Kafka bus: watchers publish ticks through a disk spool, collectors
+//! read them in a consumer group.
+//!
+//! Publishing never waits for the broker: [`KafkaPublisher::publish`] appends
+//! the tick to the [spool](crate::spool) and a sender task moves the spool's
+//! cursor only once the broker has acknowledged (`acks=all`, idempotent
+//! producer). An outage, a crash or a restart therefore loses nothing and
+//! sends ticks in order; what is sent twice is counted once by the stores.
+//!
+//! [`KafkaSubscriber`] commits a partition's offset only up to the first
+//! delivery the collector has not yet stored. A message that is not a tick
+//! goes to the dead-letter topic (`<topic>.dlq`) with the reason in the
+//! `nbi-error` header, and the consumer moves on.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::{BusError, Delivery, Publisher, Subscriber};
+use crate::config::KafkaConfig;
+use crate::spool::{Spool, SpoolError, SpoolOptions, SpoolStats};
+use crate::tick::Tick;
+
+/// The header naming why a message went to the dead-letter topic.
+pub const DLQ_REASON_HEADER: &str = "nbi-error";
+/// Most ticks the sender hands to the producer at once.
+const SEND_BATCH: usize = 1000;
+/// How long a stopping watcher keeps sending what its spool holds.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Everything the Kafka clients need, from the `[kafka]` section.
+#[derive(Clone)]
+pub struct KafkaSettings {
+    pub brokers: String,
+    pub topic: String,
+    pub group: String,
+    pub partitions: i32,
+    pub replication: i32,
+    pub compression: String,
+    /// How long the producer tries one message before the sender gives it
+    /// back to the spool and tries again later.
+    pub message_timeout: Duration,
+    /// librdkafka properties, passed through (SASL, TLS, …).
+    pub options: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("topic", &self.topic)
+            .field("group", &self.group)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaSettings {
+    pub fn from_config(c: &KafkaConfig) -> KafkaSettings {
+        KafkaSettings {
+            brokers: c
+                .brokers
+                .split(',')
+                .map(str::trim)
+                .filter(|b| !b.is_empty())
+                .collect::<Vec<_>>()
+                .join(","),
+            topic: c.topic.trim().to_string(),
+            group: c.group.trim().to_string(),
+            partitions: c.partitions,
+            replication: c.replication,
+            compression: c.compression.clone(),
+            message_timeout: Duration::from_secs(30),
+            options: c.options.clone(),
+        }
+    }
+
+    pub fn dlq_topic(&self) -> String {
+        format!("{}.dlq", self.topic)
+    }
+
+    fn client(&self, client_id: &str) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", client_id)
+            .set("log_level", "3");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    fn producer_config(&self, client_id: &str) -> ClientConfig {
+        let mut c = self.client(client_id);
+        c.set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("compression.type", &self.compression)
+            .set("linger.ms", "20")
+            .set(
+                "message.timeout.ms",
+                self.message_timeout.as_millis().to_string(),
+            );
+        // The user's own settings win.
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    fn consumer_config(&self) -> ClientConfig {
+        let mut c = self.client("nbi-collect");
+        c.set("group.id", &self.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+fn bus_error(context: &str) -> impl FnOnce(KafkaError) -> BusError + '_ {
+    move |e| BusError::Other(format!("{context}: {e}"))
+}
+
+/// Creates the topic and its dead-letter topic when they do not exist.
+pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), BusError> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client("nbi-admin")
+        .create()
+        .map_err(bus_error("Kafka admin client"))?;
+    let dlq = settings.dlq_topic();
+    let topics = [
+        NewTopic::new(
+            &settings.topic,
+            settings.partitions,
+            TopicReplication::Fixed(settings.replication),
+        ),
+        NewTopic::new(&dlq, 1, TopicReplication::Fixed(settings.replication)),
+    ];
+    let opts = AdminOptions::new()
+        .request_timeout(Some(Duration::from_secs(10)))
+        .operation_timeout(Some(Duration::from_secs(10)));
+    let results = admin
+        .create_topics(topics.iter(), &opts)
+        .await
+        .map_err(bus_error("creating topics"))?;
+    for r in results {
+        match r {
+            Ok(name) => tracing::info!(topic = %name, "created the topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => {
+                return Err(BusError::Other(format!("creating topic {name}: {code}")))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How the watcher's side of the bus is doing, for status displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderStatus {
+    /// Whether the last attempt to reach the broker worked.
+    pub connected: bool,
+    /// Ticks in the spool, not yet acknowledged by the broker.
+    pub spooled: u64,
+    /// Ticks the broker has acknowledged (since start).
+    pub sent: u64,
+    /// Ticks dropped because the spool was full (since start).
+    pub dropped: u64,
+    pub last_error: Option<String>,
+}
+
+struct Shared {
+    spool: Mutex<Spool>,
+    wake: Notify,
+}
+
+impl Shared {
+    fn spool(&self) -> std::sync::MutexGuard<'_, Spool> {
+        // A panic while holding the lock leaves the spool consistent on
+        // disk; carry on with it.
+        self.spool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Where watchers publish: the spool, then the broker.
+#[derive(Clone)]
+pub struct KafkaPublisher {
+    shared: Arc<Shared>,
+}
+
+impl Publisher for KafkaPublisher {
+    async fn publish(&self, tick: Tick) -> Result<(), BusError> {
+        let record = encode_record(&tick.host, tick.to_json().as_bytes());
+        self.shared
+            .spool()
+            .push(&record)
+            .map_err(|e| BusError::Other(e.to_string()))?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// The sender task of a [`KafkaPublisher`].
+pub struct KafkaSender {
+    task: tokio::task::JoinHandle<Result<(), BusError>>,
+    status: watch::Receiver<SenderStatus>,
+}
+
+impl KafkaSender {
+    pub fn status(&self) -> watch::Receiver<SenderStatus> {
+        self.status.clone()
+    }
+
+    /// Waits until the sender has stopped (after `shutdown` was cancelled:
+    /// it keeps sending for a few seconds, and what is left stays spooled).
+    pub async fn join(self) -> Result<(), BusError> {
+        self.task
+            .await
+            .map_err(|e| BusError::Other(format!("the Kafka sender stopped: {e}")))?
+    }
+}
+
+/// Opens the spool and starts the sender. The spool directory belongs to
+/// one watcher at a time.
+pub fn publisher(
+    settings: KafkaSettings,
+    spool_dir: PathBuf,
+    spool_max_bytes: u64,
+    shutdown: CancellationToken,
+) -> Result<(KafkaPublisher, KafkaSender), BusError> {
+    let spool = Spool::open(SpoolOptions::new(spool_dir, spool_max_bytes))
+        .map_err(|e| BusError::Other(e.to_string()))?;
+    let producer: FutureProducer = settings
+        .producer_config("nbi-watch")
+        .create()
+        .map_err(bus_error("Kafka producer"))?;
+    let stats = spool.stats();
+    let shared = Arc::new(Shared {
+        spool: Mutex::new(spool),
+        wake: Notify::new(),
+    });
+    let (status_tx, status) = watch::channel(SenderStatus {
+        spooled: stats.pending,
+        ..SenderStatus::default()
+    });
+    if stats.pending > 0 {
+        tracing::info!(
+            ticks = stats.pending,
+            "the spool holds ticks from before: sending them first"
+        );
+    }
+    let sender = Sender {
+        settings,
+        producer,
+        shared: shared.clone(),
+        status: status_tx,
+        sent: 0,
+    };
+    let task = tokio::spawn(sender.run(shutdown));
+    Ok((KafkaPublisher { shared }, KafkaSender { task, status }))
+}
+
+struct Sender {
+    settings: KafkaSettings,
+    producer: FutureProducer,
+    shared: Arc<Shared>,
+    status: watch::Sender<SenderStatus>,
+    sent: u64,
+}
+
+impl Sender {
+    async fn run(mut self, shutdown: CancellationToken) -> Result<(), BusError> {
+        let mut topics_ready = false;
+        let mut backoff = Backoff::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            if deadline.is_none() && shutdown.is_cancelled() {
+                deadline = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+            }
+            let expired = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+            if expired {
+                break;
+            }
+            if !topics_ready {
+                match within(deadline, ensure_topics(&self.settings)).await {
+                    Some(Ok(())) => topics_ready = true,
+                    Some(Err(e)) => {
+                        self.failed(&e.to_string());
+                        backoff.wait(&shutdown, deadline).await;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let batch = self.peek()?;
+            if batch.is_empty() {
+                if deadline.is_some() {
+                    break;
+                }
+                tokio::select! {
+                    _ = self.shared.wake.notified() => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                continue;
+            }
+            match within(deadline, self.send(&batch)).await {
+                Some(Ok(())) => backoff.reset(),
+                Some(Err(e)) => {
+                    self.failed(&e);
+                    backoff.wait(&shutdown, deadline).await;
+                }
+                None => break,
+            }
+        }
+        let left = {
+            let mut spool = self.shared.spool();
+            let _ = spool.sync();
+            spool.stats().pending
+        };
+        if left > 0 {
+            tracing::info!(
+                ticks = left,
+                "stopped with ticks in the spool: they are sent at the next start"
+            );
+        }
+        Ok(())
+    }
+
+    fn peek(&self) -> Result<Vec<(crate::spool::Position, Vec<u8>)>, BusError> {
+        self.shared
+            .spool()
+            .peek(SEND_BATCH)
+            .map_err(|e: SpoolError| BusError::Other(e.to_string()))
+    }
+
+    /// Sends a batch in order and confirms in the spool what the broker
+    /// acknowledged, up to the first failure.
+    async fn send(&mut self, batch: &[(crate::spool::Position, Vec<u8>)]) -> Result<(), String> {
+        let mut pending = Vec::with_capacity(batch.len());
+        for (pos, record) in batch {
+            let Some((key, value)) = decode_record(record) else {
+                // Damaged on disk yet with a good checksum: nothing to send.
+                tracing::warn!("spool: skipping a record that is not a tick");
+                pending.push((*pos, None));
+                continue;
+            };
+            let mut record = FutureRecord::to(&self.settings.topic)
+                .key(key)
+                .payload(value);
+            let delivery = loop {
+                match self.producer.send_result(record) {
+                    Ok(d) => break d,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        record = r;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err((e, _)) => {
+                        return Err(format!("producing to {}: {e}", self.settings.topic))
+                    }
+                }
+            };
+            pending.push((*pos, Some(delivery)));
+        }
+        let mut confirmed = None;
+        let mut failure = None;
+        let mut sent = 0u64;
+        for (pos, delivery) in pending {
+            let result = match delivery {
+                None => Ok(()),
+                Some(d) => match d.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((e, _))) => Err(e.to_string()),
+                    Err(_) => Err("the producer was closed".to_string()),
+                },
+            };
+            match result {
+                Ok(()) if failure.is_none() => {
+                    confirmed = Some(pos);
+                    sent += 1;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        let stats = match confirmed {
+            Some(pos) => {
+                let mut spool = self.shared.spool();
+                spool.confirm(pos).map_err(|e| e.to_string())?;
+                spool.stats()
+            }
+            None => self.shared.spool().stats(),
+        };
+        self.sent += sent;
+        self.publish_status(stats, failure.is_none(), failure.clone());
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, error: &str) {
+        let was_connected =
+            self.status.borrow().connected || self.status.borrow().last_error.is_none();
+        if was_connected {
+            tracing::warn!(
+                error,
+                "cannot reach the Kafka broker: ticks wait in the spool"
+            );
+        } else {
+            tracing::debug!(error, "the Kafka broker is still unreachable");
+        }
+        let stats = self.shared.spool().stats();
+        self.publish_status(stats, false, Some(error.to_string()));
+    }
+
+    fn publish_status(&self, stats: SpoolStats, connected: bool, error: Option<String>) {
+        let was_connected = self.status.borrow().connected;
+        if connected && !was_connected && self.status.borrow().last_error.is_some() {
+            tracing::info!(
+                spooled = stats.pending,
+                "the Kafka broker is back: sending the spool"
+            );
+        }
+        self.status.send_replace(SenderStatus {
+            connected,
+            spooled: stats.pending,
+            sent: self.sent,
+            dropped: stats.dropped_full,
+            last_error: error,
+        });
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        let _ = self.producer.flush(Duration::from_millis(100));
+    }
+}
+
+/// Runs `f` until `deadline` (if any); `None` when the deadline came first.
+async fn within<F: std::future::Future>(
+    deadline: Option<tokio::time::Instant>,
+    f: F,
+) -> Option<F::Output> {
+    match deadline {
+        None => Some(f.await),
+        Some(d) => tokio::time::timeout_at(d, f).await.ok(),
+    }
+}
+
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff {
+            next: Duration::from_millis(500),
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = Backoff::new();
+    }
+
+    async fn wait(&mut self, shutdown: &CancellationToken, deadline: Option<tokio::time::Instant>) {
+        let wait = self.next;
+        self.next = (self.next * 2).min(BACKOFF_MAX);
+        let until = tokio::time::Instant::now() + wait;
+        let until = deadline.map_or(until, |d| d.min(until));
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = shutdown.cancelled(), if deadline.is_none() => {}
+        }
+    }
+}
+
+/// A spooled message: `[key length: u16 LE][key][value]`.
+fn encode_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let key = &key.as_bytes()[..key.len().min(u16::MAX as usize)];
+    let mut out = Vec::with_capacity(2 + key.len() + value.len());
+    out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}
+
+fn decode_record(record: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = record.split_first_chunk::<2>()?;
+    let len = u16::from_le_bytes(*len) as usize;
+    (rest.len() >= len).then(|| rest.split_at(len))
+}
+
+/// The acknowledgement of one delivery: its partition and offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KafkaAck {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// What the consumer has done, for status displays and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerStats {
+    pub received: u64,
+    pub dead_lettered: u64,
+    pub commits: u64,
+    pub last_error: Option<String>,
+}
+
+/// Per-partition offsets: what was handed out and what is stored.
+#[derive(Debug, Default)]
+struct PartitionOffsets {
+    /// The offset after the last message read.
+    next: i64,
+    /// Delivered to the collector, not yet stored.
+    outstanding: BTreeSet<i64>,
+    /// The last offset committed (the next message to read after a restart).
+    committed: Option<i64>,
+}
+
+impl PartitionOffsets {
+    /// Everything before the first outstanding delivery is handled.
+    fn committable(&self) -> i64 {
+        self.outstanding.first().copied().unwrap_or(self.next)
+    }
+}
+
+type Offsets = Arc<Mutex<HashMap<i32, PartitionOffsets>>>;
+
+fn lock(o: &Offsets) -> std::sync::MutexGuard<'_, HashMap<i32, PartitionOffsets>> {
+    o.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// On a rebalance, commits what is stored of the partitions taken away and
+/// forgets them: their unstored messages go to the new owner.
+pub struct GroupContext {
+    topic: String,
+    offsets: Offsets,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        let mut offsets = lock(&self.offsets);
+        let mut tpl = TopicPartitionList::new();
+        for el in revoked.elements() {
+            if let Some(p) = offsets.remove(&el.partition()) {
+                let at = p.committable();
+                if p.committed.is_none_or(|c| at > c) {
+                    let _ =
+                        tpl.add_partition_offset(&self.topic, el.partition(), Offset::Offset(at));
+                }
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+                tracing::warn!(error = %e, "could not commit before a rebalance: some ticks will be read again");
+            }
+        }
+    }
+}
+
+/// Where collectors read ticks: a consumer in the `[kafka] group`.
+pub struct KafkaSubscriber {
+    consumer: Arc<StreamConsumer<GroupContext>>,
+    dlq: FutureProducer,
+    settings: KafkaSettings,
+    zone: Tz,
+    offsets: Offsets,
+    stats: watch::Sender<ConsumerStats>,
+    last_warning: Option<Instant>,
+}
+
+impl KafkaSubscriber {
+    /// Joins the group and subscribes (creating the topics when missing).
+    /// Naive timestamps of original-format messages are read in `zone`.
+    pub async fn connect(settings: KafkaSettings, zone: Tz) -> Result<KafkaSubscriber, BusError> {
+        ensure_topics(&settings).await?;
+        let offsets: Offsets = Arc::default();
+        let consumer: StreamConsumer<GroupContext> = settings
+            .consumer_config()
+            .create_with_context(GroupContext {
+                topic: settings.topic.clone(),
+                offsets: offsets.clone(),
+            })
+            .map_err(bus_error("Kafka consumer"))?;
+        consumer
+            .subscribe(&[&settings.topic])
+            .map_err(bus_error("subscribing"))?;
+        let dlq: FutureProducer = settings
+            .producer_config("nbi-collect-dlq")
+            .create()
+            .map_err(bus_error("Kafka producer (dead letters)"))?;
+        Ok(KafkaSubscriber {
+            consumer: Arc::new(consumer),
+            dlq,
+            settings,
+            zone,
+            offsets,
+            stats: watch::Sender::new(ConsumerStats::default()),
+            last_warning: None,
+        })
+    }
+
+    pub fn stats(&self) -> watch::Receiver<ConsumerStats> {
+        self.stats.subscribe()
+    }
+
+    /// Sends a message that is not a tick to the dead-letter topic, retrying
+    /// until the broker has it: it is never dropped and never blocks others
+    /// for longer than the broker is away.
+    async fn dead_letter(&mut self, msg: &OwnedMessage, reason: &str) {
+        tracing::warn!(
+            partition = msg.partition(),
+            offset = msg.offset(),
+            reason,
+            "not a tick: moved to {}",
+            self.settings.dlq_topic()
+        );
+        let dlq = self.settings.dlq_topic();
+        let partition = msg.partition().to_string();
+        let offset = msg.offset().to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: DLQ_REASON_HEADER,
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "nbi-topic",
+                value: Some(msg.topic()),
+            })
+            .insert(Header {
+                key: "nbi-partition",
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: "nbi-offset",
+                value: Some(&offset),
+            });
+        let mut backoff = Backoff::new();
+        loop {
+            let mut record: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(&dlq).headers(headers.clone());
+            if let Some(k) = msg.key() {
+                record = record.key(k);
+            }
+            if let Some(p) = msg.payload() {
+                record = record.payload(p);
+            }
+            match self.dlq.send(record, Duration::from_secs(10)).await {
+                Ok(_) => break,
+                Err((e, _)) => {
+                    tracing::warn!(error = %e, "cannot write to the dead-letter topic; retrying");
+                    backoff.wait(&CancellationToken::new(), None).await;
+                }
+            }
+        }
+        self.stats.send_modify(|s| s.dead_lettered += 1);
+    }
+
+    /// Commits every partition's offset up to its first unstored delivery.
+    async fn commit(&mut self) {
+        let mut tpl = TopicPartitionList::new();
+        let mut planned = Vec::new();
+        {
+            let offsets = lock(&self.offsets);
+            for (partition, p) in offsets.iter() {
+                let at = p.committable();
+                if p.committed.is_none_or(|c| at > c) {
+                    let _ = tpl.add_partition_offset(
+                        &self.settings.topic,
+                        *partition,
+                        Offset::Offset(at),
+                    );
+                    planned.push((*partition, at));
+                }
+            }
+        }
+        if planned.is_empty() {
+            return;
+        }
+        let consumer = self.consumer.clone();
+        let result =
+            tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync)).await;
+        match result {
+            Ok(Ok(())) => {
+                let mut offsets = lock(&self.offsets);
+                for (partition, at) in planned {
+                    if let Some(p) = offsets.get_mut(&partition) {
+                        p.committed = Some(at);
+                    }
+                }
+                drop(offsets);
+                self.stats.send_modify(|s| s.commits += 1);
+            }
+            // Stored but not committed: read again after a restart and
+            // counted once by the store. Retried with the next commit.
+            Ok(Err(e)) => self.warn(&format!("committing offsets: {e}")),
+            Err(e) => self.warn(&format!("committing offsets: {e}")),
+        }
+    }
+
+    /// Logs transient trouble at most every 30 s.
+    fn warn(&mut self, error: &str) {
+        if self
+            .last_warning
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(30))
+        {
+            tracing::warn!(error, "Kafka consumer");
+            self.last_warning = Some(Instant::now());
+        }
+        self.stats
+            .send_modify(|s| s.last_error = Some(error.to_string()));
+    }
+}
+
+impl Subscriber for KafkaSubscriber {
+    type Ack = KafkaAck;
+
+    async fn next_batch(
+        &mut self,
+        max: usize,
+        linger: Duration,
+    ) -> Result<Vec<Delivery<KafkaAck>>, BusError> {
+        let mut out = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let mut skipped = false;
+        loop {
+            let received = match deadline {
+                None => Some(self.consumer.recv().await.map(|m| m.detach())),
+                Some(d) => tokio::time::timeout_at(d, self.consumer.recv())
+                    .await
+                    .ok()
+                    .map(|r| r.map(|m| m.detach())),
+            };
+            let Some(received) = received else {
+                // Linger passed. Only dead letters so far: commit past them
+                // and keep waiting (an empty batch would mean "closed").
+                if !out.is_empty() {
+                    break;
+                }
+                if skipped {
+                    self.commit().await;
+                    skipped = false;
+                }
+                deadline = None;
+                continue;
+            };
+            let msg = match received {
+                Ok(m) => m,
+                Err(e) => {
+                    self.warn(&e.to_string());
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + linger);
+            self.stats.send_modify(|s| s.received += 1);
+            let (partition, offset) = (msg.partition(), msg.offset());
+            let parsed = match msg.payload() {
+                None => Err("the message has no value".to_string()),
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .map_err(|_| "the message is not UTF-8 text".to_string())
+                    .and_then(|text| {
+                        Tick::from_json_in(text, &self.zone).map_err(|e| e.to_string())
+                    }),
+            };
+            {
+                let mut offsets = lock(&self.offsets);
+                let p = offsets.entry(partition).or_default();
+                p.next = p.next.max(offset + 1);
+                if parsed.is_ok() {
+                    p.outstanding.insert(offset);
+                }
+            }
+            match parsed {
+                Ok(tick) => out.push(Delivery {
+                    tick,
+                    ack: KafkaAck { partition, offset },
+                }),
+                Err(reason) => {
+                    self.dead_letter(&msg, &reason).await;
+                    skipped = true;
+                }
+            }
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ack(&mut self, acks: Vec<KafkaAck>) -> Result<(), BusError> {
+        {
+            let mut offsets = lock(&self.offsets);
+            for a in acks {
+                // A partition revoked meanwhile belongs to another consumer now.
+                if let Some(p) = offsets.get_mut(&a.partition) {
+                    p.outstanding.remove(&a.offset);
+                }
+            }
+        }
+        self.commit().await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spooled_records_keep_key_and_value() {
+        let r = encode_record("mbp", b"{\"x\":1}");
+        assert_eq!(decode_record(&r), Some((&b"mbp"[..], &b"{\"x\":1}"[..])));
+        assert_eq!(decode_record(&[5, 0, b'a']), None);
+        assert_eq!(decode_record(&[]), None);
+    }
+
+    #[test]
+    fn offsets_commit_up_to_the_first_unstored_delivery() {
+        let mut p = PartitionOffsets {
+            next: 10,
+            ..Default::default()
+        };
+        assert_eq!(p.committable(), 10);
+        p.outstanding.extend([7, 8, 9]);
+        assert_eq!(p.committable(), 7);
+        p.outstanding.remove(&8);
+        assert_eq!(p.committable(), 7, "9 stored before 7 does not move it");
+        p.outstanding.remove(&7);
+        assert_eq!(p.committable(), 9);
+        p.outstanding.remove(&9);
+        assert_eq!(p.committable(), 10);
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let mut c = KafkaConfig::default();
+        c.options.insert("sasl.password".into(), "hunter2".into());
+        let s = KafkaSettings::from_config(&c);
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

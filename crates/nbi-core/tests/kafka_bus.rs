@@ -1,0 +1,456 @@
+//! The Kafka bus against a real Kafka-protocol broker (tansu): spool,
+//! idempotent producer, consumer group commits, dead letters.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use nbi_core::bus::kafka::{self, KafkaSettings, KafkaSubscriber, DLQ_REASON_HEADER};
+use nbi_core::bus::Publisher;
+use nbi_core::collector::{Collector, CollectorOptions};
+use nbi_core::config::KafkaConfig;
+use nbi_core::store::sqlite::SqliteStore;
+use nbi_core::store::{HostFilter, Store};
+use nbi_core::tick::Tick;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use support::services::Broker;
+use tokio_util::sync::CancellationToken;
+
+fn settings(broker: &Broker, topic: &str) -> KafkaSettings {
+    let mut s = KafkaSettings::from_config(&KafkaConfig {
+        brokers: broker.address(),
+        topic: topic.to_string(),
+        group: format!("{topic}-collectors"),
+        partitions: 3,
+        ..KafkaConfig::default()
+    });
+    // Short, so an outage shows quickly in the test.
+    s.message_timeout = Duration::from_secs(5);
+    s
+}
+
+fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 7, 11, 0, 0, 0).unwrap() + chrono::Duration::minutes(minute)
+}
+
+/// Tick `i` of `host`: amounts that differ per host, app and minute.
+fn tick(host: usize, i: i64) -> Tick {
+    let h = host as u64 + 1;
+    let i_u = i as u64 + 1;
+    Tick::from_totals(
+        format!("host-{host:02}"),
+        at(i),
+        60,
+        [
+            ("Slack".to_string(), (h * 1000 + i_u, h * 10 + i_u % 7)),
+            ("Safari".to_string(), (h * 77_777 + i_u * 3, i_u)),
+        ],
+    )
+}
+
+/// Per (host, app): (in, out) of everything `ticks` hold.
+fn expected(ticks: &[Tick]) -> BTreeMap<(String, String), (u64, u64)> {
+    let mut m = BTreeMap::new();
+    for t in ticks {
+        for a in &t.apps {
+            let e = m.entry((t.host.clone(), a.app.clone())).or_insert((0, 0));
+            e.0 += a.bytes_in;
+            e.1 += a.bytes_out;
+        }
+    }
+    m
+}
+
+/// Per (host, app) totals the store holds for the whole test period.
+fn stored(store: &dyn Store, hosts: &[String]) -> BTreeMap<(String, String), (u64, u64)> {
+    let mut m = BTreeMap::new();
+    let from = at(-24 * 60).date_naive();
+    let to = at(60 * 24 * 30).date_naive();
+    for host in hosts {
+        let rows = store
+            .hourly(&HostFilter::One(host.clone()), from, to, chrono_tz::UTC)
+            .expect("hourly");
+        for r in rows {
+            let e = m.entry((host.clone(), r.app.clone())).or_insert((0, 0));
+            e.0 += r.bytes_in;
+            e.1 += r.bytes_out;
+        }
+    }
+    m
+}
+
+/// Runs a collector from the topic into `store` until it holds `want`
+/// ticks (or a minute passes), then stops it.
+async fn collect_until(s: &KafkaSettings, store: SqliteStore, want: u64) -> SqliteStore {
+    let sub = KafkaSubscriber::connect(s.clone(), chrono_tz::UTC)
+        .await
+        .expect("subscriber");
+    let collector = Collector::new(
+        sub,
+        store,
+        CollectorOptions {
+            linger: Duration::from_millis(200),
+            ..CollectorOptions::default()
+        },
+    );
+    let mut stats = collector.stats();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(collector.run(Some(stop.clone())));
+    let _ = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let s = stats.borrow_and_update().clone();
+            if s.ticks_written + s.ticks_skipped >= want {
+                break;
+            }
+            if stats.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    stop.cancel();
+    let (store, _) = task.await.expect("join").expect("collector");
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_travel_through_the_broker_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&dir.path().join("broker")) else {
+        return;
+    };
+    let s = settings(&broker, "round-trip");
+    let stop = CancellationToken::new();
+    let (publisher, sender) =
+        kafka::publisher(s.clone(), dir.path().join("spool"), 64 << 20, stop.clone()).unwrap();
+    let mut ticks = Vec::new();
+    for host in 0..4 {
+        for i in 0..50 {
+            ticks.push(tick(host, i));
+        }
+    }
+    for t in &ticks {
+        publisher.publish(t.clone()).await.unwrap();
+    }
+    let mut status = sender.status();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while status.borrow_and_update().sent < ticks.len() as u64 {
+            status.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("the broker acknowledged every tick");
+    assert_eq!(status.borrow().spooled, 0);
+    stop.cancel();
+    sender.join().await.unwrap();
+
+    let store = SqliteStore::open(&dir.path().join("nbi.sqlite")).unwrap();
+    let store = collect_until(&s, store, ticks.len() as u64).await;
+    let hosts: Vec<String> = (0..4).map(|h| format!("host-{h:02}")).collect();
+    assert_eq!(stored(&store, &hosts), expected(&ticks));
+}
+
+/// A collector that keeps running while the test does other things.
+struct RunningCollector {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<
+        Result<
+            (SqliteStore, nbi_core::collector::CollectorStats),
+            nbi_core::collector::CollectorError,
+        >,
+    >,
+    stats: tokio::sync::watch::Receiver<nbi_core::collector::CollectorStats>,
+}
+
+impl RunningCollector {
+    async fn start(s: &KafkaSettings, store: SqliteStore) -> RunningCollector {
+        let sub = KafkaSubscriber::connect(s.clone(), chrono_tz::UTC)
+            .await
+            .expect("subscriber");
+        let collector = Collector::new(
+            sub,
+            store,
+            CollectorOptions {
+                linger: Duration::from_millis(200),
+                ..CollectorOptions::default()
+            },
+        );
+        let stats = collector.stats();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(collector.run(Some(stop.clone())));
+        RunningCollector { stop, task, stats }
+    }
+
+    /// Waits until `want` ticks were handled (written, or already stored).
+    async fn wait_for(&mut self, want: u64, within: Duration) -> bool {
+        tokio::time::timeout(within, async {
+            loop {
+                let s = self.stats.borrow_and_update().clone();
+                if s.ticks_written + s.ticks_skipped >= want {
+                    return;
+                }
+                if self.stats.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    async fn stop(self) -> SqliteStore {
+        self.stop.cancel();
+        self.task.await.expect("join").expect("collector").0
+    }
+}
+
+async fn wait_sent(sender: &kafka::KafkaSender, want: u64, within: Duration) -> bool {
+    let mut status = sender.status();
+    tokio::time::timeout(within, async {
+        while status.borrow_and_update().sent < want {
+            if status.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_loses_nothing_and_counts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut broker) = Broker::start(&dir.path().join("broker")) else {
+        return;
+    };
+    let s = settings(&broker, "outage");
+    let hosts: Vec<String> = (0..3).map(|h| format!("host-{h:02}")).collect();
+    let store = SqliteStore::open(&dir.path().join("nbi.sqlite")).unwrap();
+    let mut collector = RunningCollector::start(&s, store).await;
+
+    let stop = CancellationToken::new();
+    let spool = dir.path().join("spool");
+    let (publisher, sender) =
+        kafka::publisher(s.clone(), spool.clone(), 64 << 20, stop.clone()).unwrap();
+    let mut ticks = Vec::new();
+    let mut i = 0;
+    let mut publish = |n: i64, ticks: &mut Vec<Tick>| {
+        let batch: Vec<Tick> = (i..i + n)
+            .flat_map(|m| (0..hosts.len()).map(move |h| tick(h, m)))
+            .collect();
+        i += n;
+        ticks.extend(batch.iter().cloned());
+        batch
+    };
+    for t in publish(40, &mut ticks) {
+        publisher.publish(t).await.unwrap();
+    }
+    assert!(wait_sent(&sender, ticks.len() as u64, Duration::from_secs(30)).await);
+
+    // The broker dies; the watcher goes on publishing without waiting.
+    broker.kill();
+    for t in publish(60, &mut ticks) {
+        tokio::time::timeout(Duration::from_secs(5), publisher.publish(t))
+            .await
+            .expect("publishing never waits for the broker")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Longer than the producer's message timeout: the spool takes them back.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(!sender.status().borrow().connected);
+    assert!(sender.status().borrow().spooled > 0);
+
+    // The watcher itself restarts during the outage: the spool survives it.
+    stop.cancel();
+    sender.join().await.unwrap();
+    drop(publisher);
+    let stop = CancellationToken::new();
+    let (publisher, sender) = kafka::publisher(s.clone(), spool, 64 << 20, stop.clone()).unwrap();
+    for t in publish(20, &mut ticks) {
+        publisher.publish(t).await.unwrap();
+    }
+
+    broker.restart();
+    let pending = ticks.len() as u64 - 40 * hosts.len() as u64;
+    assert!(
+        wait_sent(&sender, pending, Duration::from_secs(120)).await,
+        "sent after the outage: {:?}",
+        sender.status().borrow()
+    );
+    assert!(
+        collector
+            .wait_for(ticks.len() as u64, Duration::from_secs(120))
+            .await
+    );
+    stop.cancel();
+    sender.join().await.unwrap();
+    let store = collector.stop().await;
+    assert_eq!(stored(&store, &hosts), expected(&ticks));
+}
+
+async fn raw_producer(broker: &Broker) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .create()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_goes_to_the_dead_letter_topic_and_original_messages_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&dir.path().join("broker")) else {
+        return;
+    };
+    let s = settings(&broker, "mixed");
+    kafka::ensure_topics(&s).await.unwrap();
+    let producer = raw_producer(&broker).await;
+    let garbage: Vec<(&str, Vec<u8>)> = vec![
+        ("not json", b"hello kafka".to_vec()),
+        ("binary", vec![0xff, 0xfe, 0x00, 0x12]),
+        ("bad timestamp", br#"{"timestamp":"yesterday","app_usage":{}}"#.to_vec()),
+        ("negative bytes", br#"{"timestamp":"2026-07-11T10:00:00Z","app_usage":{"Slack":{"in":-1,"out":0}}}"#.to_vec()),
+        ("future schema", br#"{"schema":99,"host":"x","timestamp":"2026-07-11T10:00:00Z","interval_s":60,"app_usage":{}}"#.to_vec()),
+    ];
+    // The original project's message: no host, naive local time with µs.
+    let original = br#"{"timestamp": "2026-07-11T14:23:00.123456", "app_usage": {"Slack": {"in": 1200, "out": 340}, "Google Chrome H": {"in": 5, "out": 6}}}"#;
+    let mut sends = Vec::new();
+    for (_, payload) in &garbage {
+        sends.push(
+            producer.send(
+                FutureRecord::to(&s.topic)
+                    .key("default")
+                    .payload(payload.as_slice()),
+                Duration::from_secs(10),
+            ),
+        );
+    }
+    for fut in sends {
+        fut.await.expect("sent");
+    }
+    producer
+        .send(
+            FutureRecord::<str, [u8]>::to(&s.topic).payload(&original[..]),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("sent");
+    // An empty message (no value at all).
+    producer
+        .send(
+            FutureRecord::<str, [u8]>::to(&s.topic).key("default"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("sent");
+    let good = tick(0, 5);
+    producer
+        .send(
+            FutureRecord::to(&s.topic)
+                .key(&good.host)
+                .payload(&good.to_json()),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("sent");
+
+    let store = SqliteStore::open(&dir.path().join("nbi.sqlite")).unwrap();
+    let mut collector = RunningCollector::start(&s, store).await;
+    assert!(
+        collector.wait_for(2, Duration::from_secs(60)).await,
+        "both ticks stored"
+    );
+    let store = collector.stop().await;
+    let got = stored(&store, &["default".to_string(), good.host.clone()]);
+    assert_eq!(
+        got.get(&("default".into(), "Slack".into())),
+        Some(&(1200, 340))
+    );
+    assert_eq!(
+        got.get(&("default".into(), "Google Chrome H".into())),
+        Some(&(5, 6))
+    );
+    assert_eq!(
+        stored(&store, std::slice::from_ref(&good.host)),
+        expected(&[good])
+    );
+
+    // Every bad message is in the dead-letter topic, with its reason.
+    let dlq: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", "dlq-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    dlq.subscribe(&[&s.dlq_topic()]).unwrap();
+    let mut reasons = Vec::new();
+    let mut payloads = Vec::new();
+    while reasons.len() < garbage.len() + 1 {
+        let msg = tokio::time::timeout(Duration::from_secs(30), dlq.recv())
+            .await
+            .expect("a dead letter")
+            .expect("message");
+        let headers = msg.headers().expect("headers");
+        let reason = headers
+            .iter()
+            .find(|h| h.key == DLQ_REASON_HEADER)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .expect("the reason header");
+        reasons.push(reason);
+        payloads.push(msg.payload().map(<[u8]>::to_vec));
+    }
+    for (i, (what, payload)) in garbage.iter().enumerate() {
+        assert_eq!(
+            payloads[i].as_deref(),
+            Some(payload.as_slice()),
+            "{what} kept as it was"
+        );
+        assert!(!reasons[i].is_empty());
+    }
+    assert!(reasons[2].contains("timestamp"), "{}", reasons[2]);
+    assert!(reasons[4].contains("schema"), "{}", reasons[4]);
+    assert!(reasons[5].contains("no value"), "{}", reasons[5]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_collector_resumes_after_what_it_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&dir.path().join("broker")) else {
+        return;
+    };
+    let s = settings(&broker, "resume");
+    let stop = CancellationToken::new();
+    let (publisher, sender) =
+        kafka::publisher(s.clone(), dir.path().join("spool"), 64 << 20, stop.clone()).unwrap();
+    let first: Vec<Tick> = (0..30).map(|i| tick(1, i)).collect();
+    for t in &first {
+        publisher.publish(t.clone()).await.unwrap();
+    }
+    assert!(wait_sent(&sender, 30, Duration::from_secs(30)).await);
+    let a = SqliteStore::open(&dir.path().join("a.sqlite")).unwrap();
+    let mut c = RunningCollector::start(&s, a).await;
+    assert!(c.wait_for(30, Duration::from_secs(60)).await);
+    c.stop().await;
+
+    let second: Vec<Tick> = (30..45).map(|i| tick(1, i)).collect();
+    for t in &second {
+        publisher.publish(t.clone()).await.unwrap();
+    }
+    assert!(wait_sent(&sender, 45, Duration::from_secs(30)).await);
+    // A fresh store sees only what the group had not stored yet.
+    let b = SqliteStore::open(&dir.path().join("b.sqlite")).unwrap();
+    let mut c = RunningCollector::start(&s, b).await;
+    assert!(c.wait_for(15, Duration::from_secs(60)).await);
+    // Give a wrong redelivery time to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let b = c.stop().await;
+    assert_eq!(stored(&b, &["host-01".to_string()]), expected(&second));
+    stop.cancel();
+    sender.join().await.unwrap();
+}
