@@ -34,8 +34,8 @@ pub struct Global {
     /// This machine's name in ticks (default: the hostname)
     #[arg(long, global = true, value_name = "NAME")]
     pub host: Option<String>,
-    /// Where collect, import and today read and write: the embedded SQLite
-    /// file, or InfluxDB ([influxdb] in the config)
+    /// Where ticks and verdicts are stored: the embedded SQLite file, or
+    /// InfluxDB ([influxdb] in the config)
     #[arg(
         long,
         global = true,
@@ -54,13 +54,32 @@ pub enum StoreKind {
     Influx,
 }
 
+/// Between the watcher and the collector.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusKind {
+    /// In the same process (`run`), or stdout/stdin NDJSON (`watch`/`collect`)
+    #[default]
+    Memory,
+    /// The Kafka topic of [kafka] in the config; a watcher spools ticks on
+    /// disk while the broker is away
+    Kafka,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct BusArgs {
+    /// memory: in-process (run), stdout (watch), stdin (collect); kafka: the
+    /// [kafka] topic
+    #[arg(long, value_name = "memory|kafka", default_value = "memory")]
+    pub bus: BusKind,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Watch and collect into the store, in the foreground (Ctrl-C or SIGTERM flush and exit)
     Run(RunArgs),
-    /// Watch and print one tick per interval to stdout as NDJSON
+    /// Watch and publish one tick per interval: NDJSON on stdout, or to Kafka with --bus kafka
     Watch(WatchArgs),
-    /// Read NDJSON ticks from stdin (e.g. from `nbi watch`) into the store
+    /// Read ticks into the store: NDJSON from stdin (e.g. from `nbi watch`), or from Kafka with --bus kafka
     Collect(CollectArgs),
     /// Replay a file of ticks (NDJSON or nettop CSV) into the store, paced in time
     Replay(ReplayArgs),
@@ -113,6 +132,8 @@ pub struct PaceArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub bus: BusArgs,
     /// Show a native notification when a day is judged unusual
     #[arg(long)]
     pub notify: bool,
@@ -125,10 +146,15 @@ pub struct RunArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub source: SourceArgs,
+    #[command(flatten)]
+    pub bus: BusArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct CollectArgs {}
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub bus: BusArgs,
+}
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {

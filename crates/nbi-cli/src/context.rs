@@ -13,6 +13,7 @@ use nbi_core::store::Store;
 
 use crate::args::{Global, SourceArgs, StoreKind};
 
+#[derive(Clone)]
 pub struct Context {
     pub config: Config,
     pub tz: Tz,
@@ -45,9 +46,62 @@ impl Context {
     pub fn require_sqlite(&self, command: &str) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.store == StoreKind::Sqlite,
-            "`nbi {command}` works on the embedded SQLite store; --store influx is for collect, import and today"
+            "`nbi {command}` works on the embedded SQLite store only"
         );
         Ok(())
+    }
+
+    /// Opens the store `--store` names; for SQLite, only when the file
+    /// exists (`None` otherwise: nothing stored yet).
+    pub fn open_existing_store(&self) -> anyhow::Result<Option<Box<dyn Store>>> {
+        if self.store == StoreKind::Sqlite && !self.db().exists() {
+            return Ok(None);
+        }
+        self.open_store().map(Some)
+    }
+
+    /// How the store is named in logs and status.
+    pub fn store_name(&self) -> String {
+        match self.store {
+            StoreKind::Sqlite => self.db().display().to_string(),
+            StoreKind::Influx => format!(
+                "InfluxDB {} database {}",
+                self.config.influxdb.url, self.config.influxdb.database
+            ),
+        }
+    }
+
+    /// Opens the store again whenever asked (the nightly judge opens it
+    /// per run, on its own thread).
+    pub fn store_opener(
+        &self,
+    ) -> anyhow::Result<
+        impl Fn() -> Result<Box<dyn Store>, nbi_core::store::StoreError> + Send + Sync + Clone + 'static,
+    > {
+        // Resolve the token once: a missing token file is an error now, not at midnight.
+        let ctx = self.clone();
+        ctx.open_store()?;
+        Ok(move || match ctx.store {
+            StoreKind::Sqlite => {
+                SqliteStore::open(&ctx.db()).map(|s| Box::new(s) as Box<dyn Store>)
+            }
+            StoreKind::Influx => ctx
+                .open_store()
+                .map_err(|e| nbi_core::store::StoreError::Query(format!("{e:#}"))),
+        })
+    }
+
+    /// The Kafka settings of `[kafka]`.
+    pub fn kafka(&self) -> nbi_core::bus::kafka::KafkaSettings {
+        nbi_core::bus::kafka::KafkaSettings::from_config(&self.config.kafka, &self.config.host)
+    }
+
+    /// Where a watcher spools ticks for Kafka.
+    pub fn spool_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.config.kafka.spool_dir {
+            Some(d) if !d.as_os_str().is_empty() => Ok(d.clone()),
+            _ => Ok(self.state_dir()?.join("spool")),
+        }
     }
 
     /// The store `--store` names, for reading and writing.
@@ -65,12 +119,14 @@ impl Context {
                     !c.url.trim().is_empty(),
                     "--store influx needs the InfluxDB address: key `influxdb.url` in the config, or NBI_INFLUXDB__URL"
                 );
-                Ok(Box::new(InfluxStore::new(InfluxConfig {
+                let store = InfluxStore::new(InfluxConfig {
                     url: c.url.trim().to_string(),
                     database: c.database.clone(),
                     token: c.resolved_token()?,
                     batch_points: c.batch_points.max(1),
-                })))
+                })
+                .with_zone(self.tz);
+                Ok(Box::new(store))
             }
         }
     }

@@ -39,6 +39,11 @@ pub struct KafkaConfig {
     pub topic: String,
     /// The collectors' consumer group.
     pub group: String,
+    /// This collector's static member name in the group (Kafka's
+    /// `group.instance.id`): a collector restarted after a crash takes its
+    /// partitions back at once. Empty: `nbi-collect-<host>`. Two collectors
+    /// on one machine need different names.
+    pub instance: String,
     /// Partitions of the topic when nbi creates it (keyed by host).
     pub partitions: i32,
     pub replication: i32,
@@ -63,6 +68,7 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             topic: "network-metrics".into(),
             group: "nbi-collector".into(),
+            instance: String::new(),
             partitions: 3,
             replication: 1,
             compression: "lz4".into(),
@@ -137,6 +143,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("brokers", &self.brokers)
             .field("topic", &self.topic)
             .field("group", &self.group)
+            .field("instance", &self.instance)
             .field("partitions", &self.partitions)
             .field("replication", &self.replication)
             .field("compression", &self.compression)

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppFilter;
-use crate::bus::{memory, Publisher};
+use crate::bus::{memory, BusStatus, Publisher, Subscriber};
 use crate::collector::{Collector, CollectorError, CollectorOptions, CollectorStats};
 use crate::config::Config;
 use crate::source::linux::{LinuxConfig, LinuxSource};
@@ -18,6 +18,7 @@ use crate::source::nettop::{NettopConfig, NettopSource};
 use crate::source::replay::{ReplayConfig, ReplaySource};
 use crate::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus};
 use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
 
 /// A source, ready to run.
 #[derive(Debug, Clone)]
@@ -109,6 +110,9 @@ pub struct RunStatus {
     pub updated_at: DateTime<Utc>,
     pub source: SourceStatus,
     pub collector: CollectorSnapshot,
+    /// The broker bus (`--bus kafka`): spool and connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<BusStatus>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,8 +205,41 @@ impl EmbeddedRun {
         store: SqliteStore,
         shutdown: CancellationToken,
     ) -> Result<RunReport, PipelineError> {
-        let (status_tx, status_rx) = status_channel(self.source.kind());
         let (publisher, subscriber) = memory::channel(self.bus_capacity);
+        self.run_on(
+            publisher,
+            subscriber,
+            store,
+            shutdown,
+            None::<std::future::Ready<()>>,
+            None,
+        )
+        .await
+    }
+
+    /// Runs the source into `publisher` and a collector from `subscriber`
+    /// into `store`.
+    ///
+    /// A bus that closes when its publishers are gone (memory) ends the
+    /// collector by itself: pass `bus_done: None`. A broker never closes:
+    /// `bus_done` resolves once the publishing side has handed over what it
+    /// could (the spool's sender stopped), and the collector is stopped then.
+    pub async fn run_on<P, Sub, St, D>(
+        self,
+        publisher: P,
+        subscriber: Sub,
+        store: St,
+        shutdown: CancellationToken,
+        bus_done: Option<D>,
+        bus_status: Option<watch::Receiver<BusStatus>>,
+    ) -> Result<RunReport, PipelineError>
+    where
+        P: Publisher,
+        Sub: Subscriber,
+        St: Store,
+        D: std::future::Future<Output = ()>,
+    {
+        let (status_tx, status_rx) = status_channel(self.source.kind());
         let collector = Collector::new(subscriber, store, self.collector.clone());
         let stats = collector.stats();
         let ctx = SourceContext {
@@ -212,20 +249,28 @@ impl EmbeddedRun {
             status: status_tx,
             shutdown: shutdown.clone(),
         };
+        let writer_stop = CancellationToken::new();
         let writer = self.status_file.clone().map(|path| {
             tokio::spawn(write_status(
                 path,
                 status_rx.clone(),
                 stats.clone(),
-                shutdown.clone(),
+                bus_status.clone(),
+                writer_stop.clone(),
             ))
         });
-        // The collector stops when the bus closes, i.e. once the source has
-        // returned and dropped its publisher: nothing accepted is left behind.
-        let collecting = tokio::spawn(collector.run(None));
+        let collector_stop = bus_done.as_ref().map(|_| CancellationToken::new());
+        let collecting = tokio::spawn(collector.run(collector_stop.clone()));
         let source_result = run_source(self.source, ctx, publisher).await;
+        if let Some(done) = bus_done {
+            done.await;
+        }
+        if let Some(stop) = collector_stop {
+            stop.cancel();
+        }
         let collected = collecting.await.map_err(|_| CollectorError::Worker)?;
         shutdown.cancel();
+        writer_stop.cancel();
         if let Some(w) = writer {
             let _ = w.await;
         }
@@ -235,7 +280,8 @@ impl EmbeddedRun {
             source: status_rx.borrow().clone(),
         };
         if let Some(path) = &self.status_file {
-            write_once(path, &report.source, &report.collector, None);
+            let bus = bus_status.map(|b| b.borrow().clone());
+            write_once(path, &report.source, &report.collector, bus, None);
         }
         source_result?;
         Ok(report)
@@ -246,24 +292,39 @@ async fn write_status(
     path: PathBuf,
     mut source: watch::Receiver<SourceStatus>,
     mut stats: watch::Receiver<CollectorStats>,
+    mut bus: Option<watch::Receiver<BusStatus>>,
     shutdown: CancellationToken,
 ) {
     let started = Utc::now();
     loop {
         let s = source.borrow_and_update().clone();
         let c = stats.borrow_and_update().clone();
-        write_once(&path, &s, &c, Some(started));
+        let b = bus.as_mut().map(|b| b.borrow_and_update().clone());
+        write_once(&path, &s, &c, b, Some(started));
+        let bus_changed = async {
+            match bus.as_mut() {
+                Some(b) => b.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
             r = source.changed() => if r.is_err() { break },
             r = stats.changed() => if r.is_err() { break },
+            r = bus_changed => if r.is_err() { break },
         }
         // At most a few writes a second, however busy the pipeline is.
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-fn write_once(path: &Path, s: &SourceStatus, c: &CollectorStats, started: Option<DateTime<Utc>>) {
+fn write_once(
+    path: &Path,
+    s: &SourceStatus,
+    c: &CollectorStats,
+    bus: Option<BusStatus>,
+    started: Option<DateTime<Utc>>,
+) {
     let started_at = started
         .or_else(|| RunStatus::read(path).map(|r| r.started_at))
         .unwrap_or_else(Utc::now);
@@ -273,6 +334,7 @@ fn write_once(path: &Path, s: &SourceStatus, c: &CollectorStats, started: Option
         updated_at: Utc::now(),
         source: s.clone(),
         collector: c.into(),
+        bus,
     };
     if let Err(e) = status.write(path) {
         tracing::warn!(path = %path.display(), error = %e, "cannot write the status file");

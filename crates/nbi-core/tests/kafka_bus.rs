@@ -22,13 +22,16 @@ use support::services::Broker;
 use tokio_util::sync::CancellationToken;
 
 fn settings(broker: &Broker, topic: &str) -> KafkaSettings {
-    let mut s = KafkaSettings::from_config(&KafkaConfig {
-        brokers: broker.address(),
-        topic: topic.to_string(),
-        group: format!("{topic}-collectors"),
-        partitions: 3,
-        ..KafkaConfig::default()
-    });
+    let mut s = KafkaSettings::from_config(
+        &KafkaConfig {
+            brokers: broker.address(),
+            topic: topic.to_string(),
+            group: format!("{topic}-collectors"),
+            partitions: 3,
+            ..KafkaConfig::default()
+        },
+        "testhost",
+    );
     // Short, so an outage shows quickly in the test.
     s.message_timeout = Duration::from_secs(5);
     s
@@ -387,13 +390,23 @@ async fn garbage_goes_to_the_dead_letter_topic_and_original_messages_are_stored(
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
-    dlq.subscribe(&[&s.dlq_topic()]).unwrap();
+    // Read the topic itself, outside any group.
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(&s.dlq_topic(), 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    dlq.assign(&tpl).unwrap();
     let mut reasons = Vec::new();
     let mut payloads = Vec::new();
     while reasons.len() < garbage.len() + 1 {
         let msg = tokio::time::timeout(Duration::from_secs(30), dlq.recv())
             .await
-            .expect("a dead letter")
+            .unwrap_or_else(|_| {
+                panic!(
+                    "dead letters: only {} of {}",
+                    reasons.len(),
+                    garbage.len() + 1
+                )
+            })
             .expect("message");
         let headers = msg.headers().expect("headers");
         let reason = headers

@@ -14,19 +14,17 @@ use serde::Serialize;
 use crate::args::{DetectArgs, EvalArgs, Global, MarkNormalArgs, VerdictsArgs};
 use crate::context::Context;
 
-fn existing_store(ctx: &Context) -> anyhow::Result<nbi_core::store::sqlite::SqliteStore> {
-    let db = ctx.db();
-    anyhow::ensure!(
-        db.exists(),
-        "no data yet: nothing stored at {} (start watching with `nbi run`)",
-        db.display()
-    );
-    super::run::open_store(&db)
+fn existing_store(ctx: &Context) -> anyhow::Result<Box<dyn Store>> {
+    ctx.open_existing_store()?.with_context(|| {
+        format!(
+            "no data yet: nothing stored at {} (start watching with `nbi run`)",
+            ctx.db().display()
+        )
+    })
 }
 
 pub fn detect(global: &Global, args: DetectArgs) -> anyhow::Result<()> {
     let mut ctx = Context::load(global)?;
-    ctx.require_sqlite("detect")?;
     if let Some(model) = args.model {
         ctx.config.intel.model = model;
     }
@@ -84,18 +82,21 @@ struct StoredVerdict {
 
 pub fn verdicts(global: &Global, args: VerdictsArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    ctx.require_sqlite("verdicts")?;
     let db = ctx.db();
-    let records = if db.exists() {
-        let store = nbi_core::store::sqlite::SqliteStore::open_read_only(&db)
-            .with_context(|| format!("opening the store {}", db.display()))?;
-        let (first, last) = (
-            NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN),
-            NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX),
-        );
-        store.verdicts(&ctx.config.host, first, last)?
-    } else {
-        Vec::new()
+    let (first, last) = (
+        NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN),
+        NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX),
+    );
+    let records = match ctx.store {
+        crate::args::StoreKind::Sqlite if db.exists() => {
+            nbi_core::store::sqlite::SqliteStore::open_read_only(&db)
+                .with_context(|| format!("opening the store {}", db.display()))?
+                .verdicts(&ctx.config.host, first, last)?
+        }
+        crate::args::StoreKind::Sqlite => Vec::new(),
+        crate::args::StoreKind::Influx => {
+            ctx.open_store()?.verdicts(&ctx.config.host, first, last)?
+        }
     };
     let list = records
         .iter()
@@ -132,7 +133,6 @@ pub fn verdicts(global: &Global, args: VerdictsArgs) -> anyhow::Result<()> {
 
 pub fn mark_normal(global: &Global, args: MarkNormalArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    ctx.require_sqlite("mark-normal")?;
     let mut store = existing_store(&ctx)?;
     let marked = store.mark_normal(&ctx.config.host, args.day)?;
     anyhow::ensure!(

@@ -123,15 +123,24 @@ struct StatusJson {
 
 pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    ctx.require_sqlite("status")?;
     let db = ctx.db();
     let run = RunStatus::read(&pipeline::status_path(&db));
     let running = run
         .as_ref()
         .is_some_and(|r| r.is_live() && r.pid != std::process::id());
-    let store = match open_existing(&db)? {
-        Some(s) => Some(s.summary()?),
-        None => None,
+    let store_name = match ctx.store {
+        StoreKind::Sqlite => db.display().to_string(),
+        StoreKind::Influx => format!(
+            "InfluxDB {} database {}",
+            ctx.config.influxdb.url, ctx.config.influxdb.database
+        ),
+    };
+    let store = match ctx.store {
+        StoreKind::Sqlite => match open_existing(&db)? {
+            Some(s) => Some(s.summary()?),
+            None => None,
+        },
+        StoreKind::Influx => Some(ctx.open_store()?.summary()?),
     };
     if args.json {
         let out = StatusJson {
@@ -154,6 +163,23 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
                 println!("  not watching: {reason}");
             }
             println!("last tick: {}", when(r.source.last_tick));
+            if let Some(bus) = &r.bus {
+                println!(
+                    "kafka: {}, {} ticks sent, {} waiting in the spool{}",
+                    if bus.connected {
+                        "connected"
+                    } else {
+                        "broker unreachable"
+                    },
+                    bus.sent,
+                    bus.spooled,
+                    if bus.dropped > 0 {
+                        format!(", {} dropped (spool full)", bus.dropped)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
             println!(
                 "collector: {} ticks stored this run{}",
                 r.collector.ticks_written,
@@ -173,7 +199,7 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     }
     match store {
         Some(s) => {
-            println!("store: {}", db.display());
+            println!("store: {store_name}");
             println!(
                 "  {} ticks, {} app samples, hosts: {}",
                 s.ticks,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use nbi_core::bus::kafka::{self, KafkaPublisher, KafkaSender, KafkaSubscriber};
 use nbi_core::bus::{memory, BusError, Publisher};
 use nbi_core::collector::{Collector, CollectorOptions};
 use nbi_core::pipeline::{self, EmbeddedRun, SourceSpec};
@@ -16,12 +17,13 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{CollectArgs, Global, PaceArgs, ReplayArgs, RunArgs, SourceArgs, WatchArgs};
+use crate::args::{
+    BusKind, CollectArgs, Global, PaceArgs, ReplayArgs, RunArgs, SourceArgs, WatchArgs,
+};
 use crate::context::Context;
 
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     let mut ctx = Context::load(global)?;
-    ctx.require_sqlite("run")?;
     let kind = ctx.apply_source(&args.source)?;
     let spec = source_spec(&ctx, kind, &args.source)?;
     let nightly = (!args.no_detect).then(|| Detection {
@@ -33,7 +35,7 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         },
         notify: args.notify,
     });
-    run_embedded(&ctx, spec, nightly).await
+    run_pipeline(&ctx, spec, nightly, args.bus.bus).await
 }
 
 /// Judging days beside the pipeline: nightly, and on start for missed days.
@@ -43,10 +45,15 @@ struct Detection {
 }
 
 impl Detection {
-    fn spawn(self, db: std::path::PathBuf, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    fn spawn(
+        self,
+        ctx: &Context,
+        stop: CancellationToken,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
         let notify = self.notify;
-        tokio::spawn(self.nightly.run(
-            move || SqliteStore::open(&db),
+        let open = ctx.store_opener()?;
+        Ok(tokio::spawn(self.nightly.run(
+            open,
             move |verdict| {
                 tracing::info!(day = %verdict.day, status = %verdict.status, "{}", verdict.summary);
                 if !notify {
@@ -59,7 +66,7 @@ impl Detection {
                 }
             },
             stop,
-        ))
+        )))
     }
 }
 
@@ -67,21 +74,24 @@ pub async fn replay(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
     ctx.require_sqlite("replay")?;
     let spec = replay_spec(&ctx, args.file, &args.pace);
-    run_embedded(&ctx, spec, None).await
+    run_pipeline(&ctx, spec, None, BusKind::Memory).await
 }
 
-async fn run_embedded(
+async fn run_pipeline(
     ctx: &Context,
     spec: SourceSpec,
     detection: Option<Detection>,
+    bus: BusKind,
 ) -> anyhow::Result<()> {
     let db = ctx.db();
-    let store = open_store(&db)?;
+    let store = ctx.open_store()?;
     let shutdown = shutdown_on_signals();
     let stop_detection = CancellationToken::new();
-    let detecting = detection.map(|d| d.spawn(db.clone(), stop_detection.clone()));
+    let detecting = detection
+        .map(|d| d.spawn(ctx, stop_detection.clone()))
+        .transpose()?;
     let kind = spec.kind();
-    tracing::info!(source = %kind, db = %db.display(), host = %ctx.config.host, interval_s = ctx.config.source.interval, "watching");
+    tracing::info!(source = %kind, store = %ctx.store_name(), bus = ?bus, host = %ctx.config.host, interval_s = ctx.config.source.interval, "watching");
     let run = EmbeddedRun {
         host: ctx.config.host.clone(),
         interval: ctx.config.interval(),
@@ -91,7 +101,39 @@ async fn run_embedded(
         bus_capacity: ctx.config.collector.bus_capacity,
         status_file: Some(pipeline::status_path(&db)),
     };
-    let report = run.run(store, shutdown).await;
+    let report = match bus {
+        BusKind::Memory => {
+            let (publisher, subscriber) = memory::channel(ctx.config.collector.bus_capacity);
+            run.run_on(
+                publisher,
+                subscriber,
+                store,
+                shutdown,
+                None::<std::future::Ready<()>>,
+                None,
+            )
+            .await
+        }
+        BusKind::Kafka => {
+            let (publisher, sender) = kafka_publisher(ctx, shutdown.clone())?;
+            let status = sender.status();
+            let subscriber = KafkaSubscriber::new(ctx.kafka(), ctx.tz);
+            let sent = async move {
+                if let Err(e) = sender.join().await {
+                    tracing::warn!(error = %e, "the Kafka sender");
+                }
+            };
+            run.run_on(
+                publisher,
+                subscriber,
+                store,
+                shutdown,
+                Some(sent),
+                Some(status),
+            )
+            .await
+        }
+    };
     stop_detection.cancel();
     if let Some(task) = detecting {
         let _ = task.await;
@@ -107,7 +149,6 @@ async fn run_embedded(
 
 pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
     let mut ctx = Context::load(global)?;
-    ctx.require_sqlite("watch")?;
     let kind = ctx.apply_source(&args.source)?;
     let spec = source_spec(&ctx, kind, &args.source)?;
     let shutdown = shutdown_on_signals();
@@ -117,8 +158,20 @@ pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
         interval: ctx.config.interval(),
         filter: filter_for(&ctx, kind),
         status,
-        shutdown,
+        shutdown: shutdown.clone(),
     };
+    if args.bus.bus == BusKind::Kafka {
+        let sender_stop = CancellationToken::new();
+        let (publisher, sender) = kafka_publisher(&ctx, sender_stop.clone())?;
+        tracing::info!(source = %kind, topic = %ctx.config.kafka.topic, brokers = %ctx.config.kafka.brokers, host = %ctx.config.host, "watching");
+        let watched = pipeline::run_source(spec, source_ctx, publisher.clone()).await;
+        // A source that ended by itself (a replay): hand everything over
+        // first. After a signal, what is left stays spooled for next time.
+        publisher.drained(&shutdown).await;
+        sender_stop.cancel();
+        sender.join().await.context("sending to Kafka")?;
+        return watched.context("watching");
+    }
     let out = StdoutPublisher::default();
     match pipeline::run_source(spec, source_ctx, out).await {
         // A closed stdout (`nbi watch | head`) is a normal end.
@@ -127,10 +180,34 @@ pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
     }
 }
 
-pub async fn collect(global: &Global, _args: CollectArgs) -> anyhow::Result<()> {
+/// The spooled Kafka publisher of `[kafka]`; its sender stops (after a
+/// short grace to send what it holds) once `shutdown` is cancelled.
+fn kafka_publisher(
+    ctx: &Context,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(KafkaPublisher, KafkaSender)> {
+    let dir = ctx.spool_dir()?;
+    let max = ctx.config.kafka.spool_max_mb.saturating_mul(1 << 20);
+    kafka::publisher(ctx.kafka(), dir.clone(), max, shutdown)
+        .with_context(|| format!("opening the Kafka spool {}", dir.display()))
+}
+
+pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
     let store = ctx.open_store()?;
     let shutdown = shutdown_on_signals();
+    if args.bus.bus == BusKind::Kafka {
+        tracing::info!(topic = %ctx.config.kafka.topic, group = %ctx.config.kafka.group, store = %ctx.store_name(), "collecting");
+        let subscriber = KafkaSubscriber::new(ctx.kafka(), ctx.tz);
+        let collector = Collector::new(subscriber, store, collector_options(&ctx));
+        let (_, stats) = collector.run(Some(shutdown)).await?;
+        tracing::info!(
+            ticks_written = stats.ticks_written,
+            ticks_already_stored = stats.ticks_skipped,
+            "stopped; every tick read is stored and committed"
+        );
+        return Ok(());
+    }
     let (publisher, subscriber) = memory::channel(ctx.config.collector.bus_capacity);
     let collector = Collector::new(subscriber, store, collector_options(&ctx));
     let collecting = tokio::spawn(collector.run(None));

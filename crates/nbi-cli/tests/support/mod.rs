@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod desktop;
+#[path = "../../../nbi-core/tests/support/services.rs"]
+pub mod services;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

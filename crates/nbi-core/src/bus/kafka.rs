@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::{BusError, Delivery, Publisher, Subscriber};
+use super::{BusError, BusStatus, Delivery, Publisher, Subscriber};
 use crate::config::KafkaConfig;
 use crate::spool::{Spool, SpoolError, SpoolOptions, SpoolStats};
 use crate::tick::Tick;
@@ -51,6 +51,8 @@ pub struct KafkaSettings {
     pub brokers: String,
     pub topic: String,
     pub group: String,
+    /// The collector's static group membership (`group.instance.id`).
+    pub instance: Option<String>,
     pub partitions: i32,
     pub replication: i32,
     pub compression: String,
@@ -73,7 +75,9 @@ impl std::fmt::Debug for KafkaSettings {
 }
 
 impl KafkaSettings {
-    pub fn from_config(c: &KafkaConfig) -> KafkaSettings {
+    /// The settings of `[kafka]`; a collector on `host` is the static group
+    /// member `nbi-collect-<host>` unless `instance` names it.
+    pub fn from_config(c: &KafkaConfig, host: &str) -> KafkaSettings {
         KafkaSettings {
             brokers: c
                 .brokers
@@ -84,6 +88,10 @@ impl KafkaSettings {
                 .join(","),
             topic: c.topic.trim().to_string(),
             group: c.group.trim().to_string(),
+            instance: Some(match c.instance.trim() {
+                "" => format!("nbi-collect-{host}"),
+                name => name.to_string(),
+            }),
             partitions: c.partitions,
             replication: c.replication,
             compression: c.compression.clone(),
@@ -130,6 +138,9 @@ impl KafkaSettings {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest");
+        if let Some(id) = &self.instance {
+            c.set("group.instance.id", id);
+        }
         for (k, v) in &self.options {
             c.set(k, v);
         }
@@ -175,20 +186,6 @@ pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), BusError> {
     Ok(())
 }
 
-/// How the watcher's side of the bus is doing, for status displays.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SenderStatus {
-    /// Whether the last attempt to reach the broker worked.
-    pub connected: bool,
-    /// Ticks in the spool, not yet acknowledged by the broker.
-    pub spooled: u64,
-    /// Ticks the broker has acknowledged (since start).
-    pub sent: u64,
-    /// Ticks dropped because the spool was full (since start).
-    pub dropped: u64,
-    pub last_error: Option<String>,
-}
-
 struct Shared {
     spool: Mutex<Spool>,
     wake: Notify,
@@ -208,6 +205,23 @@ pub struct KafkaPublisher {
     shared: Arc<Shared>,
 }
 
+impl KafkaPublisher {
+    /// Ticks in the spool that the broker has not acknowledged yet.
+    pub fn pending(&self) -> u64 {
+        self.shared.spool().stats().pending
+    }
+
+    /// Waits until the broker has every tick published so far, or `cancel`.
+    pub async fn drained(&self, cancel: &CancellationToken) {
+        while self.pending() > 0 {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    }
+}
+
 impl Publisher for KafkaPublisher {
     async fn publish(&self, tick: Tick) -> Result<(), BusError> {
         let record = encode_record(&tick.host, tick.to_json().as_bytes());
@@ -223,11 +237,11 @@ impl Publisher for KafkaPublisher {
 /// The sender task of a [`KafkaPublisher`].
 pub struct KafkaSender {
     task: tokio::task::JoinHandle<Result<(), BusError>>,
-    status: watch::Receiver<SenderStatus>,
+    status: watch::Receiver<BusStatus>,
 }
 
 impl KafkaSender {
-    pub fn status(&self) -> watch::Receiver<SenderStatus> {
+    pub fn status(&self) -> watch::Receiver<BusStatus> {
         self.status.clone()
     }
 
@@ -259,9 +273,9 @@ pub fn publisher(
         spool: Mutex::new(spool),
         wake: Notify::new(),
     });
-    let (status_tx, status) = watch::channel(SenderStatus {
+    let (status_tx, status) = watch::channel(BusStatus {
         spooled: stats.pending,
-        ..SenderStatus::default()
+        ..BusStatus::default()
     });
     if stats.pending > 0 {
         tracing::info!(
@@ -284,7 +298,7 @@ struct Sender {
     settings: KafkaSettings,
     producer: FutureProducer,
     shared: Arc<Shared>,
-    status: watch::Sender<SenderStatus>,
+    status: watch::Sender<BusStatus>,
     sent: u64,
 }
 
@@ -443,7 +457,7 @@ impl Sender {
                 "the Kafka broker is back: sending the spool"
             );
         }
-        self.status.send_replace(SenderStatus {
+        self.status.send_replace(BusStatus {
             connected,
             spooled: stats.pending,
             sent: self.sent,
@@ -587,45 +601,85 @@ impl ConsumerContext for GroupContext {
 }
 
 /// Where collectors read ticks: a consumer in the `[kafka] group`.
+///
+/// It connects on the first [`Subscriber::next_batch`] and retries while
+/// the broker is away, so a collector may start before its broker.
 pub struct KafkaSubscriber {
-    consumer: Arc<StreamConsumer<GroupContext>>,
-    dlq: FutureProducer,
     settings: KafkaSettings,
     zone: Tz,
+    client: Option<Client>,
     offsets: Offsets,
     stats: watch::Sender<ConsumerStats>,
     last_warning: Option<Instant>,
 }
 
+struct Client {
+    consumer: Arc<StreamConsumer<GroupContext>>,
+    dlq: FutureProducer,
+}
+
 impl KafkaSubscriber {
-    /// Joins the group and subscribes (creating the topics when missing).
     /// Naive timestamps of original-format messages are read in `zone`.
+    pub fn new(settings: KafkaSettings, zone: Tz) -> KafkaSubscriber {
+        KafkaSubscriber {
+            settings,
+            zone,
+            client: None,
+            offsets: Arc::default(),
+            stats: watch::Sender::new(ConsumerStats::default()),
+            last_warning: None,
+        }
+    }
+
+    /// A subscriber that has joined the group (creating the topics when
+    /// missing); fails when the broker cannot be reached now.
     pub async fn connect(settings: KafkaSettings, zone: Tz) -> Result<KafkaSubscriber, BusError> {
-        ensure_topics(&settings).await?;
-        let offsets: Offsets = Arc::default();
-        let consumer: StreamConsumer<GroupContext> = settings
+        let mut s = KafkaSubscriber::new(settings, zone);
+        s.client = Some(s.open().await?);
+        Ok(s)
+    }
+
+    async fn open(&self) -> Result<Client, BusError> {
+        ensure_topics(&self.settings).await?;
+        let consumer: StreamConsumer<GroupContext> = self
+            .settings
             .consumer_config()
             .create_with_context(GroupContext {
-                topic: settings.topic.clone(),
-                offsets: offsets.clone(),
+                topic: self.settings.topic.clone(),
+                offsets: self.offsets.clone(),
             })
             .map_err(bus_error("Kafka consumer"))?;
         consumer
-            .subscribe(&[&settings.topic])
+            .subscribe(&[&self.settings.topic])
             .map_err(bus_error("subscribing"))?;
-        let dlq: FutureProducer = settings
+        let dlq: FutureProducer = self
+            .settings
             .producer_config("nbi-collect-dlq")
             .create()
             .map_err(bus_error("Kafka producer (dead letters)"))?;
-        Ok(KafkaSubscriber {
+        tracing::info!(topic = %self.settings.topic, group = %self.settings.group, "reading ticks from Kafka");
+        Ok(Client {
             consumer: Arc::new(consumer),
             dlq,
-            settings,
-            zone,
-            offsets,
-            stats: watch::Sender::new(ConsumerStats::default()),
-            last_warning: None,
         })
+    }
+
+    /// The connected client, connecting (with backoff) first if needed.
+    async fn client(
+        &mut self,
+    ) -> Result<(Arc<StreamConsumer<GroupContext>>, FutureProducer), BusError> {
+        let mut backoff = Backoff::new();
+        while self.client.is_none() {
+            match self.open().await {
+                Ok(c) => self.client = Some(c),
+                Err(e) => {
+                    self.warn(&e.to_string());
+                    backoff.wait(&CancellationToken::new(), None).await;
+                }
+            }
+        }
+        let c = self.client.as_ref().ok_or(BusError::Closed)?;
+        Ok((c.consumer.clone(), c.dlq.clone()))
     }
 
     pub fn stats(&self) -> watch::Receiver<ConsumerStats> {
@@ -635,7 +689,12 @@ impl KafkaSubscriber {
     /// Sends a message that is not a tick to the dead-letter topic, retrying
     /// until the broker has it: it is never dropped and never blocks others
     /// for longer than the broker is away.
-    async fn dead_letter(&mut self, msg: &OwnedMessage, reason: &str) {
+    async fn dead_letter(
+        &mut self,
+        dlq_producer: &FutureProducer,
+        msg: &OwnedMessage,
+        reason: &str,
+    ) {
         tracing::warn!(
             partition = msg.partition(),
             offset = msg.offset(),
@@ -673,7 +732,7 @@ impl KafkaSubscriber {
             if let Some(p) = msg.payload() {
                 record = record.payload(p);
             }
-            match self.dlq.send(record, Duration::from_secs(10)).await {
+            match dlq_producer.send(record, Duration::from_secs(10)).await {
                 Ok(_) => break,
                 Err((e, _)) => {
                     tracing::warn!(error = %e, "cannot write to the dead-letter topic; retrying");
@@ -705,7 +764,9 @@ impl KafkaSubscriber {
         if planned.is_empty() {
             return;
         }
-        let consumer = self.consumer.clone();
+        let Some(consumer) = self.client.as_ref().map(|c| c.consumer.clone()) else {
+            return;
+        };
         let result =
             tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync)).await;
         match result {
@@ -748,13 +809,14 @@ impl Subscriber for KafkaSubscriber {
         max: usize,
         linger: Duration,
     ) -> Result<Vec<Delivery<KafkaAck>>, BusError> {
+        let (consumer, dlq) = self.client().await?;
         let mut out = Vec::new();
         let mut deadline: Option<tokio::time::Instant> = None;
         let mut skipped = false;
         loop {
             let received = match deadline {
-                None => Some(self.consumer.recv().await.map(|m| m.detach())),
-                Some(d) => tokio::time::timeout_at(d, self.consumer.recv())
+                None => Some(consumer.recv().await.map(|m| m.detach())),
+                Some(d) => tokio::time::timeout_at(d, consumer.recv())
                     .await
                     .ok()
                     .map(|r| r.map(|m| m.detach())),
@@ -774,6 +836,13 @@ impl Subscriber for KafkaSubscriber {
             };
             let msg = match received {
                 Ok(m) => m,
+                Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::FencedInstanceId) => {
+                    return Err(BusError::Other(format!(
+                        "another collector joined group {} as {:?}: give each collector its own `kafka.instance`",
+                        self.settings.group,
+                        self.settings.instance.as_deref().unwrap_or("")
+                    )));
+                }
                 Err(e) => {
                     self.warn(&e.to_string());
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -805,7 +874,7 @@ impl Subscriber for KafkaSubscriber {
                     ack: KafkaAck { partition, offset },
                 }),
                 Err(reason) => {
-                    self.dead_letter(&msg, &reason).await;
+                    self.dead_letter(&dlq, &msg, &reason).await;
                     skipped = true;
                 }
             }
@@ -864,7 +933,7 @@ mod tests {
     fn secrets_are_not_in_debug_output() {
         let mut c = KafkaConfig::default();
         c.options.insert("sasl.password".into(), "hunter2".into());
-        let s = KafkaSettings::from_config(&c);
+        let s = KafkaSettings::from_config(&c, "h");
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{c:?}").contains("hunter2"));
     }

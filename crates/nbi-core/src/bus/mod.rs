@@ -22,6 +22,20 @@ pub enum BusError {
     Other(String),
 }
 
+/// How a broker bus is doing on the watcher's side, for status displays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BusStatus {
+    /// Whether the last attempt to reach the broker worked.
+    pub connected: bool,
+    /// Ticks in the disk spool, not yet acknowledged by the broker.
+    pub spooled: u64,
+    /// Ticks the broker has acknowledged since start.
+    pub sent: u64,
+    /// Ticks dropped since start because the spool was full.
+    pub dropped: u64,
+    pub last_error: Option<String>,
+}
+
 /// Where sources send ticks.
 pub trait Publisher: Clone + Send + Sync + 'static {
     /// Sends one tick, waiting while the bus is full.

@@ -18,12 +18,15 @@ use serde_json::Value;
 use super::timeline::{local_day_bounds, local_day_hour, offsets_aligned, DayBounds};
 use super::{
     answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
-    StoreSummary, WriteReport,
+    StoreSummary, VerdictRecord, WriteReport,
 };
 use crate::tick::Tick;
 
 pub const MEASUREMENT: &str = "network_traffic";
 pub const TICKS: &str = "nbi_tick";
+/// Verdicts, one point per host and local day at the day's start: Grafana
+/// draws them as annotations.
+pub const VERDICTS: &str = "nbi_verdict";
 
 /// Where the store writes and reads.
 #[derive(Clone)]
@@ -52,6 +55,8 @@ impl std::fmt::Debug for InfluxConfig {
 pub struct InfluxStore {
     cfg: InfluxConfig,
     agent: ureq::Agent,
+    /// Where verdict points are placed: the start of the local day.
+    zone: Tz,
 }
 
 impl InfluxStore {
@@ -61,7 +66,115 @@ impl InfluxStore {
             .http_status_as_error(false)
             .build()
             .into();
-        InfluxStore { cfg, agent }
+        InfluxStore {
+            cfg,
+            agent,
+            zone: chrono_tz::UTC,
+        }
+    }
+
+    /// The time zone of the local days verdicts are about.
+    pub fn with_zone(mut self, zone: Tz) -> InfluxStore {
+        self.zone = zone;
+        self
+    }
+
+    /// Verdict points of `host` between the starts of local days `from` and `to`.
+    fn verdict_rows(
+        &self,
+        host: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VerdictRecord>, StoreError> {
+        let start = local_day_bounds(from, self.zone).start;
+        let end = local_day_bounds(to, self.zone).end;
+        let q = format!(
+            "SELECT * FROM {} WHERE time >= {}s AND time < {}s AND \"host\" = {}",
+            ident(VERDICTS),
+            start.timestamp(),
+            end.timestamp(),
+            literal(host)
+        );
+        let mut out = Vec::new();
+        for series in self.query(&q)? {
+            let columns: Vec<&str> = series["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for row in series["values"].as_array().into_iter().flatten() {
+                let field = |name: &str| {
+                    columns
+                        .iter()
+                        .position(|c| *c == name)
+                        .map(|i| &row[i])
+                        .filter(|v| !v.is_null())
+                };
+                let text = |name: &str| field(name).and_then(Value::as_str).map(str::to_string);
+                let (Some(day), Some(verdict_json), Some(status)) =
+                    (text("day"), text("verdict"), text("status"))
+                else {
+                    continue;
+                };
+                let Ok(day) = day.parse::<NaiveDate>() else {
+                    continue;
+                };
+                out.push(VerdictRecord {
+                    host: host.to_string(),
+                    day,
+                    status,
+                    judged_at: field("judged_at")
+                        .and_then(Value::as_i64)
+                        .and_then(|t| DateTime::from_timestamp(t, 0))
+                        .unwrap_or_default(),
+                    verdict_json,
+                    // Models are kept by the embedded store only: InfluxDB
+                    // 1.x limits a string field to 64 kB.
+                    model: None,
+                    model_meta: text("model_meta"),
+                    marked_normal: field("marked_normal")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                });
+            }
+        }
+        out.sort_by_key(|r| r.day);
+        Ok(out)
+    }
+
+    fn write_verdict(&self, r: &VerdictRecord) -> Result<(), StoreError> {
+        let (error, threshold) = serde_json::from_str::<Value>(&r.verdict_json)
+            .map(|v| (v["error"].as_f64(), v["threshold"].as_f64()))
+            .unwrap_or((None, None));
+        let summary = serde_json::from_str::<Value>(&r.verdict_json)
+            .ok()
+            .and_then(|v| v["summary"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut fields = vec![
+            format!("anomaly={}", r.status == "anomalous"),
+            format!("status={}", field_string(&r.status)),
+            format!("day={}", field_string(&r.day.to_string())),
+            format!("summary={}", field_string(&summary)),
+            format!("verdict={}", field_string(&r.verdict_json)),
+            format!("marked_normal={}", r.marked_normal),
+            format!("judged_at={}i", r.judged_at.timestamp()),
+        ];
+        if let Some(e) = error.filter(|e| e.is_finite()) {
+            fields.push(format!("error={e:?}"));
+        }
+        if let Some(t) = threshold.filter(|t| t.is_finite()) {
+            fields.push(format!("threshold={t:?}"));
+        }
+        if let Some(m) = &r.model_meta {
+            fields.push(format!("model_meta={}", field_string(m)));
+        }
+        let at = local_day_bounds(r.day, self.zone).start.timestamp();
+        self.post_lines(format!(
+            "{VERDICTS},host={} {} {at}\n",
+            tag(&r.host),
+            fields.join(",")
+        ))
     }
 
     fn unreachable(&self, e: impl std::fmt::Display) -> StoreError {
@@ -221,6 +334,24 @@ fn tag(v: &str) -> String {
     if out.is_empty() || out.ends_with('\\') {
         out.push('_');
     }
+    out
+}
+
+/// A string field value in line protocol: quoted, with `"` and `\` escaped.
+fn field_string(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
     out
 }
 
@@ -421,6 +552,47 @@ impl Store for InfluxStore {
             first_tick: edge("first")?,
             last_tick: edge("last")?,
         })
+    }
+
+    fn put_verdict(&mut self, record: &VerdictRecord) -> Result<(), StoreError> {
+        let marked = self
+            .verdict(&record.host, record.day)?
+            .is_some_and(|v| v.marked_normal);
+        let record = VerdictRecord {
+            marked_normal: record.marked_normal || marked,
+            ..record.clone()
+        };
+        self.write_verdict(&record)
+    }
+
+    fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
+        Ok(self
+            .verdict_rows(host, day, day)?
+            .into_iter()
+            .find(|r| r.day == day))
+    }
+
+    fn verdicts(
+        &self,
+        host: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VerdictRecord>, StoreError> {
+        // Far-off bounds (everything) are clamped to what InfluxDB can hold.
+        let lo = NaiveDate::from_ymd_opt(1970, 1, 2).unwrap_or(from);
+        let hi = NaiveDate::from_ymd_opt(2200, 1, 1).unwrap_or(to);
+        self.verdict_rows(host, from.max(lo), to.min(hi))
+    }
+
+    fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
+        let Some(record) = self.verdict(host, day)? else {
+            return Ok(false);
+        };
+        self.write_verdict(&VerdictRecord {
+            marked_normal: true,
+            ..record
+        })?;
+        Ok(true)
     }
 }
 

@@ -199,6 +199,7 @@ impl Influx {
         while start.elapsed() < Duration::from_secs(30) {
             let ok = std::process::Command::new("curl")
                 .args(["-fsS", "-o", "/dev/null", &format!("{}/ping", self.url())])
+                .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
