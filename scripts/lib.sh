@@ -66,3 +66,35 @@ ensure_test_deps() {
         apt_install curl python3 procps iproute2 util-linux xvfb xauth dbus dbus-x11 dunst influxdb
     fi
 }
+
+# Node.js 20.19 or later with npm, for the webview (Vite 7). Debian's own
+# nodejs may be older: then the official build from nodejs.org goes to
+# /usr/local. macOS: Homebrew.
+NBI_NODE_VERSION=22.12.0
+node_ok() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+        node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null
+}
+
+ensure_node() {
+    node_ok && return 0
+    if is_macos; then
+        command -v brew >/dev/null 2>&1 || { log "install Node.js 20.19 or later (https://nodejs.org or Homebrew)"; exit 1; }
+        brew install node
+    elif is_debian; then
+        apt_install nodejs npm xz-utils curl ca-certificates || true
+        if ! node_ok; then
+            local arch
+            case "$(uname -m)" in
+                x86_64) arch=x64 ;;
+                aarch64) arch=arm64 ;;
+                *) log "no Node.js build for $(uname -m): install Node.js 20.19 or later"; exit 1 ;;
+            esac
+            log "installing Node.js $NBI_NODE_VERSION from nodejs.org into /usr/local"
+            curl -fsSL "https://nodejs.org/dist/v$NBI_NODE_VERSION/node-v$NBI_NODE_VERSION-linux-$arch.tar.xz" |
+                as_root tar -xJ -C /usr/local --strip-components=1
+            hash -r
+        fi
+    fi
+    node_ok || { log "Node.js 20.19 or later with npm is needed: found $(node --version 2>/dev/null || echo none)"; exit 1; }
+}

@@ -2,7 +2,9 @@
 # Installs and starts, on 127.0.0.1, the real servers the tests use, or stops
 # them again:  test_services.sh start|stop|env
 #   InfluxDB (Debian's influxdb, v1 API) on 127.0.0.1:18086
-# `env` prints the variables the tests read (NBI_TEST_INFLUX_URL).
+#   tansu (an Apache-Kafka-compatible broker, SQLite storage) on 127.0.0.1:19092
+# `env` prints the variables the tests read, one per line: the servers'
+# addresses, and the programs for tests that start (and stop) their own.
 # Safe to run twice; stops only what it started (by pid file).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -11,6 +13,8 @@ dir="$NBI_ROOT/target/test-services"
 influx_port=18086
 
 influx_url() { echo "http://127.0.0.1:$influx_port"; }
+kafka_port=19092
+tansu_version=0.6.0
 
 influx_up() { curl -fsS -o /dev/null "$(influx_url)/ping" 2>/dev/null; }
 
@@ -64,9 +68,68 @@ stop_influx() {
     rm -f "$pidfile"
 }
 
+tansu_bin() {
+    local t
+    for t in "$(command -v tansu 2>/dev/null || true)" "$HOME/.cargo/bin/tansu"; do
+        if [ -n "$t" ] && [ -x "$t" ] && "$t" --version 2>/dev/null | grep -qx "tansu $tansu_version"; then
+            echo "$t"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# tansu builds from crates.io (about 25 minutes on 2 cores, once): the
+# binary is reused while its version matches.
+install_tansu() {
+    tansu_bin >/dev/null && return 0
+    ensure_build_deps
+    log "building tansu $tansu_version (a Kafka-protocol broker; once, about 25 minutes)"
+    cargo install tansu --version "$tansu_version" --locked --features libsql,dynostore --quiet
+    tansu_bin >/dev/null || { log "tansu $tansu_version did not install"; return 1; }
+}
+
+kafka_up() { (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; }
+
+start_kafka() {
+    install_tansu
+    if kafka_up; then return 0; fi
+    mkdir -p "$dir/tansu"
+    # tansu reads the path after sqlite:// relative to its directory.
+    (cd "$dir/tansu" && exec "$(tansu_bin)" broker \
+        --listener-url "tcp://127.0.0.1:$kafka_port" \
+        --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
+        --storage-engine sqlite://tansu.db) > "$dir/tansu/tansu.log" 2>&1 &
+    echo $! > "$dir/tansu/pid"
+    for _ in $(seq 1 100); do
+        kafka_up && { log "tansu is up at 127.0.0.1:$kafka_port"; return 0; }
+        sleep 0.1
+    done
+    log "tansu did not start: $(tail -5 "$dir/tansu/tansu.log")"
+    return 1
+}
+
+stop_kafka() {
+    local pidfile="$dir/tansu/pid"
+    [ -f "$pidfile" ] || return 0
+    local pid
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null && grep -q tansu "/proc/$pid/cmdline" 2>/dev/null; then
+        kill "$pid"
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$pidfile"
+}
+
 case "${1:-}" in
-    start) start_influx ;;
-    stop) stop_influx ;;
-    env) influx_up && echo "NBI_TEST_INFLUX_URL=$(influx_url)" ;;
+    start) start_influx && start_kafka ;;
+    stop) stop_kafka; stop_influx ;;
+    env)
+        influx_up && echo "NBI_TEST_INFLUX_URL=$(influx_url)"
+        kafka_up && echo "NBI_TEST_KAFKA=127.0.0.1:$kafka_port"
+        command -v influxd >/dev/null 2>&1 && echo "NBI_TEST_INFLUXD=$(command -v influxd)"
+        tansu_bin >/dev/null && echo "NBI_TEST_TANSU=$(tansu_bin)"
+        true
+        ;;
     *) echo "usage: $0 start|stop|env" >&2; exit 64 ;;
 esac

@@ -27,12 +27,7 @@ impl Drop for Db {
 }
 
 fn database(create: bool) -> Option<Db> {
-    let Ok(url) = std::env::var("NBI_TEST_INFLUX_URL") else {
-        eprintln!(
-            "skipped: NBI_TEST_INFLUX_URL is not set (./scripts/test starts InfluxDB and sets it)"
-        );
-        return None;
-    };
+    let url = support::services::server("NBI_TEST_INFLUX_URL", "InfluxDB")?;
     let name = format!("nbi_cli_{}_{}", std::process::id(), create as u8);
     let store = InfluxStore::new(InfluxConfig {
         url: url.clone(),

@@ -3,6 +3,8 @@
 //! query exactly as the SQLite store does on the same ticks.
 #![cfg(feature = "influx")]
 
+mod support;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{Duration, NaiveDate};
@@ -29,12 +31,7 @@ impl Drop for Scratch {
 }
 
 fn scratch(create: bool) -> Option<Scratch> {
-    let Ok(url) = std::env::var("NBI_TEST_INFLUX_URL") else {
-        eprintln!(
-            "skipped: NBI_TEST_INFLUX_URL is not set (./scripts/test starts InfluxDB and sets it)"
-        );
-        return None;
-    };
+    let url = support::services::server("NBI_TEST_INFLUX_URL", "InfluxDB")?;
     static N: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "nbi_test_{}_{}",

@@ -40,7 +40,7 @@ use crate::tick::Tick;
 /// The header naming why a message went to the dead-letter topic.
 pub const DLQ_REASON_HEADER: &str = "nbi-error";
 /// Most ticks the sender hands to the producer at once.
-const SEND_BATCH: usize = 1000;
+const SEND_BATCH: usize = 5000;
 /// How long a stopping watcher keeps sending what its spool holds.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);

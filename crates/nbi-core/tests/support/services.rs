@@ -30,6 +30,24 @@ pub fn program(var: &str, what: &str) -> Option<PathBuf> {
     }
 }
 
+/// The address of a shared test server named by `var` (e.g.
+/// `NBI_TEST_INFLUX_URL`), with the same skip-or-fail rule as [`program`].
+pub fn server(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => {
+            let msg = format!(
+                "{what} is not available: {var} is not set (./scripts/test starts it and sets it)"
+            );
+            if std::env::var("NBI_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("{msg}");
+            }
+            eprintln!("skipped: {msg}");
+            None
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds the webview (ui/) and runs its tests: type check, unit tests (Vitest)
+# and browser tests (real Chromium through playwright-core, Tauri IPC mocked).
+# Installs what is missing and nothing twice; ends with one line
+# "ui: N passed, M failed" and exits non-zero if anything failed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$NBI_ROOT/ui"
+
+# The browser tests drive Debian's chromium (never a downloaded build), or on
+# macOS the installed Google Chrome; CHROMIUM overrides both.
+ensure_chromium() {
+    if [ -n "${CHROMIUM:-}" ]; then
+        :
+    elif is_macos; then
+        CHROMIUM="/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"
+    else
+        apt_install chromium
+        CHROMIUM=/usr/bin/chromium
+    fi
+    if [ ! -x "$CHROMIUM" ]; then
+        log "no Chromium at $CHROMIUM: install one or set CHROMIUM"
+        exit 1
+    fi
+    export CHROMIUM
+}
+
+sha256() {
+    if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi
+}
+
+# npm ci wipes node_modules; do it only when the lockfile changed since.
+ensure_node_modules() {
+    local stamp=node_modules/.nbi-lock.sha256 want
+    want=$(sha256 package-lock.json package.json)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    log "npm ci (ui)"
+    npm ci --no-audit --no-fund
+    printf '%s\n' "$want" >"$stamp"
+}
+
+ensure_node
+ensure_chromium
+ensure_node_modules
+mkdir -p test-output
+
+passed=0
+failed=0
+
+# step NAME CMD...: a build step; its failure counts as one failed test.
+step() {
+    local name=$1
+    shift
+    log "$name"
+    if ! "$@"; then
+        log "$name failed"
+        failed=$((failed + 1))
+    fi
+}
+
+# tests NAME LOG PASS_SED FAIL_SED CMD...: runs a test runner, keeps its
+# output in LOG and adds up the counts that the sed expressions pick out of
+# its summary. A runner that fails without reporting a failed test (it
+# crashed, or did not start) still counts as one failure, and one that
+# passes having run nothing counts as one too.
+tests() {
+    local name=$1 out=$2 pass_sed=$3 fail_sed=$4 status p f
+    shift 4
+    log "$name"
+    set +e
+    "$@" 2>&1 | tee "$out"
+    status=${PIPESTATUS[0]}
+    set -e
+    # Runners color their output when they think a person is watching.
+    sed -i.bak $'s/\x1b\\[[0-9;]*m//g' "$out" && rm -f "$out.bak"
+    p=$(sed -nE "$pass_sed" "$out" | awk '{s+=$1} END {print s+0}')
+    f=$(sed -nE "$fail_sed" "$out" | awk '{s+=$1} END {print s+0}')
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        log "$name exited with status $status"
+        f=1
+    fi
+    if [ "$status" -eq 0 ] && [ "$p" -eq 0 ]; then
+        log "$name ran no test"
+        f=$((f + 1))
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+step "vite build" npm run build
+step "tsc --noEmit" npx tsc --noEmit
+# Vitest's summary: "Tests  2 failed | 89 passed (91)".
+tests "unit tests (vitest)" test-output/unit.log \
+    's/^ *Tests .*[^0-9]([0-9]+) passed.*/\1/p' \
+    's/^ *Tests .*[^0-9]([0-9]+) failed.*/\1/p' \
+    npm test
+# node --test with the spec reporter: "ℹ pass 30", "ℹ fail 0" (TAP: "# pass 30").
+tests "browser tests (chromium)" test-output/browser.log \
+    's/^(ℹ|#) pass ([0-9]+)$/\2/p' \
+    's/^(ℹ|#) fail ([0-9]+)$/\2/p' \
+    npm run test:browser
+
+echo "ui: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,151 @@
+// The IPC contract with the tray app. Field names are snake_case because that
+// is how serde sends them; invoke arguments are camelCase because that is how
+// Tauri maps them onto the Rust command parameters.
+import { invoke } from '@tauri-apps/api/core'
+
+/** "YYYY-MM-DD", a local calendar day. */
+export type Day = string
+
+export interface AppCurve {
+  app: string
+  bytes_in: number[]
+  bytes_out: number[]
+  total_in: number
+  total_out: number
+}
+
+export interface DayCurve {
+  day: Day
+  /** IANA zone the day is in. */
+  timezone: string
+  /** Unix seconds of the first slot (local midnight). */
+  start: number
+  /** 60 or 300. */
+  step_s: number
+  /** 1440 or 288 normally; DST days have 23 or 25 hours. */
+  slots: number
+  /** Index of the slot containing "now" when the day is today, else null. */
+  now_slot: number | null
+  /** Top apps by total, "Other apps" last if any; arrays have `slots` entries. */
+  apps: AppCurve[]
+}
+
+/** Bytes per slot, `slots` entries each. */
+export interface Band {
+  low: number[]
+  mid: number[]
+  high: number[]
+}
+
+export interface TypicalDay {
+  day: Day
+  step_s: number
+  slots: number
+  baseline_days: number
+  /** Null while learning (no baseline yet). */
+  bytes_in: Band | null
+  bytes_out: Band | null
+}
+
+export interface Explanation {
+  app: string
+  from_hour: number
+  /** Exclusive end: 3 → 4 is the hour 03:00–04:00. */
+  to_hour: number
+  bytes: number
+  typical_bytes: number
+}
+
+export type VerdictStatus = 'normal' | 'anomalous' | 'learning' | 'insufficient_data'
+export type DayKind = 'workday' | 'day_off'
+
+export interface Verdict {
+  day: Day
+  status: VerdictStatus
+  error: number | null
+  threshold: number | null
+  baseline_days: number
+  baseline: Day[]
+  day_kind: DayKind
+  uncollected_hours: number
+  model: string
+  apps: string[]
+  explanation: Explanation[]
+  summary: string
+  marked_normal: boolean
+}
+
+export interface Learning {
+  have: number
+  need: number
+  day_kind: DayKind
+}
+
+export type SourceState = 'starting' | 'watching' | 'paused' | 'failing' | 'stopped'
+
+export interface Status {
+  state: SourceState
+  reason: string | null
+  /** RFC 3339, UTC. */
+  last_tick: string | null
+  source: string
+  host: string
+  grafana_url: string | null
+}
+
+export interface HistoryEntry {
+  day: Day
+  status: VerdictStatus
+  summary: string
+  marked_normal: boolean
+}
+
+export type StepMin = 1 | 5
+
+/** Backend events; `updated` has no payload. */
+export const EVENTS = {
+  updated: 'nbi://updated',
+  status: 'nbi://status',
+  showDay: 'nbi://show-day',
+} as const
+
+// `day` is left out rather than sent as null when absent: the backend reads a
+// missing day as "today" (or "the last judged day" for `verdict`).
+function withDay(day: Day | undefined, rest: Record<string, unknown> = {}): Record<string, unknown> {
+  return day === undefined ? rest : { day, ...rest }
+}
+
+export const dayCurve = (day: Day | undefined, stepMin: StepMin): Promise<DayCurve> =>
+  invoke<DayCurve>('day_curve', withDay(day, { stepMin }))
+
+export const typicalDay = (day: Day | undefined, stepMin: StepMin): Promise<TypicalDay> =>
+  invoke<TypicalDay>('typical_day', withDay(day, { stepMin }))
+
+export const verdict = (day?: Day): Promise<Verdict | null> => invoke<Verdict | null>('verdict', withDay(day))
+
+export const learning = (): Promise<Learning> => invoke<Learning>('learning')
+
+export const status = (): Promise<Status> => invoke<Status>('status')
+
+export const pause = (): Promise<Status> => invoke<Status>('pause')
+
+export const resume = (): Promise<Status> => invoke<Status>('resume')
+
+export const checkNow = (): Promise<Verdict> => invoke<Verdict>('check_now')
+
+export const markNormal = (day: Day): Promise<Verdict> => invoke<Verdict>('mark_normal', { day })
+
+export const history = (limit?: number): Promise<HistoryEntry[]> =>
+  invoke<HistoryEntry[]>('history', limit === undefined ? {} : { limit })
+
+/** A rejected invoke carries whatever the command returned as its error: usually a string. */
+export function errorMessage(err: unknown): string {
+  if (typeof err === 'string') return err
+  if (err instanceof Error) return err.message
+  if (err && typeof err === 'object' && 'message' in err && typeof err.message === 'string') return err.message
+  try {
+    return JSON.stringify(err)
+  } catch {
+    return String(err)
+  }
+}

@@ -1,0 +1,249 @@
+// A stand-in for the tray app's IPC, injected into the page before the app
+// starts. It answers every command from fixtures, records each call, and lets
+// a test change the answers, make a command fail, or emit backend events.
+import { emit } from '@tauri-apps/api/event'
+import { mockIPC } from '@tauri-apps/api/mocks'
+import type {
+  AppCurve,
+  Band,
+  DayCurve,
+  HistoryEntry,
+  Learning,
+  SourceState,
+  Status,
+  TypicalDay,
+  Verdict,
+  VerdictStatus,
+} from '../../src/api'
+
+export type VerdictKind = VerdictStatus | 'none'
+
+export interface Scenario {
+  verdict?: VerdictKind
+  state?: SourceState
+  /** command → error message it rejects with */
+  reject?: Record<string, string>
+  /** command → milliseconds before it answers */
+  delay?: Record<string, number>
+  /** Leave out the event plugin, as in a webview without it. */
+  noEvents?: boolean
+}
+
+export interface Call {
+  cmd: string
+  args: Record<string, unknown>
+}
+
+export interface MockControl {
+  calls: Call[]
+  scenario: Scenario
+  callsOf(cmd: string): Call[]
+  emit(event: string, payload?: unknown): Promise<void>
+}
+
+declare global {
+  interface Window {
+    __nbiScenario?: Scenario
+    nbiMock: MockControl
+  }
+}
+
+/** The backend's today: Tuesday 14 July 2026 in Berlin, 15:32 local time. */
+export const TODAY = '2026-07-14'
+const ZONE = 'Europe/Berlin'
+const NOW_MINUTE = 15 * 60 + 32
+const JUDGED = '2026-07-13'
+
+/** Local midnight in Berlin in summer (UTC+2), as unix seconds. */
+function midnight(day: string): number {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number]
+  return Date.UTC(y, m - 1, d) / 1000 - 2 * 3600
+}
+
+// Each app has a rhythm: bytes per minute by hour of day, downloads and
+// uploads with different shapes so that the direction toggle visibly changes.
+const RHYTHMS: { app: string; inAt(h: number): number; outAt(h: number): number }[] = [
+  { app: 'Slack', inAt: (h) => (h >= 9 && h < 18 ? 400_000 : 20_000), outAt: (h) => (h >= 9 && h < 18 ? 150_000 : 5_000) },
+  { app: 'Safari', inAt: (h) => (h >= 8 && h < 23 ? 600_000 + 200_000 * Math.sin(h) : 0), outAt: (h) => (h >= 8 && h < 23 ? 30_000 : 0) },
+  { app: 'Transmission', inAt: (h) => (h >= 1 && h < 5 ? 2_000_000 : 0), outAt: (h) => (h >= 1 && h < 7 ? 900_000 : 0) },
+  { app: 'Mail', inAt: (h) => (h % 3 === 0 ? 120_000 : 10_000), outAt: (h) => (h % 3 === 0 ? 40_000 : 2_000) },
+  { app: 'Other apps', inAt: () => 50_000, outAt: (h) => (h >= 12 ? 350_000 : 15_000) },
+]
+
+/** A small deterministic wobble, so that no two minutes or days look alike. */
+function wobble(day: string, minute: number, salt: number): number {
+  const seed = [...day].reduce((a, c) => a * 31 + c.charCodeAt(0), salt) + minute * 7919
+  return 0.75 + 0.5 * Math.abs(Math.sin(seed))
+}
+
+function dayCurve(day: string | undefined, stepMin: number): DayCurve {
+  const d = day ?? TODAY
+  const isToday = d === TODAY
+  const slots = (24 * 60) / stepMin
+  const lastMinute = isToday ? NOW_MINUTE : 24 * 60
+  const apps: AppCurve[] = RHYTHMS.map((r, salt) => {
+    const bytes_in = new Array<number>(slots).fill(0)
+    const bytes_out = new Array<number>(slots).fill(0)
+    for (let m = 0; m < lastMinute; m++) {
+      const h = Math.floor(m / 60)
+      const slot = Math.floor(m / stepMin)
+      bytes_in[slot] = (bytes_in[slot] ?? 0) + Math.round(r.inAt(h) * wobble(d, m, salt))
+      bytes_out[slot] = (bytes_out[slot] ?? 0) + Math.round(r.outAt(h) * wobble(d, m, salt + 10))
+    }
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+    return { app: r.app, bytes_in, bytes_out, total_in: sum(bytes_in), total_out: sum(bytes_out) }
+  })
+  return {
+    day: d,
+    timezone: ZONE,
+    start: midnight(d),
+    step_s: stepMin * 60,
+    slots,
+    now_slot: isToday ? Math.floor(NOW_MINUTE / stepMin) : null,
+    apps,
+  }
+}
+
+function band(stepMin: number, dir: 'in' | 'out'): Band {
+  const slots = (24 * 60) / stepMin
+  const mid = Array.from({ length: slots }, (_, i) => {
+    const h = Math.floor((i * stepMin) / 60)
+    // Typically less than the fixture day, so the day stands out against it.
+    return 0.6 * stepMin * RHYTHMS.reduce((a, r) => a + (dir === 'in' ? r.inAt(h) : r.outAt(h)), 0)
+  })
+  return { low: mid.map((v) => v * 0.5), mid, high: mid.map((v) => v * 1.5) }
+}
+
+function typicalDay(day: string | undefined, stepMin: number): TypicalDay {
+  const learning = window.nbiMock.scenario.verdict === 'learning'
+  return {
+    day: day ?? TODAY,
+    step_s: stepMin * 60,
+    slots: (24 * 60) / stepMin,
+    baseline_days: learning ? 3 : 14,
+    bytes_in: learning ? null : band(stepMin, 'in'),
+    bytes_out: learning ? null : band(stepMin, 'out'),
+  }
+}
+
+function verdictFor(kind: VerdictKind, day: string = JUDGED): Verdict | null {
+  const base: Verdict = {
+    day,
+    status: 'normal',
+    error: 0.012,
+    threshold: 0.034,
+    baseline_days: 14,
+    baseline: Array.from({ length: 14 }, (_, i) => `2026-06-${String(29 - i).padStart(2, '0')}`),
+    day_kind: 'workday',
+    uncollected_hours: 0,
+    model: 'autoencoder-120',
+    apps: ['Slack', 'Safari', 'Transmission', 'Mail', 'Other apps'],
+    explanation: [],
+    summary: 'Mon 13 Jul: normal',
+    marked_normal: false,
+  }
+  switch (kind) {
+    case 'none':
+      return null
+    case 'normal':
+      return base
+    case 'anomalous':
+      return {
+        ...base,
+        status: 'anomalous',
+        error: 0.21,
+        explanation: [
+          { app: 'Transmission', from_hour: 3, to_hour: 4, bytes: 30_000_000_000, typical_bytes: 595_000 },
+          { app: 'Slack', from_hour: 22, to_hour: 24, bytes: 20_000_000, typical_bytes: 6_000_000 },
+        ],
+        summary: 'Mon 13 Jul: Transmission 03:00–04:00, 30 GB (typically 595 kB)',
+      }
+    case 'learning':
+      return { ...base, status: 'learning', error: null, threshold: null, baseline_days: 3, baseline: [], summary: 'learning: 3 of 7 workdays' }
+    case 'insufficient_data':
+      return { ...base, status: 'insufficient_data', error: null, uncollected_hours: 14, summary: 'Mon 13 Jul: 14 of 24 hours uncollected' }
+  }
+}
+
+const HISTORY: HistoryEntry[] = [
+  { day: '2026-07-13', status: 'normal', summary: 'Mon 13 Jul: normal', marked_normal: false },
+  { day: '2026-07-12', status: 'anomalous', summary: 'Sun 12 Jul: Netflix 01:00–03:00, 4.1 GB (typically 0 B)', marked_normal: false },
+  { day: '2026-07-11', status: 'normal', summary: 'Sat 11 Jul: normal', marked_normal: false },
+  { day: '2026-07-10', status: 'anomalous', summary: 'Fri 10 Jul: Zoom 19:00–21:00, 1.9 GB (typically 12 MB)', marked_normal: true },
+]
+
+function status(state: SourceState): Status {
+  return {
+    state,
+    reason: state === 'failing' ? 'nettop exited with status 1' : null,
+    last_tick: '2026-07-14T13:31:00Z',
+    source: 'nettop',
+    host: 'mbp',
+    grafana_url: null,
+  }
+}
+
+const scenario: Scenario = window.__nbiScenario ?? {}
+let sourceState: SourceState = scenario.state ?? 'watching'
+let marked = new Set<string>()
+
+async function answer(cmd: string, args: Record<string, unknown>): Promise<unknown> {
+  const s = window.nbiMock.scenario
+  const wait = s.delay?.[cmd]
+  if (wait) await new Promise((r) => setTimeout(r, wait))
+  const failure = s.reject?.[cmd]
+  // Tauri rejects with the command's error value; nbi's commands return strings.
+  if (failure !== undefined) throw failure
+  const day = typeof args.day === 'string' ? args.day : undefined
+  const stepMin = args.stepMin === 1 ? 1 : 5
+  switch (cmd) {
+    case 'day_curve':
+      return dayCurve(day, stepMin)
+    case 'typical_day':
+      return typicalDay(day, stepMin)
+    case 'verdict': {
+      const v = verdictFor(s.verdict ?? 'normal', day)
+      return v && marked.has(v.day) ? { ...v, marked_normal: true } : v
+    }
+    case 'learning':
+      return { have: 3, need: 7, day_kind: 'workday' } satisfies Learning
+    case 'status':
+      return status(sourceState)
+    case 'pause':
+      sourceState = 'paused'
+      return status(sourceState)
+    case 'resume':
+      sourceState = 'watching'
+      return status(sourceState)
+    case 'check_now':
+      return verdictFor('anomalous')
+    case 'mark_normal':
+      marked = new Set([...marked, String(args.day)])
+      return { ...verdictFor('anomalous', String(args.day)), marked_normal: true }
+    case 'history':
+      return HISTORY.slice(0, typeof args.limit === 'number' ? args.limit : HISTORY.length)
+    default:
+      throw `unknown command ${cmd}`
+  }
+}
+
+window.nbiMock = {
+  calls: [],
+  scenario,
+  callsOf(cmd) {
+    return this.calls.filter((c) => c.cmd === cmd)
+  },
+  async emit(event, payload) {
+    await emit(event, payload)
+  },
+}
+
+mockIPC(
+  (cmd, args) => {
+    const a = (args ?? {}) as Record<string, unknown>
+    window.nbiMock.calls.push({ cmd, args: JSON.parse(JSON.stringify(a)) as Record<string, unknown> })
+    if (cmd.startsWith('plugin:event|')) return Promise.reject('event plugin not available')
+    return answer(cmd, a)
+  },
+  { shouldMockEvents: !scenario.noEvents },
+)
