@@ -544,6 +544,34 @@ mod tests {
     }
 
     #[test]
+    fn the_kafka_section_is_read_checked_and_its_secrets_never_printed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            &d,
+            "[kafka]\nbrokers = \"10.0.0.5:9092, 10.0.0.6:9092\"\ntopic = \"t\"\ncompression = \"zstd\"\n\
+             [kafka.options]\n\"sasl.username\" = \"nbi\"\n\"sasl.password\" = \"hunter2\"\n",
+        );
+        let c = Config::load(Some(&p), true).unwrap();
+        assert_eq!(c.kafka.topic, "t");
+        assert_eq!(c.kafka.compression, "zstd");
+        assert_eq!(c.kafka.options["sasl.password"], "hunter2", "passed through as it is");
+        let printed = c.to_toml();
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("sasl.username"), "{printed}");
+        assert!(!format!("{c:?}").contains("hunter2"));
+
+        let bad = write(&d, "[kafka]\ncompression = \"brotli\"\n");
+        let e = Config::load(Some(&bad), true).unwrap_err().to_string();
+        assert!(e.contains("kafka.compression") && e.contains("brotli"), "{e}");
+        let bad = write(&d, "[kafka]\nbrokers = \" , \"\n");
+        let e = Config::load(Some(&bad), true).unwrap_err().to_string();
+        assert!(e.contains("kafka.brokers"), "{e}");
+        let bad = write(&d, "[kafka]\nspool_max_mb = 0\n");
+        let e = Config::load(Some(&bad), true).unwrap_err().to_string();
+        assert!(e.contains("kafka.spool_max_mb"), "{e}");
+    }
+
+    #[test]
     fn the_influx_token_is_never_printed_and_can_come_from_a_file() {
         let d = tempfile::tempdir().unwrap();
         let tok = d.path().join("token");
