@@ -554,7 +554,10 @@ mod tests {
         let c = Config::load(Some(&p), true).unwrap();
         assert_eq!(c.kafka.topic, "t");
         assert_eq!(c.kafka.compression, "zstd");
-        assert_eq!(c.kafka.options["sasl.password"], "hunter2", "passed through as it is");
+        assert_eq!(
+            c.kafka.options["sasl.password"], "hunter2",
+            "passed through as it is"
+        );
         let printed = c.to_toml();
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("sasl.username"), "{printed}");
@@ -562,7 +565,10 @@ mod tests {
 
         let bad = write(&d, "[kafka]\ncompression = \"brotli\"\n");
         let e = Config::load(Some(&bad), true).unwrap_err().to_string();
-        assert!(e.contains("kafka.compression") && e.contains("brotli"), "{e}");
+        assert!(
+            e.contains("kafka.compression") && e.contains("brotli"),
+            "{e}"
+        );
         let bad = write(&d, "[kafka]\nbrokers = \" , \"\n");
         let e = Config::load(Some(&bad), true).unwrap_err().to_string();
         assert!(e.contains("kafka.brokers"), "{e}");
