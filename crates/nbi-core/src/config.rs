@@ -28,6 +28,39 @@ pub struct Config {
     pub intel: IntelConfig,
     pub influxdb: InfluxDbConfig,
     pub kafka: KafkaConfig,
+    pub ui: UiConfig,
+}
+
+/// The tray app.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Grafana's address (e.g. "http://127.0.0.1:3000/d/nbi"), opened by
+    /// "Open Grafana"; empty: the menu item is disabled.
+    pub grafana_url: String,
+}
+
+impl UiConfig {
+    /// The Grafana address, when one is configured.
+    pub fn grafana_url(&self) -> Option<&str> {
+        Some(self.grafana_url.trim()).filter(|u| !u.is_empty())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let Some(url) = self.grafana_url() else {
+            return Ok(());
+        };
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        match host {
+            Some(h) if !h.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
+            _ => Err(ConfigError::Invalid(format!(
+                "key `ui.grafana_url`: expected an http:// or https:// address such as \"http://127.0.0.1:3000\", found {url:?}"
+            ))),
+        }
+    }
 }
 
 /// The Kafka bus (`--bus kafka`): where watchers publish and collectors read.
@@ -269,6 +302,7 @@ impl Default for Config {
             intel: IntelConfig::default(),
             influxdb: InfluxDbConfig::default(),
             kafka: KafkaConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -328,7 +362,16 @@ fn is_config_env_key(key: &str) -> bool {
     match key.split_once("__").or_else(|| key.split_once('.')) {
         Some((section, rest)) => {
             !rest.is_empty()
-                && ["source", "store", "collector", "intel", "influxdb", "kafka"].contains(&section)
+                && [
+                    "source",
+                    "store",
+                    "collector",
+                    "intel",
+                    "influxdb",
+                    "kafka",
+                    "ui",
+                ]
+                .contains(&section)
         }
         None => ["host", "timezone"].contains(&key.as_str()),
     }
@@ -400,6 +443,7 @@ impl Config {
         }
         self.intel.validate().map_err(ConfigError::Invalid)?;
         self.kafka.validate()?;
+        self.ui.validate()?;
         Ok(())
     }
 
@@ -614,6 +658,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("nope"));
+    }
+
+    #[test]
+    fn the_grafana_address_is_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Config::load(None, false).unwrap();
+        assert_eq!(c.ui.grafana_url(), None, "none by default");
+        let p = write(
+            &d,
+            "[ui]\ngrafana_url = \" https://grafana.example:3000/d/nbi \"\n",
+        );
+        let c = Config::load(Some(&p), true).unwrap();
+        assert_eq!(
+            c.ui.grafana_url(),
+            Some("https://grafana.example:3000/d/nbi")
+        );
+        for bad in ["grafana:3000", "ftp://g", "http://", "http://g /d"] {
+            let p = write(&d, &format!("[ui]\ngrafana_url = {bad:?}\n"));
+            let e = Config::load(Some(&p), true).unwrap_err().to_string();
+            assert!(e.contains("ui.grafana_url") && e.contains(bad), "{e}");
+        }
+        assert!(is_config_env_key("UI__GRAFANA_URL"));
     }
 
     #[test]

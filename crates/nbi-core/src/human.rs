@@ -18,6 +18,24 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// Bytes as short as a menu bar needs: 26B, 29K, 84M, 1.2G.
+pub fn compact(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 999.5 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n}B")
+    } else if v < 9.95 {
+        format!("{v:.1}{}", UNITS[unit])
+    } else {
+        format!("{v:.0}{}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -28,5 +46,15 @@ mod tests {
         assert_eq!(super::bytes(84_000_000), "84 MB");
         assert_eq!(super::bytes(2_100_000_000), "2.1 GB");
         assert_eq!(super::bytes(u64::MAX), "18447 PB");
+    }
+
+    #[test]
+    fn compact_bytes() {
+        assert_eq!(super::compact(0), "0B");
+        assert_eq!(super::compact(999), "999B");
+        assert_eq!(super::compact(999_600), "1.0M");
+        assert_eq!(super::compact(84_000_000), "84M");
+        assert_eq!(super::compact(1_200_000_000), "1.2G");
+        assert_eq!(super::compact(u64::MAX), "18447P");
     }
 }

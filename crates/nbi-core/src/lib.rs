@@ -18,5 +18,6 @@ pub mod spool;
 pub mod store;
 pub mod synth;
 pub mod tick;
+pub mod view;
 
 pub use tick::{AppUsage, Tick};

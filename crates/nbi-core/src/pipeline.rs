@@ -15,8 +15,9 @@ use crate::collector::{Collector, CollectorError, CollectorOptions, CollectorSta
 use crate::config::Config;
 use crate::source::linux::{LinuxConfig, LinuxSource};
 use crate::source::nettop::{NettopConfig, NettopSource};
+use crate::source::pause::PauseSwitch;
 use crate::source::replay::{ReplayConfig, ReplaySource};
-use crate::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus};
+use crate::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus, StatusTx};
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 
@@ -88,6 +89,50 @@ pub async fn run_source<P: Publisher>(
         });
     }
     result
+}
+
+/// Runs a source like [`run_source`], stopping it while `pause` is on (state
+/// `Paused`) and starting it afresh on resume. Returns when `ctx.shutdown` is
+/// cancelled, when the source fails, or when it ends by itself (a replay).
+pub async fn run_source_pausable<P: Publisher>(
+    spec: SourceSpec,
+    ctx: SourceContext,
+    out: P,
+    pause: &PauseSwitch,
+) -> Result<(), SourceError> {
+    loop {
+        if pause.is_paused() {
+            ctx.set_state(SourceState::Paused);
+            tracing::info!("watching paused");
+            tokio::select! {
+                _ = ctx.shutdown.cancelled() => {
+                    ctx.set_state(SourceState::Stopped);
+                    return Ok(());
+                }
+                _ = pause.wait_for(false) => {}
+            }
+            tracing::info!("watching resumed");
+            ctx.set_state(SourceState::Starting);
+        }
+        let stop = ctx.shutdown.child_token();
+        let stopper = {
+            let (pause, stop) = (pause.clone(), stop.clone());
+            tokio::spawn(async move {
+                pause.wait_for(true).await;
+                stop.cancel();
+            })
+        };
+        let run_ctx = SourceContext {
+            shutdown: stop,
+            ..ctx.clone()
+        };
+        let result = run_source(spec.clone(), run_ctx, out.clone()).await;
+        stopper.abort();
+        result?;
+        if ctx.shutdown.is_cancelled() || !pause.is_paused() {
+            return Ok(());
+        }
+    }
 }
 
 /// A fresh status for a source about to start.
@@ -187,6 +232,14 @@ pub struct EmbeddedRun {
     pub collector: CollectorOptions,
     pub bus_capacity: usize,
     pub status_file: Option<PathBuf>,
+    /// Lets the owner pause watching (the tray app); `None`: never paused.
+    pub pause: Option<PauseSwitch>,
+    /// Where the source's status goes, for a caller that shows it live
+    /// (keep a receiver from `subscribe`); `None`: a channel of its own.
+    pub status: Option<StatusTx>,
+    /// Receives the collector's statistics as they change, so a caller can
+    /// tell when new ticks are in the store.
+    pub stored: Option<watch::Sender<CollectorStats>>,
 }
 
 /// What a finished run did.
@@ -225,7 +278,7 @@ impl EmbeddedRun {
     /// `bus_done` resolves once the publishing side has handed over what it
     /// could (the spool's sender stopped), and the collector is stopped then.
     pub async fn run_on<P, Sub, St, D>(
-        self,
+        mut self,
         publisher: P,
         subscriber: Sub,
         store: St,
@@ -239,7 +292,13 @@ impl EmbeddedRun {
         St: Store,
         D: std::future::Future<Output = ()>,
     {
-        let (status_tx, status_rx) = status_channel(self.source.kind());
+        let (status_tx, status_rx) = match self.status.take() {
+            Some(tx) => {
+                let rx = tx.subscribe();
+                (tx, rx)
+            }
+            None => status_channel(self.source.kind()),
+        };
         let collector = Collector::new(subscriber, store, self.collector.clone());
         let stats = collector.stats();
         let ctx = SourceContext {
@@ -259,9 +318,16 @@ impl EmbeddedRun {
                 writer_stop.clone(),
             ))
         });
+        let forwarder = self
+            .stored
+            .clone()
+            .map(|out| tokio::spawn(forward_stats(stats.clone(), out, writer_stop.clone())));
         let collector_stop = bus_done.as_ref().map(|_| CancellationToken::new());
         let collecting = tokio::spawn(collector.run(collector_stop.clone()));
-        let source_result = run_source(self.source, ctx, publisher).await;
+        let source_result = match &self.pause {
+            Some(pause) => run_source_pausable(self.source, ctx, publisher, pause).await,
+            None => run_source(self.source, ctx, publisher).await,
+        };
         if let Some(done) = bus_done {
             done.await;
         }
@@ -274,7 +340,13 @@ impl EmbeddedRun {
         if let Some(w) = writer {
             let _ = w.await;
         }
+        if let Some(f) = forwarder {
+            let _ = f.await;
+        }
         let (_, collector_stats) = collected?;
+        if let Some(out) = &self.stored {
+            out.send_replace(collector_stats.clone());
+        }
         let report = RunReport {
             collector: collector_stats,
             source: status_rx.borrow().clone(),
@@ -285,6 +357,20 @@ impl EmbeddedRun {
         }
         source_result?;
         Ok(report)
+    }
+}
+
+async fn forward_stats(
+    mut stats: watch::Receiver<CollectorStats>,
+    out: watch::Sender<CollectorStats>,
+    stop: CancellationToken,
+) {
+    loop {
+        out.send_replace(stats.borrow_and_update().clone());
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            r = stats.changed() => if r.is_err() { break },
+        }
     }
 }
 
@@ -338,5 +424,136 @@ fn write_once(
     };
     if let Err(e) = status.write(path) {
         tracing::warn!(path = %path.display(), error = %e, "cannot write the status file");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tick::Tick;
+
+    /// A replay of `n` one-minute ticks, played at one tick per 20 ms.
+    fn replay_file(dir: &Path, n: i64) -> SourceSpec {
+        let start: DateTime<Utc> = "2026-07-14T08:00:00Z".parse().unwrap();
+        let lines: Vec<String> = (0..n)
+            .map(|i| {
+                Tick::from_totals(
+                    "h",
+                    start + chrono::Duration::minutes(i),
+                    60,
+                    [("Slack".to_string(), (1000u64, 10u64))],
+                )
+                .to_json()
+            })
+            .collect();
+        let path = dir.join("ticks.ndjson");
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        SourceSpec::Replay(ReplayConfig {
+            path,
+            csv: None,
+            speed: 3000.0,
+        })
+    }
+
+    async fn until<T>(rx: &mut watch::Receiver<T>, what: &str, f: impl FnMut(&T) -> bool) -> T
+    where
+        T: Clone,
+    {
+        tokio::time::timeout(Duration::from_secs(10), rx.wait_for(f))
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .map(|v| v.clone())
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paused_source_takes_no_ticks_until_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let spec = replay_file(dir.path(), 400);
+        let pause = PauseSwitch::default();
+        let (status, mut status_rx) = status_channel(spec.kind());
+        let (stored, mut stored_rx) = watch::channel(CollectorStats::default());
+        let run = EmbeddedRun {
+            host: "h".into(),
+            interval: Duration::from_secs(60),
+            filter: AppFilter::keep_all(),
+            source: spec,
+            collector: CollectorOptions {
+                linger: Duration::from_millis(20),
+                ..CollectorOptions::default()
+            },
+            bus_capacity: 16,
+            status_file: None,
+            pause: Some(pause.clone()),
+            status: Some(status),
+            stored: Some(stored),
+        };
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(run.run(store, shutdown.clone()));
+
+        until(&mut status_rx, "five ticks", |s| s.ticks >= 5).await;
+        pause.pause();
+        let paused = until(&mut status_rx, "paused", |s| s.state == SourceState::Paused).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let still = status_rx.borrow().clone();
+        assert_eq!(still.state, SourceState::Paused);
+        assert_eq!(still.ticks, paused.ticks, "no tick while paused");
+        let written = until(&mut stored_rx, "the ticks before the pause stored", |c| {
+            c.ticks_written >= paused.ticks
+        })
+        .await;
+        assert_eq!(written.ticks_written, paused.ticks);
+
+        pause.resume();
+        until(&mut status_rx, "ticks again", |s| {
+            s.state == SourceState::Watching && s.ticks > paused.ticks
+        })
+        .await;
+        until(&mut stored_rx, "new ticks stored", |c| {
+            c.ticks_written > paused.ticks
+        })
+        .await;
+        shutdown.cancel();
+        let report = tokio::time::timeout(Duration::from_secs(10), running)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.source.state, SourceState::Stopped);
+        assert_eq!(
+            stored_rx.borrow().ticks_written,
+            report.collector.ticks_written
+        );
+    }
+
+    #[tokio::test]
+    async fn a_source_that_ends_by_itself_ends_the_pausable_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SourceSpec::Replay(ReplayConfig {
+            speed: 0.0,
+            ..match replay_file(dir.path(), 3) {
+                SourceSpec::Replay(c) => c,
+                _ => unreachable!(),
+            }
+        });
+        let (tx, rx) = status_channel(SourceKind::Replay);
+        let (publisher, mut subscriber) = memory::channel(16);
+        let ctx = SourceContext {
+            host: "h".into(),
+            interval: Duration::from_secs(60),
+            filter: AppFilter::keep_all(),
+            status: tx,
+            shutdown: CancellationToken::new(),
+        };
+        run_source_pausable(spec, ctx, publisher, &PauseSwitch::default())
+            .await
+            .unwrap();
+        assert_eq!(rx.borrow().state, SourceState::Finished);
+        let got = subscriber
+            .next_batch(10, Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 3);
     }
 }

@@ -100,6 +100,9 @@ async fn run_pipeline(
         collector: collector_options(ctx),
         bus_capacity: ctx.config.collector.bus_capacity,
         status_file: Some(pipeline::status_path(&db)),
+        pause: None,
+        status: None,
+        stored: None,
     };
     let report = match bus {
         BusKind::Memory => {

@@ -12,6 +12,7 @@ pub mod denormals;
 pub mod detector;
 pub mod eval;
 pub mod matrix;
+pub mod typical;
 pub mod verdict;
 
 use std::collections::BTreeSet;
@@ -208,19 +209,11 @@ pub fn judge<S: Store + ?Sized>(
     config.validate().map_err(IntelError::Invalid)?;
     let rules = config.rules();
     let kind = day_kind(day, &rules.work_week);
-    let from = day - Duration::days(rules.lookback(kind));
-    let history = matrix::load_days(store, &HostFilter::One(host.to_string()), from, day, tz)?;
+    let (history, anomalous) = history_for(store, host, day, tz, &rules)?;
     let target = history
         .iter()
         .find(|d| d.day == day)
         .ok_or_else(|| IntelError::Invalid(format!("no day {day} in the loaded range")))?;
-    let earlier = day.pred_opt().unwrap_or(day);
-    let anomalous: BTreeSet<NaiveDate> = store
-        .verdicts(host, from, earlier)?
-        .into_iter()
-        .filter(|v| v.day < day && v.status == Status::Anomalous.name() && !v.marked_normal)
-        .map(|v| v.day)
-        .collect();
     let mut verdict = Verdict {
         day,
         status: Status::InsufficientData,
@@ -275,6 +268,28 @@ pub fn judge<S: Store + ?Sized>(
         verdict,
         detector: Some(detector),
     })
+}
+
+/// The days up to `day` that its baseline is chosen from (gaps filled), and
+/// those of them judged anomalous and not marked normal (left out).
+pub(crate) fn history_for<S: Store + ?Sized>(
+    store: &S,
+    host: &str,
+    day: NaiveDate,
+    tz: Tz,
+    rules: &BaselineRules,
+) -> Result<(Vec<matrix::DayUsage>, BTreeSet<NaiveDate>), IntelError> {
+    let kind = day_kind(day, &rules.work_week);
+    let from = day - Duration::days(rules.lookback(kind));
+    let history = matrix::load_days(store, &HostFilter::One(host.to_string()), from, day, tz)?;
+    let earlier = day.pred_opt().unwrap_or(day);
+    let anomalous: BTreeSet<NaiveDate> = store
+        .verdicts(host, from, earlier)?
+        .into_iter()
+        .filter(|v| v.day < day && v.status == Status::Anomalous.name() && !v.marked_normal)
+        .map(|v| v.day)
+        .collect();
+    Ok((history, anomalous))
 }
 
 /// A run in a shared column ("Other apps", "Web browsers") is named after

@@ -6,6 +6,7 @@
 
 pub mod linux;
 pub mod nettop;
+pub mod pause;
 pub mod replay;
 
 use std::time::Duration;

@@ -255,6 +255,17 @@ pub trait Store: Send + 'static {
         Ok(Vec::new())
     }
 
+    /// The `limit` latest verdicts, newest first.
+    fn recent_verdicts(&self, host: &str, limit: usize) -> Result<Vec<VerdictRecord>, StoreError> {
+        // Far enough back for any history; stores with an index do better.
+        let to = NaiveDate::MAX;
+        let from = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+        let mut all = self.verdicts(host, from, to)?;
+        all.reverse();
+        all.truncate(limit);
+        Ok(all)
+    }
+
     /// Marks a judged day as normal; false when the day has no verdict.
     fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
         let _ = (host, day);
@@ -318,6 +329,9 @@ impl Store for Box<dyn Store> {
         to: NaiveDate,
     ) -> Result<Vec<VerdictRecord>, StoreError> {
         (**self).verdicts(host, from, to)
+    }
+    fn recent_verdicts(&self, host: &str, limit: usize) -> Result<Vec<VerdictRecord>, StoreError> {
+        (**self).recent_verdicts(host, limit)
     }
     fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
         (**self).mark_normal(host, day)

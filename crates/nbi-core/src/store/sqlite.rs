@@ -797,6 +797,23 @@ impl Store for SqliteStore {
         }
     }
 
+    fn recent_verdicts(&self, host: &str, limit: usize) -> Result<Vec<VerdictRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {VERDICT_COLUMNS} FROM verdicts WHERE host = ?1 ORDER BY day DESC LIMIT ?2"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let run = || -> rusqlite::Result<Vec<VerdictRecord>> {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![host, limit], verdict_row)?;
+            rows.collect()
+        };
+        match run() {
+            Ok(v) => Ok(v),
+            Err(e) if no_verdicts_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
     fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
         self.conn
             .execute(
@@ -879,6 +896,19 @@ mod tests {
         let v = s.verdict("mbp", d2).unwrap().unwrap();
         assert!(v.marked_normal);
         assert!(s.verdicts("other", d1, d2).unwrap().is_empty());
+        let recent = s.recent_verdicts("mbp", 5).unwrap();
+        assert_eq!(
+            recent.iter().map(|v| v.day).collect::<Vec<_>>(),
+            vec![d2, d1]
+        );
+        assert_eq!(s.recent_verdicts("mbp", 1).unwrap()[0].day, d2);
+        assert!(s.recent_verdicts("other", 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn recent_verdicts_of_a_store_that_never_judged_are_none() {
+        let (_d, s) = open();
+        assert!(s.recent_verdicts("mbp", 7).unwrap().is_empty());
     }
 
     fn tz(name: &str) -> Tz {
