@@ -464,3 +464,41 @@ fn detect_on_influxdb_reaches_the_same_verdict_as_on_sqlite() {
         .unwrap();
     assert_eq!(series.len(), 1, "{series:?}");
 }
+
+#[test]
+fn run_with_the_kafka_bus_stores_a_replay_exactly() {
+    let sb = Sandbox::new();
+    let Some(broker) = Broker::start(&sb.path("broker")) else {
+        return;
+    };
+    let (text, expected) = ndjson_ticks("testhost", 300);
+    let file = sb.write("ticks.ndjson", &text);
+    let out = sb
+        .cmd()
+        .env("NBI_KAFKA__BROKERS", broker.address())
+        .env("NBI_KAFKA__TOPIC", "run-bus")
+        .args([
+            "run",
+            "--bus",
+            "kafka",
+            "--no-detect",
+            "--source",
+            "replay",
+            "--replay-file",
+        ])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sb.day_totals("2026-07-11", &[]), expected);
+    let status = sb.status();
+    let bus = &status["run"]["bus"];
+    assert_eq!(bus["sent"], 300, "{status}");
+    assert_eq!(bus["spooled"], 0, "{status}");
+    assert_eq!(bus["connected"], true, "{status}");
+}

@@ -118,20 +118,26 @@ async fn run_pipeline(
             .await
         }
         BusKind::Kafka => {
-            let (publisher, sender) = kafka_publisher(ctx, shutdown.clone())?;
+            let sender_stop = CancellationToken::new();
+            let (publisher, sender) = kafka_publisher(ctx, sender_stop.clone())?;
             let status = sender.status();
             let subscriber = KafkaSubscriber::new(ctx.kafka(), ctx.tz);
-            let sent = async move {
-                if let Err(e) = sender.join().await {
-                    tracing::warn!(error = %e, "the Kafka sender");
-                }
-            };
+            let (stored_tx, stored) = tokio::sync::watch::channel(Default::default());
+            let mut run = run;
+            run.stored = Some(stored_tx);
+            let handed_over = hand_over(
+                publisher.clone(),
+                sender,
+                sender_stop,
+                stored,
+                shutdown.clone(),
+            );
             run.run_on(
                 publisher,
                 subscriber,
                 store,
                 shutdown,
-                Some(sent),
+                Some(handed_over),
                 Some(status),
             )
             .await
@@ -180,6 +186,35 @@ pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
         // A closed stdout (`nbi watch | head`) is a normal end.
         Err(nbi_core::source::SourceError::Bus(BusError::Closed)) => Ok(()),
         other => other.context("watching"),
+    }
+}
+
+/// What `run --bus kafka` waits for once its source has returned: after a
+/// signal, only the sender's short grace (what is left stays spooled); when
+/// the source ended by itself (a replay), until the broker has every tick
+/// and the collector has stored as many as were sent.
+async fn hand_over(
+    publisher: KafkaPublisher,
+    sender: KafkaSender,
+    sender_stop: CancellationToken,
+    mut stored: tokio::sync::watch::Receiver<nbi_core::collector::CollectorStats>,
+    shutdown: CancellationToken,
+) {
+    publisher.drained(&shutdown).await;
+    let sent = sender.status().borrow().sent;
+    sender_stop.cancel();
+    if let Err(e) = sender.join().await {
+        tracing::warn!(error = %e, "the Kafka sender");
+    }
+    while !shutdown.is_cancelled() {
+        let s = stored.borrow_and_update().clone();
+        if s.ticks_written + s.ticks_skipped >= sent {
+            break;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            r = stored.changed() => if r.is_err() { break },
+        }
     }
 }
 
