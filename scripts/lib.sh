@@ -65,6 +65,48 @@ ensure_test_deps() {
         # dunst: a real notification daemon for the notification tests.
         apt_install curl python3 procps iproute2 util-linux xvfb xauth dbus dbus-x11 dunst influxdb
     fi
+    ensure_tauri_deps
+}
+
+# What building and testing the tray app (src-tauri) needs on Debian/Ubuntu:
+# WebKitGTK, the tray (AppIndicator), xdo and rsvg to build; and to run it
+# headless in the tests: Xvfb, a D-Bus session, dunst (notifications), trayer
+# (a tray host), xdotool (clicks), ImageMagick (screenshots) and WebKit's
+# WebDriver. macOS needs only the Xcode command line tools.
+ensure_tauri_deps() {
+    is_debian || return 0
+    apt_install libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev \
+        libayatana-appindicator3-dev librsvg2-dev pkg-config \
+        xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver trayer xdotool \
+        imagemagick fonts-dejavu-core libnotify-bin at-spi2-core
+}
+
+sha256() {
+    if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi
+}
+
+# The webview's npm packages. npm ci wipes node_modules: it runs only when
+# the lockfile changed since the last time.
+ensure_ui_node_modules() {
+    ensure_node
+    (
+        cd "$NBI_ROOT/ui"
+        local stamp=node_modules/.nbi-lock.sha256 want
+        want=$(sha256 package-lock.json package.json)
+        if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+            return 0
+        fi
+        log "npm ci (ui)"
+        npm ci --no-audit --no-fund
+        printf '%s\n' "$want" >"$stamp"
+    )
+}
+
+# The webview's build (ui/dist), which the tray app embeds when it compiles.
+ensure_ui_dist() {
+    ensure_ui_node_modules
+    log "building the webview (ui/dist)"
+    (cd "$NBI_ROOT/ui" && npm run build --silent)
 }
 
 # Node.js 20.19 or later with npm, for the webview (Vite 7). Debian's own

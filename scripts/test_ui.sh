@@ -25,25 +25,8 @@ ensure_chromium() {
     export CHROMIUM
 }
 
-sha256() {
-    if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi
-}
-
-# npm ci wipes node_modules; do it only when the lockfile changed since.
-ensure_node_modules() {
-    local stamp=node_modules/.nbi-lock.sha256 want
-    want=$(sha256 package-lock.json package.json)
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-        return 0
-    fi
-    log "npm ci (ui)"
-    npm ci --no-audit --no-fund
-    printf '%s\n' "$want" >"$stamp"
-}
-
-ensure_node
+ensure_ui_node_modules
 ensure_chromium
-ensure_node_modules
 mkdir -p test-output
 
 passed=0

@@ -22,6 +22,48 @@ pub enum NotifyError {
 /// Shows `notice` now. Fails, rather than blocking, when no notification
 /// service answers (a headless server, no D-Bus session).
 pub fn send(notice: &Notice) -> Result<(), NotifyError> {
+    build(notice)
+        .show()
+        .map(|_| ())
+        .map_err(|e| NotifyError::Unavailable(e.to_string()))
+}
+
+/// Shows `notice` and calls `on_click` if the person clicks it, where the
+/// platform reports clicks (the desktop's notification service on Linux;
+/// macOS opens the app instead).
+pub fn send_clickable(
+    notice: &Notice,
+    on_click: impl FnOnce() + Send + 'static,
+) -> Result<(), NotifyError> {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        let mut n = build(notice);
+        // "default" is the action a click on the notification itself invokes.
+        n.action("default", "Show the day");
+        let handle = n
+            .show()
+            .map_err(|e| NotifyError::Unavailable(e.to_string()))?;
+        // The wait blocks until the notification is clicked or closed.
+        std::thread::Builder::new()
+            .name("notification".into())
+            .spawn(move || {
+                handle.wait_for_action(|action| {
+                    if action == "default" {
+                        on_click();
+                    }
+                })
+            })
+            .map(|_| ())
+            .map_err(|e| NotifyError::Unavailable(e.to_string()))
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    {
+        drop(on_click);
+        send(notice)
+    }
+}
+
+fn build(notice: &Notice) -> notify_rust::Notification {
     let mut n = notify_rust::Notification::new();
     n.appname(APP_NAME)
         .summary(&notice.title)
@@ -29,7 +71,5 @@ pub fn send(notice: &Notice) -> Result<(), NotifyError> {
         .timeout(notify_rust::Timeout::Milliseconds(15_000));
     #[cfg(all(unix, not(target_os = "macos")))]
     n.hint(notify_rust::Hint::Category("network".to_string()));
-    n.show()
-        .map(|_| ())
-        .map_err(|e| NotifyError::Unavailable(e.to_string()))
+    n
 }
