@@ -56,7 +56,12 @@ fn settings() -> Result<(Settings, Option<String>), String> {
     }
 }
 
+/// `nbi-app --show` opens the window as it starts (from a launcher, or for
+/// WebDriver, which needs a webview to attach to); otherwise it starts in
+/// the tray alone.
 pub fn run() -> ExitCode {
+    platform::prepare_environment();
+    let show = std::env::args().skip(1).any(|a| a == "--show");
     let (settings, problem) = match settings() {
         Ok(s) => s,
         Err(e) => {
@@ -78,7 +83,7 @@ pub fn run() -> ExitCode {
         .plugin(tauri_plugin_opener::init())
         .manage(AppState::new(settings, problem))
         .invoke_handler(commands::handler())
-        .setup(|app| {
+        .setup(move |app| {
             let log = app
                 .path()
                 .app_log_dir()
@@ -93,6 +98,9 @@ pub fn run() -> ExitCode {
             let tray = tray::build(app.handle())?;
             state.start();
             follow(app.handle().clone(), tray);
+            if show {
+                window::open(app.handle(), None, None)?;
+            }
             Ok(())
         })
         .build(context());

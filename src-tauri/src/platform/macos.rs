@@ -14,6 +14,9 @@ pub const TEMPLATE_ICONS: bool = true;
 /// Left click opens the window; the menu is on the right click.
 pub const LEFT_CLICK_OPENS_WINDOW: bool = true;
 
+/// Nothing to prepare: WebKit on macOS takes the language from the system.
+pub fn prepare_environment() {}
+
 pub fn setup<R: Runtime>(app: &mut App<R>) {
     app.set_activation_policy(ActivationPolicy::Accessory);
 }
