@@ -79,6 +79,11 @@ ensure_tauri_deps() {
         libayatana-appindicator3-dev librsvg2-dev pkg-config \
         xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver trayer xdotool \
         imagemagick fonts-dejavu-core libnotify-bin at-spi2-core
+    ensure_rust
+    if ! command -v tauri-driver >/dev/null 2>&1; then
+        log "installing tauri-driver (WebDriver for the tray app's end-to-end test)"
+        cargo install tauri-driver --locked
+    fi
 }
 
 sha256() {
