@@ -68,18 +68,25 @@ ensure_test_deps() {
     ensure_tauri_deps
 }
 
-# What building and testing the tray app (src-tauri) needs on Debian/Ubuntu:
-# WebKitGTK, the tray (AppIndicator), xdo and rsvg to build; and to run it
-# headless in the tests: Xvfb, a D-Bus session, dunst (notifications), trayer
-# (a tray host), xdotool (clicks), ImageMagick (screenshots) and WebKit's
-# WebDriver. macOS needs only the Xcode command line tools.
-ensure_tauri_deps() {
+# What building the tray app (src-tauri) needs on Debian/Ubuntu: WebKitGTK,
+# the tray (AppIndicator), xdo and rsvg. macOS needs only the Xcode command
+# line tools.
+ensure_tauri_build_deps() {
+    ensure_build_deps
     is_debian || return 0
     apt_install libwebkit2gtk-4.1-dev build-essential libxdo-dev libssl-dev \
-        libayatana-appindicator3-dev librsvg2-dev pkg-config \
-        xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver trayer xdotool \
-        imagemagick fonts-dejavu-core libnotify-bin at-spi2-core
-    ensure_rust
+        libayatana-appindicator3-dev librsvg2-dev pkg-config
+}
+
+# ...and testing it headless: Xvfb, a D-Bus session, dunst (notifications),
+# trayer (a tray host), xdotool (clicks), ImageMagick (screenshots), WebKit's
+# WebDriver and tauri-driver.
+ensure_tauri_deps() {
+    ensure_tauri_build_deps
+    if is_debian; then
+        apt_install xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver trayer xdotool \
+            imagemagick fonts-dejavu-core libnotify-bin at-spi2-core
+    fi
     if ! command -v tauri-driver >/dev/null 2>&1; then
         log "installing tauri-driver (WebDriver for the tray app's end-to-end test)"
         cargo install tauri-driver --locked

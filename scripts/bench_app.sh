@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The release tray app's idle footprint, as a person's machine would carry
+# it: started on a demo database and watching this machine, on a private
+# desktop (Xvfb, a D-Bus session, trayer as the tray host). After 60 s with
+# the window closed, then 60 s with it open, it reports over the next 30 s:
+# CPU %, private memory (anonymous RSS) and total RSS, summed over the app
+# and its WebKit processes. Run by scripts/bench; alone: scripts/bench_app.sh.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$NBI_ROOT"
+
+SETTLE=${NBI_BENCH_SETTLE:-60}
+MEASURE=${NBI_BENCH_MEASURE:-30}
+
+if [ -z "${NBI_BENCH_APP_INNER:-}" ]; then
+    ensure_build_deps
+    ensure_tauri_deps
+    ensure_ui_dist
+    log "building the tray app and nbi (release)"
+    cargo build --release --locked -p nbi-cli -p nbi-app
+    export NBI_BENCH_APP_INNER=1
+    exec dbus-run-session -- "$0" "$@"
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[$i]}" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+display=
+for n in $(seq 90 190); do
+    if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then
+        display=":$n"
+        break
+    fi
+done
+[ -n "$display" ] || { log "no free X display"; exit 1; }
+Xvfb "$display" -screen 0 1024x768x24 -nolisten tcp >/dev/null 2>&1 &
+pids+=($!)
+export DISPLAY=$display
+for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
+trayer --edge top --align right --SetDockType true --widthtype request --height 32 >/dev/null 2>&1 &
+pids+=($!)
+
+# The app's files stay in the scratch directory.
+export HOME=$work XDG_CONFIG_HOME=$work/config XDG_DATA_HOME=$work/data XDG_CACHE_HOME=$work/cache
+for v in $(env | sed -n 's/^\(NBI_[A-Z_]*\)=.*/\1/p'); do
+    [ "$v" = NBI_BENCH_APP_INNER ] || unset "$v"
+done
+printf 'host = "bench"\n' >"$work/config.toml"
+export NBI_CONFIG=$work/config.toml NBI_DB=$work/demo.sqlite NBI_LOG=warn
+target/release/nbi demo --days 30 --db "$NBI_DB" >/dev/null
+
+app=target/release/nbi-app
+"$app" >"$work/app.log" 2>&1 &
+app_pid=$!
+pids+=("$app_pid")
+
+# measure PID SECONDS: "cpu% rss_anon_kib rss_kib processes" over the app's
+# process tree (the app and the WebKit processes it starts).
+measure() {
+    python3 - "$1" "$2" <<'EOF'
+import os, sys, time
+
+root, seconds = int(sys.argv[1]), float(sys.argv[2])
+tick = os.sysconf("SC_CLK_TCK")
+
+def tree():
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    # The command may hold spaces: fields follow the last ')'.
+                    parents[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = {root}, [root]
+    while todo:
+        p = todo.pop()
+        for child, parent in parents.items():
+            if parent == p and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+def cpu(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+def memory(pids):
+    anon = rss = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        anon += int(line.split()[1])
+                    elif line.startswith("VmRSS:"):
+                        rss += int(line.split()[1])
+        except OSError:
+            pass
+    return anon, rss
+
+pids = tree()
+start, t0 = cpu(pids), time.monotonic()
+time.sleep(seconds)
+pids |= tree()
+used, elapsed = cpu(pids) - start, time.monotonic() - t0
+anon, rss = memory(tree())
+print(f"{100.0 * used / tick / elapsed:.2f} {anon} {rss} {len(tree())}")
+EOF
+}
+
+report() {
+    local label=$1 cpu anon rss n
+    read -r cpu anon rss n <<<"$2"
+    awk -v l="$label" -v c="$cpu" -v a="$anon" -v r="$rss" -v n="$n" 'BEGIN {
+        printf "%-14s CPU %5.2f %%   private %6.1f MB   total RSS %6.1f MB   (%d processes)\n", l, c, a / 1024, r / 1024, n
+    }'
+}
+
+alive() { kill -0 "$app_pid" 2>/dev/null || { log "the app exited:"; cat "$work/app.log" >&2; exit 1; }; }
+
+log "window closed: ${SETTLE} s to settle, then ${MEASURE} s measured"
+sleep "$SETTLE"
+alive
+closed=$(measure "$app_pid" "$MEASURE")
+
+# A second launch asks the running app to open its window.
+"$app" --show >/dev/null 2>&1 || true
+log "window open: ${SETTLE} s to settle, then ${MEASURE} s measured"
+sleep "$SETTLE"
+alive
+open=$(measure "$app_pid" "$MEASURE")
+
+echo "tray app idle footprint (release, linux source, the app and its WebKit processes):"
+report "window closed" "$closed"
+report "window open" "$open"
