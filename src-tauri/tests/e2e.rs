@@ -361,8 +361,9 @@ fn demo_day(
 
 /// A demo database, as `nbi demo` writes it, of the 30 days before today,
 /// where yesterday an app never seen before downloaded 500 MB a minute
-/// from 01:00 to 05:00; and today, until now, as a replay file.
-fn seed(dir: &Path) -> (PathBuf, PathBuf, NaiveDate) {
+/// from 01:00 to 05:00; and today until now (its first half hour at
+/// least) as a replay file, with the pace that plays it in ten minutes.
+fn seed(dir: &Path) -> (PathBuf, PathBuf, NaiveDate, String) {
     let now = Utc::now();
     let today = now.date_naive();
     let db = dir.join("demo.sqlite");
@@ -392,13 +393,22 @@ fn seed(dir: &Path) -> (PathBuf, PathBuf, NaiveDate) {
         })
         .collect();
     store.write(&unusual).unwrap();
-    let replay = dir.join("today.ndjson");
-    let lines: Vec<String> = demo_day(&mut gen, today, Some(now))
+    // At least half an hour of today, even just after midnight.
+    let midnight = nbi_core::store::local_day_bounds(today, chrono_tz::UTC).start;
+    let until = now.max(midnight + Days::minutes(30));
+    let lines: Vec<String> = demo_day(&mut gen, today, Some(until))
         .iter()
         .map(Tick::to_json)
         .collect();
+    let replay = dir.join("today.ndjson");
     std::fs::write(&replay, lines.join("\n")).unwrap();
-    (db, replay, yesterday)
+    (db, replay, yesterday, replay_speed(lines.len()))
+}
+
+/// A pace at which the replay lasts ten minutes, whatever the time of day:
+/// the source must still be watching when the tray pauses it.
+fn replay_speed(ticks: usize) -> String {
+    (ticks as f64 / 10.0).clamp(1.0, 600.0).to_string()
 }
 
 #[test]
@@ -421,7 +431,7 @@ fn the_app_shows_the_day_notifies_an_unusual_one_and_pauses_from_the_tray() {
     }
     let sandbox = tempfile::tempdir().unwrap();
     let dir = sandbox.path();
-    let (db, replay, yesterday) = seed(dir);
+    let (db, replay, yesterday, speed) = seed(dir);
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
@@ -455,7 +465,7 @@ fn the_app_shows_the_day_notifies_an_unusual_one_and_pauses_from_the_tray() {
         .env("NBI_CONFIG", &config)
         .env("NBI_DB", &db)
         .env("NBI_APP_REPLAY_FILE", &replay)
-        .env("NBI_APP_REPLAY_SPEED", "600")
+        .env("NBI_APP_REPLAY_SPEED", &speed)
         .env("NBI_LOG", "info");
     let mut desktop = desktop;
     desktop.env(&mut driver_cmd);
