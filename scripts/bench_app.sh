@@ -2,7 +2,8 @@
 # The release tray app's idle footprint, as a person's machine would carry
 # it: started on a demo database and watching this machine, on a private
 # desktop (Xvfb, a D-Bus session, trayer as the tray host). After 60 s with
-# the window closed, then 60 s with it open, it reports over the next 30 s:
+# the window closed, 60 s with it open and 60 s after closing it again, it
+# reports over the next 30 s of each:
 # CPU %, private memory (anonymous RSS) and total RSS, summed over the app
 # and its WebKit processes. Run by scripts/bench; alone: scripts/bench_app.sh.
 set -euo pipefail
@@ -120,16 +121,24 @@ start, t0 = cpu(pids), time.monotonic()
 time.sleep(seconds)
 pids |= tree()
 used, elapsed = cpu(pids) - start, time.monotonic() - t0
-anon, rss = memory(tree())
-print(f"{100.0 * used / tick / elapsed:.2f} {anon} {rss} {len(tree())}")
+final = tree()
+anon, rss = memory(final)
+names = []
+for p in sorted(final):
+    try:
+        with open(f"/proc/{p}/comm") as f:
+            names.append(f.read().strip())
+    except OSError:
+        pass
+print(f"{100.0 * used / tick / elapsed:.2f} {anon} {rss} {len(final)} {','.join(names)}")
 EOF
 }
 
 report() {
-    local label=$1 cpu anon rss n
-    read -r cpu anon rss n <<<"$2"
-    awk -v l="$label" -v c="$cpu" -v a="$anon" -v r="$rss" -v n="$n" 'BEGIN {
-        printf "%-14s CPU %5.2f %%   private %6.1f MB   total RSS %6.1f MB   (%d processes)\n", l, c, a / 1024, r / 1024, n
+    local label=$1 cpu anon rss n names
+    read -r cpu anon rss n names <<<"$2"
+    awk -v l="$label" -v c="$cpu" -v a="$anon" -v r="$rss" -v n="$names" 'BEGIN {
+        printf "%-14s CPU %5.2f %%   private %6.1f MB   total RSS %6.1f MB   (%s)\n", l, c, a / 1024, r / 1024, n
     }'
 }
 
@@ -147,6 +156,49 @@ sleep "$SETTLE"
 alive
 open=$(measure "$app_pid" "$MEASURE")
 
+# Closed as a person closes it (the window manager's close request), the
+# window and its webview are gone: what stays is what the app keeps.
+close_window() {
+    python3 - "$1" <<'EOF'
+import ctypes, ctypes.util, sys
+
+x = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11"))
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x.XInternAtom.restype = ctypes.c_ulong
+x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+x.XFlush.argtypes = [ctypes.c_void_p]
+
+class ClientMessage(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+class Event(ctypes.Union):
+    _fields_ = [("client", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+display = x.XOpenDisplay(None)
+window = int(sys.argv[1])
+e = Event()
+e.client.type = 33  # ClientMessage
+e.client.window = window
+e.client.message_type = x.XInternAtom(display, b"WM_PROTOCOLS", 0)
+e.client.format = 32
+e.client.data[0] = x.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
+x.XSendEvent(display, window, 0, 0, ctypes.byref(e))
+x.XFlush(display)
+EOF
+}
+window=$(xdotool search --onlyvisible --name "Network Behavior Intelligence" | head -1)
+[ -n "$window" ] || { log "the window did not open"; exit 1; }
+close_window "$window"
+log "window closed again: ${SETTLE} s to settle, then ${MEASURE} s measured"
+sleep "$SETTLE"
+alive
+again=$(measure "$app_pid" "$MEASURE")
+
 echo "tray app idle footprint (release, linux source, the app and its WebKit processes):"
 report "window closed" "$closed"
 report "window open" "$open"
+report "closed again" "$again"
