@@ -52,18 +52,8 @@ impl Settings {
         let replay = match env_path(ENV_REPLAY_FILE) {
             None => None,
             Some(file) => {
-                let speed = match std::env::var(ENV_REPLAY_SPEED) {
-                    Ok(s) if !s.trim().is_empty() => s
-                        .trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|v| v.is_finite() && *v >= 0.0)
-                        .with_context(|| {
-                            format!("{ENV_REPLAY_SPEED}: expected a number ≥ 0, found {s:?}")
-                        })?,
-                    _ => 1.0,
-                };
-                Some((file, speed))
+                let speed = std::env::var(ENV_REPLAY_SPEED).ok();
+                Some((file, replay_speed(speed.as_deref())?))
             }
         };
         Settings::new(config, replay)
@@ -124,6 +114,18 @@ impl Settings {
     }
 }
 
+/// The replay's pace: 1 (real time) when not given.
+fn replay_speed(text: Option<&str>) -> anyhow::Result<f64> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(1.0),
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .with_context(|| format!("{ENV_REPLAY_SPEED}: expected a number ≥ 0, found {t:?}")),
+    }
+}
+
 /// The database's directory (created), where the source keeps its files.
 fn state_dir(db: &Path) -> anyhow::Result<PathBuf> {
     let dir = db
@@ -134,4 +136,65 @@ fn state_dir(db: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("creating the data directory {}", dir.display()))?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path) -> Config {
+        let mut c = Config {
+            host: "mbp".into(),
+            timezone: "Europe/Berlin".into(),
+            ..Config::default()
+        };
+        c.store.db = dir.join("data/nbi.sqlite");
+        c
+    }
+
+    #[test]
+    fn a_replay_is_watched_as_recorded_and_paced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ticks.ndjson");
+        let s = Settings::new(config(dir.path()), Some((file.clone(), 60.0))).unwrap();
+        match &s.source {
+            SourceSpec::Replay(r) => assert_eq!((&r.path, r.speed), (&file, 60.0)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.filter().min_pid, 0, "a recording keeps every process");
+        assert_eq!(s.tz, chrono_tz::Europe::Berlin);
+        assert_eq!(s.db, dir.path().join("data/nbi.sqlite"));
+        assert_eq!(s.grafana_url(), None);
+        assert!(s.notify);
+    }
+
+    #[test]
+    fn live_sources_and_their_mistakes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(dir.path());
+        c.source.kind = SourceKind::Linux;
+        c.ui.grafana_url = "http://127.0.0.1:3000".into();
+        let s = Settings::new(c.clone(), None).unwrap();
+        assert_eq!(s.source.kind(), SourceKind::Linux);
+        assert_eq!(s.grafana_url(), Some("http://127.0.0.1:3000"));
+        assert!(
+            dir.path().join("data").is_dir(),
+            "the data directory is made"
+        );
+        c.source.kind = SourceKind::Replay;
+        let e = Settings::new(c, None).unwrap_err().to_string();
+        assert!(e.contains(ENV_REPLAY_FILE), "{e}");
+    }
+
+    #[test]
+    fn replay_speeds_are_numbers_from_zero_up() {
+        assert_eq!(replay_speed(None).unwrap(), 1.0);
+        assert_eq!(replay_speed(Some(" ")).unwrap(), 1.0);
+        assert_eq!(replay_speed(Some("600")).unwrap(), 600.0);
+        assert_eq!(replay_speed(Some("0")).unwrap(), 0.0);
+        for bad in ["-1", "fast", "NaN", "inf"] {
+            let e = replay_speed(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains(ENV_REPLAY_SPEED) && e.contains(bad), "{e}");
+        }
+    }
 }
