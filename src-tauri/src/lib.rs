@@ -91,6 +91,7 @@ pub fn run() -> ExitCode {
                 .and_then(|dir| logging::init(&dir));
             tracing::info!(log = ?log, version = env!("CARGO_PKG_VERSION"), "starting");
             platform::setup(app);
+            nbi_core::notify::send_as(&app.config().identifier);
             let state = app.state::<AppState>();
             if let Some(reason) = &state.status_view().reason {
                 tracing::error!(%reason, "not watching");

@@ -19,6 +19,18 @@ pub enum NotifyError {
     Unavailable(String),
 }
 
+/// Sends later notifications as the app with this bundle identifier, so
+/// that macOS shows them under its name and icon (elsewhere the application
+/// name is enough). Called once, as the app starts.
+pub fn send_as(bundle_identifier: &str) {
+    #[cfg(target_os = "macos")]
+    if let Err(e) = notify_rust::set_application(bundle_identifier) {
+        tracing::warn!(error = ?e, bundle_identifier, "notifications may come from another app");
+    }
+    #[cfg(not(target_os = "macos"))]
+    let _ = bundle_identifier;
+}
+
 /// Shows `notice` now. Fails, rather than blocking, when no notification
 /// service answers (a headless server, no D-Bus session).
 pub fn send(notice: &Notice) -> Result<(), NotifyError> {
