@@ -144,12 +144,17 @@ fn influx_mistakes_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("influxdb.url"), "{err}");
 
-    // Commands of the embedded store say so.
-    let out = influx_cmd(&sb, &db).args(["run"]).output().unwrap();
+    // A command of the embedded store only says so.
+    let demo = sb.path("demo.sqlite");
+    let out = influx_cmd(&sb, &db)
+        .args(["demo", "--days", "1", "--db", demo.to_str().unwrap()])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("--store influx is for collect, import and today"),
+        err.contains("`nbi demo` works on the embedded SQLite store only"),
         "{err}"
     );
+    assert!(!demo.exists(), "nothing written");
 }
