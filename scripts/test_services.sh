@@ -56,12 +56,13 @@ EOC
     return 1
 }
 
-stop_influx() {
-    local pidfile="$dir/influxdb/pid"
+# stop_started NAME PROGRAM: stops the server this script started under
+# $dir/NAME (by its pid file, and only if that pid is still PROGRAM).
+stop_started() {
+    local pidfile="$dir/$1/pid" pid
     [ -f "$pidfile" ] || return 0
-    local pid
     pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null && grep -q influxd "/proc/$pid/cmdline" 2>/dev/null; then
+    if kill -0 "$pid" 2>/dev/null && grep -q "$2" "/proc/$pid/cmdline" 2>/dev/null; then
         kill "$pid"
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
@@ -109,21 +110,10 @@ start_kafka() {
     return 1
 }
 
-stop_kafka() {
-    local pidfile="$dir/tansu/pid"
-    [ -f "$pidfile" ] || return 0
-    local pid
-    pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null && grep -q tansu "/proc/$pid/cmdline" 2>/dev/null; then
-        kill "$pid"
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    rm -f "$pidfile"
-}
 
 case "${1:-}" in
     start) start_influx && start_kafka ;;
-    stop) stop_kafka; stop_influx ;;
+    stop) stop_started tansu tansu; stop_started influxdb influxd ;;
     env)
         influx_up && echo "NBI_TEST_INFLUX_URL=$(influx_url)"
         kafka_up && echo "NBI_TEST_KAFKA=127.0.0.1:$kafka_port"

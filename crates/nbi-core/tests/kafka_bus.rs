@@ -87,40 +87,6 @@ fn stored(store: &dyn Store, hosts: &[String]) -> BTreeMap<(String, String), (u6
     m
 }
 
-/// Runs a collector from the topic into `store` until it holds `want`
-/// ticks (or a minute passes), then stops it.
-async fn collect_until(s: &KafkaSettings, store: SqliteStore, want: u64) -> SqliteStore {
-    let sub = KafkaSubscriber::connect(s.clone(), chrono_tz::UTC)
-        .await
-        .expect("subscriber");
-    let collector = Collector::new(
-        sub,
-        store,
-        CollectorOptions {
-            linger: Duration::from_millis(200),
-            ..CollectorOptions::default()
-        },
-    );
-    let mut stats = collector.stats();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(collector.run(Some(stop.clone())));
-    let _ = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let s = stats.borrow_and_update().clone();
-            if s.ticks_written + s.ticks_skipped >= want {
-                break;
-            }
-            if stats.changed().await.is_err() {
-                break;
-            }
-        }
-    })
-    .await;
-    stop.cancel();
-    let (store, _) = task.await.expect("join").expect("collector");
-    store
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticks_travel_through_the_broker_exactly() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +119,13 @@ async fn ticks_travel_through_the_broker_exactly() {
     sender.join().await.unwrap();
 
     let store = SqliteStore::open(&dir.path().join("nbi.sqlite")).unwrap();
-    let store = collect_until(&s, store, ticks.len() as u64).await;
+    let mut collector = RunningCollector::start(&s, store).await;
+    assert!(
+        collector
+            .wait_for(ticks.len() as u64, Duration::from_secs(60))
+            .await
+    );
+    let store = collector.stop().await;
     let hosts: Vec<String> = (0..4).map(|h| format!("host-{h:02}")).collect();
     assert_eq!(stored(&store, &hosts), expected(&ticks));
 }
