@@ -2,37 +2,28 @@
 
 /// Bytes in SI units, three significant digits: 999 B, 1.2 kB, 84 MB, 2.1 GB.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 999.5 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else if v < 9.95 {
-        format!("{v:.1} {}", UNITS[unit])
-    } else {
-        format!("{v:.0} {}", UNITS[unit])
-    }
+    scaled(n, ["B", "kB", "MB", "GB", "TB", "PB"], " ")
 }
 
 /// Bytes as short as a menu bar needs: 26B, 29K, 84M, 1.2G.
 pub fn compact(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    scaled(n, ["B", "K", "M", "G", "T", "P"], "")
+}
+
+/// `n` in steps of 1000 with one decimal below 10 of a unit, `sep` before it.
+fn scaled(n: u64, units: [&str; 6], sep: &str) -> String {
     let mut v = n as f64;
     let mut unit = 0;
-    while v >= 999.5 && unit < UNITS.len() - 1 {
+    while v >= 999.5 && unit < units.len() - 1 {
         v /= 1000.0;
         unit += 1;
     }
     if unit == 0 {
-        format!("{n}B")
+        format!("{n}{sep}{}", units[0])
     } else if v < 9.95 {
-        format!("{v:.1}{}", UNITS[unit])
+        format!("{v:.1}{sep}{}", units[unit])
     } else {
-        format!("{v:.0}{}", UNITS[unit])
+        format!("{v:.0}{sep}{}", units[unit])
     }
 }
 

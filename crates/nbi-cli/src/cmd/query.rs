@@ -128,13 +128,7 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     let running = run
         .as_ref()
         .is_some_and(|r| r.is_live() && r.pid != std::process::id());
-    let store_name = match ctx.store {
-        StoreKind::Sqlite => db.display().to_string(),
-        StoreKind::Influx => format!(
-            "InfluxDB {} database {}",
-            ctx.config.influxdb.url, ctx.config.influxdb.database
-        ),
-    };
+    let store_name = ctx.store_name();
     let store = match ctx.store {
         StoreKind::Sqlite => match open_existing(&db)? {
             Some(s) => Some(s.summary()?),

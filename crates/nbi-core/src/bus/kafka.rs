@@ -104,47 +104,51 @@ impl KafkaSettings {
         format!("{}.dlq", self.topic)
     }
 
-    fn client(&self, client_id: &str) -> ClientConfig {
+    /// A client configured by `defaults` (our settings for its role), then by
+    /// the user's `[kafka.options]`, which win.
+    fn client_with(
+        &self,
+        client_id: &str,
+        defaults: impl FnOnce(&mut ClientConfig),
+    ) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("client.id", client_id)
             .set("log_level", "3");
+        defaults(&mut c);
         for (k, v) in &self.options {
             c.set(k, v);
         }
         c
+    }
+
+    fn client(&self, client_id: &str) -> ClientConfig {
+        self.client_with(client_id, |_| {})
     }
 
     fn producer_config(&self, client_id: &str) -> ClientConfig {
-        let mut c = self.client(client_id);
-        c.set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("compression.type", &self.compression)
-            .set("linger.ms", "20")
-            .set(
-                "message.timeout.ms",
-                self.message_timeout.as_millis().to_string(),
-            );
-        // The user's own settings win.
-        for (k, v) in &self.options {
-            c.set(k, v);
-        }
-        c
+        self.client_with(client_id, |c| {
+            c.set("acks", "all")
+                .set("enable.idempotence", "true")
+                .set("compression.type", &self.compression)
+                .set("linger.ms", "20")
+                .set(
+                    "message.timeout.ms",
+                    self.message_timeout.as_millis().to_string(),
+                );
+        })
     }
 
     fn consumer_config(&self) -> ClientConfig {
-        let mut c = self.client("nbi-collect");
-        c.set("group.id", &self.group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest");
-        if let Some(id) = &self.instance {
-            c.set("group.instance.id", id);
-        }
-        for (k, v) in &self.options {
-            c.set(k, v);
-        }
-        c
+        self.client_with("nbi-collect", |c| {
+            c.set("group.id", &self.group)
+                .set("enable.auto.commit", "false")
+                .set("enable.auto.offset.store", "false")
+                .set("auto.offset.reset", "earliest");
+            if let Some(id) = &self.instance {
+                c.set("group.instance.id", id);
+            }
+        })
     }
 }
 
