@@ -10,6 +10,10 @@
 //! it was last seen is counted: sockets open when the source starts count
 //! from then on.
 //!
+//! A poll whose TCP segment counters (`/proc/net/snmp`) have not moved since
+//! the last dump skips the dump: no socket's byte counters can have moved
+//! either, and a dump costs a walk of the kernel's whole connection table.
+//!
 //! A connection that closes between two polls would lose its last moments,
 //! so where the kernel allows it (CAP_NET_ADMIN) the source also listens to
 //! sock_diag's TCP destroy notifications, which carry the final counters of
@@ -351,6 +355,7 @@ mod run {
             let s = p.stats();
             tracing::debug!(
                 polls = s.polls,
+                quiet = s.quiet,
                 sockets = s.sockets,
                 scans = s.scans,
                 destroy_events = s.destroy_events,
@@ -364,19 +369,32 @@ mod run {
         Ok(())
     }
 
-    /// Runs one poll on the blocking pool, creating the poller first if
-    /// there is none (at start, or after a poll panicked); returns the bytes
-    /// moved since the previous poll and how long the poll itself took.
+    /// Runs one poll, creating the poller first if there is none (at start,
+    /// or after a poll panicked); returns the bytes moved since the previous
+    /// poll and how long the dump took. Its cheap first part runs here on
+    /// the executor: on a quiet machine that is the whole poll, and a hop to
+    /// the blocking pool would cost more than the poll itself. The dump runs
+    /// on the blocking pool.
     async fn poll_once<F>(slot: &mut Option<Poller>, make: &F) -> Result<(u64, Duration), String>
     where
         F: Fn() -> Poller + Clone + Send + 'static,
     {
+        let due = match slot.as_mut() {
+            Some(p) => match p.begin() {
+                Some(due) => Some(due),
+                None => return Ok((0, Duration::ZERO)),
+            },
+            None => None,
+        };
         let current = slot.take();
         let make = make.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let mut p = current.unwrap_or_else(make);
             let started = std::time::Instant::now();
-            let r = p.poll();
+            let r = match due {
+                Some(due) => p.dump(due),
+                None => p.poll(),
+            };
             (p, r, started.elapsed())
         })
         .await;

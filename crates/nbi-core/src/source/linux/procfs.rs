@@ -42,6 +42,77 @@ pub struct FdScan {
     pub unreadable: usize,
 }
 
+/// TCP's segment counters of this network namespace (`/proc/net/snmp`),
+/// IPv4 and IPv6 together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSegments {
+    pub received: u64,
+    pub sent: u64,
+}
+
+/// Reads `InSegs` and `OutSegs` from the text of `/proc/net/snmp`, whose
+/// `Tcp:` lines are a header of names and a line of values.
+pub fn parse_tcp_segments(snmp: &str) -> Option<TcpSegments> {
+    let mut tcp = snmp.lines().filter_map(|l| l.strip_prefix("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let (mut received, mut sent) = (None, None);
+    for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
+        match name {
+            "InSegs" => received = value.parse().ok(),
+            "OutSegs" => sent = value.parse().ok(),
+            _ => {}
+        }
+    }
+    Some(TcpSegments {
+        received: received?,
+        sent: sent?,
+    })
+}
+
+/// Reads `/proc/net/snmp` again and again through one open file: it is read
+/// several times a second, and opening it costs more than reading it.
+#[derive(Debug)]
+pub struct TcpCounters {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    buf: Vec<u8>,
+}
+
+impl TcpCounters {
+    /// The counters now, or None when they cannot be read.
+    pub fn read(&mut self) -> Option<TcpSegments> {
+        let read = self.read_text();
+        if read.is_err() {
+            // Reopened next time, in case the file itself went bad.
+            self.file = None;
+        }
+        parse_tcp_segments(std::str::from_utf8(&self.buf[..read.ok()?]).ok()?)
+    }
+
+    /// Reads the whole file into `buf` from offset 0 (procfs restarts the
+    /// text there); returns its length.
+    fn read_text(&mut self) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let file = match &self.file {
+            Some(f) => f,
+            None => self.file.insert(std::fs::File::open(&self.path)?),
+        };
+        if self.buf.is_empty() {
+            self.buf.resize(4096, 0);
+        }
+        let mut len = 0;
+        loop {
+            if len == self.buf.len() {
+                self.buf.resize(len * 2, 0);
+            }
+            match file.read_at(&mut self.buf[len..], len as u64)? {
+                0 => return Ok(len),
+                n => len += n,
+            }
+        }
+    }
+}
+
 /// A procfs mount (normally `/proc`).
 #[derive(Debug, Clone)]
 pub struct ProcFs {
@@ -95,6 +166,15 @@ impl ProcFs {
             }
         }
         scan
+    }
+
+    /// A reader of TCP's segment counters.
+    pub fn tcp_counters(&self) -> TcpCounters {
+        TcpCounters {
+            path: self.root.join("net/snmp"),
+            file: None,
+            buf: Vec::new(),
+        }
     }
 
     /// The names of process `pid`, or None when it is gone.
@@ -226,6 +306,56 @@ mod tests {
         assert_eq!((o.raw_name.as_str(), o.app.as_str()), ("sshd", "sshd"));
         assert_eq!(fs.owner(12).unwrap().app, "python3.11");
         assert_eq!(fs.owner(10).unwrap().pid, 10);
+    }
+
+    #[test]
+    fn reads_the_tcp_segment_counters() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 1 64\n\
+            Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens InSegs OutSegs RetransSegs\n\
+            Tcp: 1 200 120000 -1 38767 993178 940014 184\n\
+            Udp: InDatagrams\nUdp: 5\n";
+        assert_eq!(
+            parse_tcp_segments(snmp),
+            Some(TcpSegments {
+                received: 993178,
+                sent: 940014
+            })
+        );
+        // Missing, cut short, or not numbers: unknown, never a guess.
+        assert_eq!(parse_tcp_segments(""), None);
+        assert_eq!(parse_tcp_segments("Tcp: InSegs OutSegs\n"), None);
+        assert_eq!(parse_tcp_segments("Tcp: InSegs OutSegs\nTcp: 12\n"), None);
+        assert_eq!(parse_tcp_segments("Tcp: InSegs OutSegs\nTcp: x 1\n"), None);
+        assert_eq!(parse_tcp_segments("Tcp: InSegs\nTcp: 1\n"), None);
+
+        let dir = fake_proc(&[]);
+        let mut counters = ProcFs::new(dir.path()).tcp_counters();
+        assert_eq!(counters.read(), None, "no file yet");
+        std::fs::create_dir_all(dir.path().join("net")).unwrap();
+        // Longer than the first buffer, to read it in several pieces.
+        let long = format!("{}{snmp}", "Padding: 0\n".repeat(1000));
+        std::fs::write(dir.path().join("net/snmp"), &long).unwrap();
+        assert_eq!(counters.read().unwrap().sent, 940014);
+        std::fs::write(
+            dir.path().join("net/snmp"),
+            snmp.replace("940014", "940015"),
+        )
+        .unwrap();
+        assert_eq!(
+            counters.read().unwrap().sent,
+            940015,
+            "read again from the start"
+        );
+    }
+
+    #[test]
+    fn the_real_tcp_counters_move_with_traffic() {
+        let mut counters = ProcFs::new("/proc").tcp_counters();
+        let before = counters.read().expect("/proc/net/snmp has Tcp counters");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let after = counters.read().unwrap();
+        assert!(after.received > before.received && after.sent > before.sent);
     }
 
     #[test]
