@@ -5,7 +5,9 @@
 # the window closed, 60 s with it open and 60 s after closing it again, it
 # reports over the next 30 s of each:
 # CPU %, private memory (anonymous RSS) and total RSS, summed over the app
-# and its WebKit processes. Run by scripts/bench; alone: scripts/bench_app.sh.
+# and its WebKit processes; then the same for `nbi run` (the pipeline without
+# the tray app) as the reference. Run by scripts/bench; alone:
+# scripts/bench_app.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$NBI_ROOT"
@@ -91,7 +93,23 @@ def tree():
                 todo.append(child)
     return found
 
-def cpu(pids):
+def threads(pids):
+    """Nanoseconds on a CPU of every live thread, by (pid, tid)."""
+    out = {}
+    for p in pids:
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                    out[(p, int(t))] = int(f.read().split()[0])
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+def ticks(pids):
     total = 0
     for p in pids:
         try:
@@ -116,11 +134,24 @@ def memory(pids):
             pass
     return anon, rss
 
+# CPU time from the scheduler's nanosecond counters of each thread, read
+# every second so that a thread that ends loses at most its last second.
+# The processes' clock-tick totals move in 10 ms steps, too coarse for a
+# tenth of a percent over half a minute: used only without schedstat.
 pids = tree()
-start, t0 = cpu(pids), time.monotonic()
-time.sleep(seconds)
-pids |= tree()
-used, elapsed = cpu(pids) - start, time.monotonic() - t0
+t0 = time.monotonic()
+first = threads(pids)
+seen = dict(first)
+start_ticks = ticks(pids)
+while (left := seconds - (time.monotonic() - t0)) > 0:
+    time.sleep(min(1.0, left))
+    pids |= tree()
+    seen.update(threads(pids))
+elapsed = time.monotonic() - t0
+if seen:
+    used = sum(v - first.get(k, 0) for k, v in seen.items()) / 1e9
+else:
+    used = (ticks(pids) - start_ticks) / tick
 final = tree()
 anon, rss = memory(final)
 names = []
@@ -130,7 +161,7 @@ for p in sorted(final):
             names.append(f.read().strip())
     except OSError:
         pass
-print(f"{100.0 * used / tick / elapsed:.2f} {anon} {rss} {len(final)} {','.join(names)}")
+print(f"{100.0 * used / elapsed:.3f} {anon} {rss} {len(final)} {','.join(names)}")
 EOF
 }
 
@@ -138,7 +169,7 @@ report() {
     local label=$1 cpu anon rss n names
     read -r cpu anon rss n names <<<"$2"
     awk -v l="$label" -v c="$cpu" -v a="$anon" -v r="$rss" -v n="$names" 'BEGIN {
-        printf "%-14s CPU %5.2f %%   private %6.1f MB   total RSS %6.1f MB   (%s)\n", l, c, a / 1024, r / 1024, n
+        printf "%-14s CPU %6.3f %%   private %6.1f MB   total RSS %6.1f MB   (%s)\n", l, c, a / 1024, r / 1024, n
     }'
 }
 
@@ -197,8 +228,27 @@ log "window closed again: ${SETTLE} s to settle, then ${MEASURE} s measured"
 sleep "$SETTLE"
 alive
 again=$(measure "$app_pid" "$MEASURE")
+kill "$app_pid"
+wait "$app_pid" 2>/dev/null || true
+
+# The reference, measured the same way in the same run: the same pipeline
+# without the tray and window, as `nbi run` on the same database and source.
+target/release/nbi run --db "$NBI_DB" >"$work/run.log" 2>&1 &
+run_pid=$!
+pids+=("$run_pid")
+log "reference, nbi run: ${SETTLE} s to settle, then ${MEASURE} s measured"
+sleep "$SETTLE"
+kill -0 "$run_pid" 2>/dev/null || { log "nbi run exited:"; cat "$work/run.log" >&2; exit 1; }
+reference=$(measure "$run_pid" "$MEASURE")
 
 echo "tray app idle footprint (release, linux source, the app and its WebKit processes):"
 report "window closed" "$closed"
 report "window open" "$open"
 report "closed again" "$again"
+report "nbi run" "$reference"
+read -r app_cpu app_anon _ <<<"$closed"
+read -r ref_cpu ref_anon _ <<<"$reference"
+awk -v ac="$app_cpu" -v rc="$ref_cpu" -v aa="$app_anon" -v ra="$ref_anon" 'BEGIN {
+    printf "window closed against nbi run: CPU %s, private memory %.2fx\n",
+        (rc > 0 ? sprintf("%.2fx", ac / rc) : "n/a (reference used none)"), aa / ra
+}'
