@@ -18,7 +18,6 @@ use crate::source::nettop::{NettopConfig, NettopSource};
 use crate::source::pause::PauseSwitch;
 use crate::source::replay::{ReplayConfig, ReplaySource};
 use crate::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus, StatusTx};
-use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 
 /// A source, ready to run.
@@ -250,12 +249,12 @@ pub struct RunReport {
 }
 
 impl EmbeddedRun {
-    /// Runs source → in-process bus → collector → SQLite until `shutdown` is
-    /// cancelled or the source ends (a replay), then flushes. Every tick the
-    /// bus accepted is stored before this returns.
-    pub async fn run(
+    /// Runs source → in-process bus → collector → `store` until `shutdown`
+    /// is cancelled or the source ends (a replay), then flushes. Every tick
+    /// the bus accepted is stored before this returns.
+    pub async fn run<St: Store>(
         self,
-        store: SqliteStore,
+        store: St,
         shutdown: CancellationToken,
     ) -> Result<RunReport, PipelineError> {
         let (publisher, subscriber) = memory::channel(self.bus_capacity);
@@ -430,6 +429,7 @@ fn write_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::SqliteStore;
     use crate::tick::Tick;
 
     /// A replay of `n` one-minute ticks, played at one tick per 20 ms.

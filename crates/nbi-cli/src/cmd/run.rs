@@ -105,18 +105,7 @@ async fn run_pipeline(
         stored: None,
     };
     let report = match bus {
-        BusKind::Memory => {
-            let (publisher, subscriber) = memory::channel(ctx.config.collector.bus_capacity);
-            run.run_on(
-                publisher,
-                subscriber,
-                store,
-                shutdown,
-                None::<std::future::Ready<()>>,
-                None,
-            )
-            .await
-        }
+        BusKind::Memory => run.run(store, shutdown).await,
         BusKind::Kafka => {
             let sender_stop = CancellationToken::new();
             let (publisher, sender) = kafka_publisher(ctx, sender_stop.clone())?;

@@ -565,13 +565,6 @@ impl Store for InfluxStore {
         self.write_verdict(&record)
     }
 
-    fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
-        Ok(self
-            .verdict_rows(host, day, day)?
-            .into_iter()
-            .find(|r| r.day == day))
-    }
-
     fn verdicts(
         &self,
         host: &str,

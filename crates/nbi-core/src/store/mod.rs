@@ -240,8 +240,10 @@ pub trait Store: Send + 'static {
 
     /// The verdict of one day, if it was judged.
     fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
-        let _ = (host, day);
-        Ok(None)
+        Ok(self
+            .verdicts(host, day, day)?
+            .into_iter()
+            .find(|r| r.day == day))
     }
 
     /// Verdicts of the days `from..=to`, oldest first.

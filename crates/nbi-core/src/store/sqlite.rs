@@ -764,10 +764,6 @@ impl Store for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
-        Ok(self.verdicts(host, day, day)?.into_iter().next())
-    }
-
     fn verdicts(
         &self,
         host: &str,
