@@ -225,18 +225,11 @@ fn config_prints_the_effective_values_with_env_and_flags_on_top() {
         "c.toml",
         "host = \"fromfile\"\n[source]\ninterval = 30\nmin_pid = 5\n",
     );
-    let out = sb
-        .cmd()
-        .env_remove("NBI_HOST")
-        .env("NBI_SOURCE__MIN_PID", "7")
-        .args(["--config", cfg.to_str().unwrap(), "config"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = succeed(
+        sb.cmd()
+            .env_remove("NBI_HOST")
+            .env("NBI_SOURCE__MIN_PID", "7")
+            .args(["--config", cfg.to_str().unwrap(), "config"]),
     );
     assert!(text.contains("host = \"fromfile\""), "{text}");
     assert!(text.contains("interval = 30"), "{text}");
@@ -405,18 +398,13 @@ fn nettop_csv_import_needs_a_date() {
 fn demo_writes_labelled_history_to_its_own_database() {
     let sb = Sandbox::new();
     let demo = sb.path("demo.sqlite");
-    let out = sb
-        .cmd()
-        .env_remove("NBI_DB")
-        .args(["demo", "--days", "2", "--db", demo.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeed(sb.cmd().env_remove("NBI_DB").args([
+        "demo",
+        "--days",
+        "2",
+        "--db",
+        demo.to_str().unwrap(),
+    ]));
     assert!(text.starts_with("DEMO:"), "{text}");
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
         .format("%Y-%m-%d")

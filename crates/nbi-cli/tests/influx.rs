@@ -76,44 +76,14 @@ fn collect_import_and_today_work_on_influxdb() {
     );
 
     let today = |sb: &Sandbox| {
-        let out = influx_cmd(sb, &db)
-            .args(["today", "--json", "--day", DAY])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["apps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| {
-                (
-                    a["app"].as_str().unwrap().to_string(),
-                    (
-                        a["bytes_in"].as_u64().unwrap(),
-                        a["bytes_out"].as_u64().unwrap(),
-                    ),
-                )
-            })
-            .collect::<std::collections::BTreeMap<_, _>>()
+        let out = succeed(influx_cmd(sb, &db).args(["today", "--json", "--day", DAY]));
+        app_totals(&serde_json::from_str(&out).unwrap())
     };
     assert_eq!(today(&sb), expected);
 
     // Importing the same ticks again counts nothing twice.
     let file = sb.write("ticks.ndjson", &text);
-    let out = influx_cmd(&sb, &db)
-        .args(["import", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(influx_cmd(&sb, &db).args(["import", file.to_str().unwrap()]));
     assert_eq!(today(&sb), expected);
     assert!(!sb.db().exists(), "nothing went to SQLite");
 }

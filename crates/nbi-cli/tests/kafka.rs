@@ -79,24 +79,17 @@ impl Stack {
     /// Publishes a file of ticks through `nbi watch --bus kafka` (a replay
     /// source) and waits until the broker has all of them.
     fn publish(&self, file: &std::path::Path, spool: &str) {
-        let out = self
-            .nbi(spool)
-            .args([
-                "watch",
-                "--bus",
-                "kafka",
-                "--source",
-                "replay",
-                "--replay-file",
-            ])
-            .arg(file)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run nbi watch");
-        assert!(
-            out.status.success(),
-            "nbi watch failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        succeed(
+            self.nbi(spool)
+                .args([
+                    "watch",
+                    "--bus",
+                    "kafka",
+                    "--source",
+                    "replay",
+                    "--replay-file",
+                ])
+                .arg(file),
         );
     }
 
@@ -383,39 +376,25 @@ fn detect_on_influxdb_reaches_the_same_verdict_as_on_sqlite() {
     }
     let file = stack.sb.write("history.ndjson", &text);
     let import = |store: &str| {
-        let out = stack
-            .nbi("spool")
-            .args(["--store", store, "import"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeed(
+            stack
+                .nbi("spool")
+                .args(["--store", store, "import"])
+                .arg(&file),
+        )
     };
     import("sqlite");
     import("influx");
     let detect = |store: &str, day: NaiveDate| -> Value {
-        let out = stack
-            .nbi("spool")
-            .args([
-                "--store",
-                store,
-                "detect",
-                "--json",
-                "--day",
-                &day.to_string(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let out = succeed(stack.nbi("spool").args([
+            "--store",
+            store,
+            "detect",
+            "--json",
+            "--day",
+            &day.to_string(),
+        ]));
+        serde_json::from_str(&out).unwrap()
     };
     for day in [last.pred_opt().unwrap(), last] {
         let on_sqlite = detect("sqlite", day);
@@ -426,32 +405,22 @@ fn detect_on_influxdb_reaches_the_same_verdict_as_on_sqlite() {
 
     // The verdicts are stored in InfluxDB too, and can be marked normal.
     let verdicts = |store: &str| -> Value {
-        let out = stack
-            .nbi("spool")
-            .args(["--store", store, "verdicts", "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeed(
+            stack
+                .nbi("spool")
+                .args(["--store", store, "verdicts", "--json"]),
         );
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_str(&out).unwrap()
     };
     let stored = verdicts("influx");
     let list = stored.as_array().unwrap();
     assert_eq!(list.len(), 2, "{stored}");
     assert_eq!(list[1]["status"], "anomalous");
     assert_eq!(list[1]["marked_normal"], false);
-    let out = stack
-        .nbi("spool")
-        .args(["--store", "influx", "mark-normal", &last.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        stack
+            .nbi("spool")
+            .args(["--store", "influx", "mark-normal", &last.to_string()]),
     );
     assert_eq!(verdicts("influx")[1]["marked_normal"], true);
     // Judged again, the owner's mark stays.
@@ -473,27 +442,20 @@ fn run_with_the_kafka_bus_stores_a_replay_exactly() {
     };
     let (text, expected) = ndjson_ticks("testhost", 300);
     let file = sb.write("ticks.ndjson", &text);
-    let out = sb
-        .cmd()
-        .env("NBI_KAFKA__BROKERS", broker.address())
-        .env("NBI_KAFKA__TOPIC", "run-bus")
-        .args([
-            "run",
-            "--bus",
-            "kafka",
-            "--no-detect",
-            "--source",
-            "replay",
-            "--replay-file",
-        ])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeed(
+        sb.cmd()
+            .env("NBI_KAFKA__BROKERS", broker.address())
+            .env("NBI_KAFKA__TOPIC", "run-bus")
+            .args([
+                "run",
+                "--bus",
+                "kafka",
+                "--no-detect",
+                "--source",
+                "replay",
+                "--replay-file",
+            ])
+            .arg(&file),
     );
     assert_eq!(sb.day_totals("2026-07-11", &[]), expected);
     let status = sb.status();

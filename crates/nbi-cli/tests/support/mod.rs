@@ -76,14 +76,7 @@ impl Sandbox {
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "nbi {args:?} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        succeed(self.cmd().args(args))
     }
 
     pub fn spawn(&self, args: &[&str]) -> Child {
@@ -106,25 +99,44 @@ impl Sandbox {
         args.extend_from_slice(extra);
         let v: Value = serde_json::from_str(&self.ok(&args)).expect("today --json is JSON");
         assert_eq!(v["day"], day);
-        v["apps"]
-            .as_array()
-            .expect("apps array")
-            .iter()
-            .map(|a| {
-                (
-                    a["app"].as_str().unwrap().to_string(),
-                    (
-                        a["bytes_in"].as_u64().unwrap(),
-                        a["bytes_out"].as_u64().unwrap(),
-                    ),
-                )
-            })
-            .collect()
+        app_totals(&v)
     }
 
     pub fn status(&self) -> Value {
         serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
     }
+}
+
+/// Runs `cmd` (stdin closed) to its end and returns its stdout; fails the
+/// test with its stderr when it does not succeed.
+pub fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run nbi");
+    let args: Vec<_> = cmd.get_args().collect();
+    assert!(
+        out.status.success(),
+        "nbi {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The apps of `nbi today --json` output, as (app → (in, out)).
+pub fn app_totals(today: &Value) -> std::collections::BTreeMap<String, (u64, u64)> {
+    today["apps"]
+        .as_array()
+        .expect("apps array")
+        .iter()
+        .map(|a| {
+            (
+                a["app"].as_str().unwrap().to_string(),
+                (
+                    a["bytes_in"].as_u64().unwrap(),
+                    a["bytes_out"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Polls `f` until it returns Some or `timeout` passes.
