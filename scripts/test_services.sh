@@ -16,6 +16,17 @@ influx_url() { echo "http://127.0.0.1:$influx_port"; }
 kafka_port=19092
 tansu_version=0.6.0
 
+# await_up CHECK NAME ADDRESS LOG: waits up to 10 s for the server just
+# started to pass CHECK; shows the end of its LOG when it does not.
+await_up() {
+    for _ in $(seq 1 100); do
+        "$1" && { log "$2 is up at $3"; return 0; }
+        sleep 0.1
+    done
+    log "$2 did not start: $(tail -5 "$4")"
+    return 1
+}
+
 influx_up() { curl -fsS -o /dev/null "$(influx_url)/ping" 2>/dev/null; }
 
 start_influx() {
@@ -48,12 +59,7 @@ bind-address = "127.0.0.1:18088"
 EOC
     influxd -config "$dir/influxdb/influxdb.conf" > "$dir/influxdb/influxd.log" 2>&1 &
     echo $! > "$dir/influxdb/pid"
-    for _ in $(seq 1 100); do
-        influx_up && { log "InfluxDB is up at $(influx_url)"; return 0; }
-        sleep 0.1
-    done
-    log "InfluxDB did not start: $(tail -5 "$dir/influxdb/influxd.log")"
-    return 1
+    await_up influx_up InfluxDB "$(influx_url)" "$dir/influxdb/influxd.log"
 }
 
 # stop_started NAME PROGRAM: stops the server this script started under
@@ -102,12 +108,7 @@ start_kafka() {
         --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
         --storage-engine sqlite://tansu.db) > "$dir/tansu/tansu.log" 2>&1 &
     echo $! > "$dir/tansu/pid"
-    for _ in $(seq 1 100); do
-        kafka_up && { log "tansu is up at 127.0.0.1:$kafka_port"; return 0; }
-        sleep 0.1
-    done
-    log "tansu did not start: $(tail -5 "$dir/tansu/tansu.log")"
-    return 1
+    await_up kafka_up tansu "127.0.0.1:$kafka_port" "$dir/tansu/tansu.log"
 }
 
 
