@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use chrono_tz::Tz;
 use nbi_core::app::AppFilter;
-use nbi_core::config::Config;
+use nbi_core::config::{Config, ConfigEnv};
 use nbi_core::pipeline::SourceSpec;
 use nbi_core::source::replay::{CsvOptions, ReplayConfig};
 use nbi_core::source::SourceKind;
@@ -45,7 +45,7 @@ impl Settings {
             Some(p) => (Some(p), true),
             None => (nbi_core::paths::default_config(), false),
         };
-        let mut config = Config::load(file.as_deref(), explicit)?;
+        let mut config = Config::load(file.as_deref(), explicit, &ConfigEnv::from_process())?;
         if let Some(db) = env_path(ENV_DB) {
             config.store.db = db;
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chrono_tz::Tz;
-use nbi_core::config::Config;
+use nbi_core::config::{Config, ConfigEnv};
 use nbi_core::source::SourceKind;
 use nbi_core::store::influx::{InfluxConfig, InfluxStore};
 use nbi_core::store::sqlite::SqliteStore;
@@ -26,7 +26,7 @@ impl Context {
             Some(p) => (Some(p.clone()), true),
             None => (nbi_core::paths::default_config(), false),
         };
-        let mut config = Config::load(file.as_deref(), explicit)?;
+        let mut config = Config::load(file.as_deref(), explicit, &ConfigEnv::from_process())?;
         if let Some(db) = &global.db {
             config.store.db = db.clone();
         }

@@ -401,11 +401,12 @@ fn demo_writes_labelled_history_to_its_own_database() {
     let text = succeed(sb.cmd().env_remove("NBI_DB").args([
         "demo",
         "--days",
-        "2",
+        "3",
         "--db",
         demo.to_str().unwrap(),
     ]));
     assert!(text.starts_with("DEMO:"), "{text}");
+    // A whole day of the three, even if midnight passed since the demo.
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();

@@ -3,6 +3,7 @@
 
 mod support;
 
+use chrono::Datelike as _;
 use serde_json::Value;
 use support::*;
 
@@ -25,13 +26,24 @@ fn a_short_history_is_still_learning() {
 fn detect_judges_yesterday_stores_it_and_flags_a_30_gb_burst() {
     let sb = Sandbox::new();
     let db = sb.db();
-    sb.ok(&["demo", "--days", "40", "--db", db.to_str().unwrap()]);
+    // Sixty days hold fourteen days of either kind (workday, day off)
+    // before yesterday, whichever weekday today is.
+    sb.ok(&["demo", "--days", "60", "--db", db.to_str().unwrap()]);
+    let before = chrono::Utc::now().date_naive();
     let v = json(&sb.ok(&["detect", "--json"]));
-    let today = chrono::Utc::now().date_naive();
-    let yesterday = today.pred_opt().unwrap();
-    assert_eq!(v["day"], yesterday.to_string());
+    let after = chrono::Utc::now().date_naive();
+    let yesterday: chrono::NaiveDate = v["day"].as_str().unwrap().parse().unwrap();
+    assert!(
+        [before.pred_opt().unwrap(), after.pred_opt().unwrap()].contains(&yesterday),
+        "the last complete day ({before} or {after} − 1): {v}"
+    );
+    let kind = match yesterday.weekday() {
+        chrono::Weekday::Sat | chrono::Weekday::Sun => "day_off",
+        _ => "workday",
+    };
+    assert_eq!(v["day_kind"], kind, "{v}");
     assert_eq!(v["status"], "normal", "a synthetic normal day: {v}");
-    assert_eq!(v["baseline_days"], 14);
+    assert_eq!(v["baseline_days"], 14, "{v}");
     assert!(v["error"].as_f64().unwrap() <= v["threshold"].as_f64().unwrap());
     let apps = v["apps"].as_array().unwrap();
     assert_eq!(apps.len(), 6, "top 5 and the other apps: {v}");
@@ -43,7 +55,7 @@ fn detect_judges_yesterday_stores_it_and_flags_a_30_gb_burst() {
 
     // Tomorrow: the same rhythm would be there, but an app never seen
     // before moves 30 GB at noon (one tick a minute, the day fully watched).
-    let tomorrow = today.succ_opt().unwrap();
+    let tomorrow = yesterday + chrono::Duration::days(2);
     let start = tomorrow.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
     let mut text = String::new();
     for m in 0..1440i64 {

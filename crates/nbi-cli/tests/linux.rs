@@ -86,8 +86,7 @@ fn curl_bytes_in(interval: &str, traffic: impl FnOnce()) -> u64 {
     signal(&child, libc::SIGTERM);
     let (status, stderr) = stderr_of(child);
     assert!(status.success(), "exit {status}: {stderr}");
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let totals = sb.day_totals(&today, &[]);
+    let totals = sb.totals_around_today(&[]);
     totals.get("curl").map(|t| t.0).unwrap_or(0)
 }
 

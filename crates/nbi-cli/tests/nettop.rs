@@ -73,20 +73,7 @@ fn expected_totals(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
 
 /// Everything stored, over all days (stamps of a sped-up replay may run ahead).
 fn stored_totals(sb: &Sandbox) -> BTreeMap<String, (u64, u64)> {
-    let today = chrono::Utc::now().date_naive();
-    let mut totals = BTreeMap::new();
-    for d in [
-        today - chrono::Duration::days(1),
-        today,
-        today + chrono::Duration::days(1),
-    ] {
-        for (app, (i, o)) in sb.day_totals(&d.format("%Y-%m-%d").to_string(), &[]) {
-            let e = totals.entry(app).or_insert((0, 0));
-            e.0 += i;
-            e.1 += o;
-        }
-    }
-    totals
+    sb.totals_around_today(&[])
 }
 
 fn replay_and_check(capture: &Path) {

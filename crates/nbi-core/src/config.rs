@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppFilter, DEFAULT_EXCLUDED, DEFAULT_MIN_PID};
@@ -356,7 +357,7 @@ pub enum ConfigError {
 
 /// Whether an `NBI_` variable (prefix removed) sets a configuration key:
 /// `HOST`, `TIMEZONE`, or a key of a section such as `SOURCE__INTERVAL`.
-/// Others (`NBI_LOG`, `NBI_DB`, …) belong to the command line or to tests.
+/// Others (`NBI_LOG`, `NBI_DB`, …) belong to the command line.
 fn is_config_env_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     match key.split_once("__").or_else(|| key.split_once('.')) {
@@ -377,10 +378,102 @@ fn is_config_env_key(key: &str) -> bool {
     }
 }
 
+/// The `NBI_*` variables that set configuration keys (`NBI_HOST`,
+/// `NBI_SOURCE__INTERVAL`, …), taken once: a program reads its own
+/// environment with [`ConfigEnv::from_process`], a test passes exactly the
+/// variables it means (none: [`ConfigEnv::default`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigEnv {
+    /// Variable names without `NBI_`, as given, with their values.
+    vars: std::collections::BTreeMap<String, String>,
+}
+
+impl ConfigEnv {
+    /// This process's `NBI_*` configuration variables.
+    pub fn from_process() -> ConfigEnv {
+        ConfigEnv::from_pairs(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        )
+    }
+
+    /// The configuration variables among `pairs` (full names, `NBI_HOST`);
+    /// other names are ignored.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> ConfigEnv
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars = pairs
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let k: String = k.into();
+                let key = k.strip_prefix("NBI_")?.trim().to_string();
+                is_config_env_key(&key).then(|| (key, v.into()))
+            })
+            .collect();
+        ConfigEnv { vars }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+}
+
+impl Provider for ConfigEnv {
+    fn metadata(&self) -> Metadata {
+        // Errors name the variable as it is spelt: NBI_SOURCE__INTERVAL.
+        Metadata::named("`NBI_` environment variable(s)").interpolater(|_: &Profile, k: &[&str]| {
+            let keys: Vec<String> = k.iter().map(|k| k.to_ascii_uppercase()).collect();
+            format!("NBI_{}", keys.join("__"))
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (k, v) in &self.vars {
+            let key = k.to_ascii_lowercase().replace("__", ".");
+            if key.split('.').any(str::is_empty) {
+                continue;
+            }
+            // As figment's own Env: "30" is a number, "[a, b]" a list.
+            let value: Value = v.trim().parse().unwrap_or_else(|e| match e {});
+            if let Some(nested) = figment::util::nest(&key, value).into_dict() {
+                for (k, v) in nested {
+                    merge_value(&mut dict, k, v);
+                }
+            }
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Merges `value` under `key`, joining dictionaries key by key.
+fn merge_value(dict: &mut Dict, key: String, value: Value) {
+    match (dict.get_mut(&key), value) {
+        (Some(Value::Dict(_, into)), Value::Dict(_, from)) => {
+            for (k, v) in from {
+                merge_value(into, k, v);
+            }
+        }
+        (_, value) => {
+            dict.insert(key, value);
+        }
+    }
+}
+
 impl Config {
     /// Loads defaults, then `file` (required when `explicit`, else optional),
-    /// then `NBI_*` variables (`NBI_HOST`, `NBI_SOURCE__INTERVAL`, …).
-    pub fn load(file: Option<&Path>, explicit: bool) -> Result<Config, ConfigError> {
+    /// then the `NBI_*` variables of `env` (`NBI_HOST`, `NBI_SOURCE__INTERVAL`, …).
+    ///
+    /// Errors: [`ConfigError::Missing`] for an explicit file that does not
+    /// exist, [`ConfigError::Unreadable`], and [`ConfigError::Invalid`]
+    /// naming the key, where its value came from and what was expected.
+    pub fn load(
+        file: Option<&Path>,
+        explicit: bool,
+        env: &ConfigEnv,
+    ) -> Result<Config, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             match std::fs::metadata(path) {
@@ -405,11 +498,7 @@ impl Config {
                 }
             }
         }
-        fig = fig.merge(
-            Env::prefixed("NBI_")
-                .filter(|k| is_config_env_key(k.as_str()))
-                .split("__"),
-        );
+        fig = fig.merge(env.clone());
         let config: Config = fig
             .extract()
             .map_err(|e| ConfigError::Invalid(describe(e)))?;
@@ -540,7 +629,7 @@ mod tests {
             &d,
             "host = \"mbp\"\ntimezone = \"Europe/Berlin\"\n[source]\ninterval = 30\nexclude = []\n",
         );
-        let c = Config::load(Some(&p), true).unwrap();
+        let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
         assert_eq!(c.host, "mbp");
         assert_eq!(c.source.interval, 30);
         assert!(c.source.exclude.is_empty());
@@ -552,29 +641,61 @@ mod tests {
     fn errors_name_the_file_the_key_and_what_was_expected() {
         let d = tempfile::tempdir().unwrap();
         let p = write(&d, "[source]\ninterval = \"soon\"\n");
-        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        let e = Config::load(Some(&p), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("source.interval"), "{e}");
         assert!(e.contains("config.toml"), "{e}");
         assert!(e.contains("u32") || e.contains("integer"), "{e}");
 
         let p = write(&d, "[source]\nintervall = 5\n");
-        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        let e = Config::load(Some(&p), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("intervall"), "{e}");
 
         let p = write(&d, "[source\n");
-        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        let e = Config::load(Some(&p), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("config.toml"), "{e}");
 
         let p = write(&d, "timezone = \"Mars/Olympus\"\n");
-        let e = Config::load(Some(&p), true).unwrap_err().to_string();
+        let e = Config::load(Some(&p), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("timezone") && e.contains("Mars/Olympus"), "{e}");
 
         let missing = d.path().join("nope.toml");
         assert!(matches!(
-            Config::load(Some(&missing), true),
+            Config::load(Some(&missing), true, &ConfigEnv::default()),
             Err(ConfigError::Missing(_))
         ));
-        assert!(Config::load(Some(&missing), false).is_ok());
+        assert!(Config::load(Some(&missing), false, &ConfigEnv::default()).is_ok());
+    }
+
+    #[test]
+    fn environment_variables_win_over_the_file_and_are_named_in_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "host = \"mbp\"\n[source]\ninterval = 30\n");
+        let env = ConfigEnv::from_pairs([
+            ("NBI_HOST", "studio"),
+            ("NBI_SOURCE__INTERVAL", "15"),
+            ("NBI_LOG", "debug"),
+            ("HOST", "elsewhere"),
+        ]);
+        let c = Config::load(Some(&p), true, &env).unwrap();
+        assert_eq!((c.host.as_str(), c.source.interval), ("studio", 15));
+        let without = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
+        assert_eq!(
+            (without.host.as_str(), without.source.interval),
+            ("mbp", 30)
+        );
+
+        let bad = ConfigEnv::from_pairs([("NBI_SOURCE__INTERVAL", "soon")]);
+        let e = Config::load(None, false, &bad).unwrap_err().to_string();
+        assert!(e.contains("NBI_SOURCE__INTERVAL"), "{e}");
+        assert!(ConfigEnv::from_pairs([("NBI_DB", "/x"), ("PATH", "/bin")]).is_empty());
     }
 
     #[test]
@@ -595,7 +716,7 @@ mod tests {
             "[kafka]\nbrokers = \"10.0.0.5:9092, 10.0.0.6:9092\"\ntopic = \"t\"\ncompression = \"zstd\"\n\
              [kafka.options]\n\"sasl.username\" = \"nbi\"\n\"sasl.password\" = \"hunter2\"\n",
         );
-        let c = Config::load(Some(&p), true).unwrap();
+        let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
         assert_eq!(c.kafka.topic, "t");
         assert_eq!(c.kafka.compression, "zstd");
         assert_eq!(
@@ -608,16 +729,22 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
 
         let bad = write(&d, "[kafka]\ncompression = \"brotli\"\n");
-        let e = Config::load(Some(&bad), true).unwrap_err().to_string();
+        let e = Config::load(Some(&bad), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("kafka.compression") && e.contains("brotli"),
             "{e}"
         );
         let bad = write(&d, "[kafka]\nbrokers = \" , \"\n");
-        let e = Config::load(Some(&bad), true).unwrap_err().to_string();
+        let e = Config::load(Some(&bad), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("kafka.brokers"), "{e}");
         let bad = write(&d, "[kafka]\nspool_max_mb = 0\n");
-        let e = Config::load(Some(&bad), true).unwrap_err().to_string();
+        let e = Config::load(Some(&bad), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("kafka.spool_max_mb"), "{e}");
     }
 
@@ -633,7 +760,7 @@ mod tests {
                 tok.display().to_string()
             ),
         );
-        let c = Config::load(Some(&p), true).unwrap();
+        let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
         assert_eq!(
             c.influxdb.resolved_token().unwrap().as_deref(),
             Some("s3cret")
@@ -663,20 +790,22 @@ mod tests {
     #[test]
     fn the_grafana_address_is_checked() {
         let d = tempfile::tempdir().unwrap();
-        let c = Config::load(None, false).unwrap();
+        let c = Config::load(None, false, &ConfigEnv::default()).unwrap();
         assert_eq!(c.ui.grafana_url(), None, "none by default");
         let p = write(
             &d,
             "[ui]\ngrafana_url = \" https://grafana.example:3000/d/nbi \"\n",
         );
-        let c = Config::load(Some(&p), true).unwrap();
+        let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
         assert_eq!(
             c.ui.grafana_url(),
             Some("https://grafana.example:3000/d/nbi")
         );
         for bad in ["grafana:3000", "ftp://g", "http://", "http://g /d"] {
             let p = write(&d, &format!("[ui]\ngrafana_url = {bad:?}\n"));
-            let e = Config::load(Some(&p), true).unwrap_err().to_string();
+            let e = Config::load(Some(&p), true, &ConfigEnv::default())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("ui.grafana_url") && e.contains(bad), "{e}");
         }
         assert!(is_config_env_key("UI__GRAFANA_URL"));
@@ -687,6 +816,9 @@ mod tests {
         let c = Config::default();
         let d = tempfile::tempdir().unwrap();
         let p = write(&d, &c.to_toml());
-        assert_eq!(Config::load(Some(&p), true).unwrap(), c);
+        assert_eq!(
+            Config::load(Some(&p), true, &ConfigEnv::default()).unwrap(),
+            c
+        );
     }
 }

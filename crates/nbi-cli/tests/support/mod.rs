@@ -102,6 +102,27 @@ impl Sandbox {
         app_totals(&v)
     }
 
+    /// Per-app totals of yesterday, today and tomorrow (UTC) summed: what a
+    /// test stored "now" wherever midnight falls while it runs.
+    pub fn totals_around_today(
+        &self,
+        extra: &[&str],
+    ) -> std::collections::BTreeMap<String, (u64, u64)> {
+        let today = chrono::Utc::now().date_naive();
+        let mut totals = std::collections::BTreeMap::new();
+        for d in [today.pred_opt(), Some(today), today.succ_opt()]
+            .into_iter()
+            .flatten()
+        {
+            for (app, (i, o)) in self.day_totals(&d.to_string(), extra) {
+                let e: &mut (u64, u64) = totals.entry(app).or_default();
+                e.0 += i;
+                e.1 += o;
+            }
+        }
+        totals
+    }
+
     pub fn status(&self) -> Value {
         serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
     }
