@@ -4,6 +4,11 @@
 //! (`name.pid`) and, without `-P`, one row per socket. Every line ends with a
 //! comma. Column positions are taken from each header, so `-J`/`-k` choices
 //! and nettop versions that move `bytes_in`/`bytes_out` around still parse.
+//!
+//! nettop does not quote: a process name may hold commas (and dots, digits,
+//! spaces, a trailing space). A row with more fields than its header has
+//! them in its name, so the columns after the name are read from the right
+//! and the pid is what follows the name's last dot.
 
 use std::collections::BTreeMap;
 
@@ -87,6 +92,9 @@ struct Layout {
     interface: Option<usize>,
     /// Highest index above; a row needs at least `last + 1` fields.
     last: usize,
+    /// Fields of the header, its trailing empty one included: a row with
+    /// more has commas in its name.
+    fields: usize,
 }
 
 impl Layout {
@@ -129,6 +137,7 @@ impl Layout {
             bytes_out,
             interface,
             last,
+            fields: count,
         })
     }
 }
@@ -183,16 +192,18 @@ impl NettopParser {
                 line: excerpt(line),
             });
         };
-        if let Some(row) = parse_row(&layout, line)? {
+        if let Some((row, time)) = parse_row(&layout, line)? {
             if self.current.rows.is_empty() {
-                self.current.time = layout
-                    .time
-                    .and_then(|i| line.split(',').nth(i))
-                    .and_then(parse_time);
+                self.current.time = time.and_then(parse_time);
             }
             self.current.rows.push(row);
         }
         Ok(None)
+    }
+
+    /// Which sample the rows being read belong to: the headers seen so far.
+    pub fn sample_no(&self) -> u64 {
+        self.block_no
     }
 
     /// End of input or an idle gap: returns the block in progress if it has
@@ -272,40 +283,57 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// A process row, `None` for a socket row.
-fn parse_row(layout: &Layout, line: &str) -> Result<Option<ProcessRow>, ParseError> {
+/// A process row and its time field, `None` for a socket row.
+fn parse_row<'a>(
+    layout: &Layout,
+    line: &'a str,
+) -> Result<Option<(ProcessRow, Option<&'a str>)>, ParseError> {
     let mut name = None;
     let mut bytes_in = None;
     let mut bytes_out = None;
     let mut interface = None;
+    let mut time = None;
+    let bytes = line.as_bytes();
+    // Fields beyond the header's are commas inside the process name.
+    let commas = bytes.iter().filter(|&&b| b == b',').count();
+    let extra = (commas + 1).saturating_sub(layout.fields);
     let mut found = 0;
+    let mut column = 0;
+    let mut start = 0;
     // A plain byte scan: fields are short, so this beats a searcher per
     // field, and it stops at the last column of interest.
-    let bytes = line.as_bytes();
-    let mut start = 0;
-    for i in 0..=layout.last {
-        if start > bytes.len() {
-            break;
-        }
-        let end = bytes[start..]
+    while column <= layout.last && start <= bytes.len() {
+        let mut end = bytes[start..]
             .iter()
             .position(|&b| b == b',')
             .map_or(bytes.len(), |p| start + p);
+        if column == layout.name {
+            for _ in 0..extra {
+                end = bytes[end + 1..]
+                    .iter()
+                    .position(|&b| b == b',')
+                    .map_or(bytes.len(), |p| end + 1 + p);
+            }
+        }
         // Commas are ASCII, so both ends are char boundaries.
         let f = &line[start..end];
-        found = i + 1;
-        if i == layout.name {
+        found = column + 1;
+        if column == layout.name {
             name = Some(f);
         }
-        if i == layout.bytes_in {
+        if column == layout.bytes_in {
             bytes_in = Some(f);
         }
-        if i == layout.bytes_out {
+        if column == layout.bytes_out {
             bytes_out = Some(f);
         }
-        if Some(i) == layout.interface {
+        if Some(column) == layout.interface {
             interface = Some(f);
         }
+        if Some(column) == layout.time {
+            time = Some(f);
+        }
+        column += 1;
         start = end + 1;
     }
     let (Some(field), Some(bytes_in), Some(bytes_out)) = (name, bytes_in, bytes_out) else {
@@ -351,12 +379,15 @@ fn parse_row(layout: &Layout, line: &str) -> Result<Option<ProcessRow>, ParseErr
     };
     let bytes_in = number("bytes_in", bytes_in)?;
     let bytes_out = number("bytes_out", bytes_out)?;
-    Ok(Some(ProcessRow {
-        name: name.to_string(),
-        pid,
-        bytes_in,
-        bytes_out,
-    }))
+    Ok(Some((
+        ProcessRow {
+            name: name.to_string(),
+            pid,
+            bytes_in,
+            bytes_out,
+        },
+        time,
+    )))
 }
 
 fn is_socket(field: &str) -> bool {

@@ -258,3 +258,38 @@ fn long_garbage_is_cut_in_error_messages() {
     };
     assert!(line.len() < 200 && line.ends_with('…'));
 }
+
+#[test]
+fn names_with_commas_and_other_oddities_keep_their_traffic() {
+    // nettop does not quote: whatever is left of the header's columns after
+    // reading from the right is the name, pid after its last dot.
+    let text = "time,,bytes_in,bytes_out,\n\
+                10:00:00.1,Acme, Inc. Sync.812,100,10,\n\
+                10:00:00.1,a,b,c.7,1,2,\n\
+                10:00:00.1,Micro, Edge .772,3,4,\n\
+                10:00:00.1,v2.0 Tool 3.99,5,6,\n\
+                10:00:00.1,,lead.5,7,8,\n";
+    let (blocks, errors) = parse_str(text, ALL);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        blocks[0].rows,
+        vec![
+            row("Acme, Inc. Sync", 812, 100, 10),
+            row("a,b,c", 7, 1, 2),
+            row("Micro, Edge", 772, 3, 4),
+            row("v2.0 Tool 3", 99, 5, 6),
+            row(",lead", 5, 7, 8),
+        ]
+    );
+    assert_eq!(blocks[0].time, time("10:00:00.1"));
+
+    // Without the time column, and with columns on both sides of the bytes.
+    let text = ",bytes_in,bytes_out,\nFoo, Bar.42,9,8,\n\
+                time,,interface,state,bytes_in,bytes_out,rx_dupe,\n\
+                10:00:01.0,Comma, App.43,,,11,12,0,\n";
+    let (blocks, errors) = parse_str(text, ALL);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(blocks[0].rows, vec![row("Foo, Bar", 42, 9, 8)]);
+    assert_eq!(blocks[1].rows, vec![row("Comma, App", 43, 11, 12)]);
+    assert_eq!(blocks[1].time, time("10:00:01.0"));
+}
