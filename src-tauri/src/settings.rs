@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use chrono_tz::Tz;
-use nbi_core::app::AppFilter;
 use nbi_core::config::{Config, ConfigEnv};
 use nbi_core::pipeline::SourceSpec;
 use nbi_core::source::replay::{CsvOptions, ReplayConfig};
@@ -103,15 +102,6 @@ impl Settings {
     pub fn grafana_url(&self) -> Option<&str> {
         self.config.ui.grafana_url()
     }
-
-    /// A recording was filtered when it was made: keep what it holds.
-    pub fn filter(&self) -> AppFilter {
-        let mut f = self.config.filter();
-        if self.source.kind() == SourceKind::Replay {
-            f.min_pid = 0;
-        }
-        f
-    }
 }
 
 /// The replay's pace: 1 (real time) when not given.
@@ -161,7 +151,6 @@ mod tests {
             SourceSpec::Replay(r) => assert_eq!((&r.path, r.speed), (&file, 60.0)),
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.filter().min_pid, 0, "a recording keeps every process");
         assert_eq!(s.tz, chrono_tz::Europe::Berlin);
         assert_eq!(s.db, dir.path().join("data/nbi.sqlite"));
         assert_eq!(s.grafana_url(), None);

@@ -125,11 +125,12 @@ impl AppState {
         let run = EmbeddedRun {
             host: s.config.host.clone(),
             interval: s.config.interval(),
-            filter: s.filter(),
+            counting: std::sync::Arc::new(s.config.counting()),
             source: s.source.clone(),
             collector: CollectorOptions {
                 batch_max: s.config.collector.batch_max,
                 linger: Duration::from_millis(s.config.collector.linger_ms),
+                counting: std::sync::Arc::new(s.config.counting()),
                 ..CollectorOptions::default()
             },
             bus_capacity: s.config.collector.bus_capacity,

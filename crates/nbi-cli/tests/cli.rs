@@ -223,20 +223,21 @@ fn config_prints_the_effective_values_with_env_and_flags_on_top() {
     let sb = Sandbox::new();
     let cfg = sb.write(
         "c.toml",
-        "host = \"fromfile\"\n[source]\ninterval = 30\nmin_pid = 5\n",
+        "host = \"fromfile\"\n[source]\ninterval = 30\ninclude_loopback = false\n",
     );
     let text = succeed(
         sb.cmd()
             .env_remove("NBI_HOST")
-            .env("NBI_SOURCE__MIN_PID", "7")
+            .env("NBI_SOURCE__INCLUDE_LOOPBACK", "true")
             .args(["--config", cfg.to_str().unwrap(), "config"]),
     );
     assert!(text.contains("host = \"fromfile\""), "{text}");
     assert!(text.contains("interval = 30"), "{text}");
     assert!(
-        text.contains("min_pid = 7"),
-        "env wins over the file: {text}"
+        text.contains("include_loopback = true") && text.contains("#   loopback: counted"),
+        "env wins over the file, and the counting rules say so: {text}"
     );
+    assert!(text.contains("#   tunnel carriers"), "{text}");
     let flagged = sb.ok(&[
         "--config",
         cfg.to_str().unwrap(),

@@ -1,53 +1,17 @@
-//! `nbi run --source linux` against real traffic on 127.0.0.1: a local HTTP
-//! server in this test serves known amounts to the real `curl`.
+//! `nbi run --source linux` against real traffic: the real `curl`
+//! downloads known amounts from a peer host in a network namespace this test
+//! makes (the network), and from a server on 127.0.0.1 (loopback, left out
+//! unless `source.include_loopback`).
 #![cfg(target_os = "linux")]
 
 mod support;
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::netns::{self, Peer};
 use support::*;
-
-/// Serves `size` bytes to every connection, HTTP/1.0 style, at about
-/// `rate` bytes a second (curl's own `--limit-rate` does not slow a short
-/// transfer reliably).
-fn serve(size: usize, rate: usize) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut req = [0u8; 4096];
-                let _ = conn.read(&mut req);
-                let head = format!(
-                    "HTTP/1.0 200 OK\r\nContent-Length: {size}\r\nContent-Type: application/octet-stream\r\n\r\n"
-                );
-                if conn.write_all(head.as_bytes()).is_err() {
-                    return;
-                }
-                let chunk = vec![0x5au8; 64 * 1024];
-                let start = std::time::Instant::now();
-                let mut sent = 0;
-                while sent < size {
-                    let n = (size - sent).min(chunk.len());
-                    if conn.write_all(&chunk[..n]).is_err() {
-                        return;
-                    }
-                    sent += n;
-                    let due = Duration::from_secs_f64(sent as f64 / rate as f64);
-                    if let Some(wait) = due.checked_sub(start.elapsed()) {
-                        std::thread::sleep(wait);
-                    }
-                }
-            });
-        }
-    });
-    port
-}
 
 fn have_curl() -> bool {
     Command::new("curl")
@@ -57,21 +21,28 @@ fn have_curl() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn curl(port: u16) {
+fn curl(url: &str) {
     let status = Command::new("curl")
-        .args(["-sS", "-o", "/dev/null"])
-        .arg(format!("http://127.0.0.1:{port}/"))
+        .args(["-sS", "-o", "/dev/null", url])
         .status()
         .expect("run curl");
-    assert!(status.success(), "curl failed: {status}");
+    assert!(status.success(), "curl {url} failed: {status}");
+}
+
+/// A paced server of `size` bytes on 127.0.0.1; its URL.
+fn serve_loopback(size: usize, rate: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || netns::serve_paced(listener, size, rate));
+    format!("http://127.0.0.1:{port}/")
 }
 
 /// Runs `nbi run --source linux` around `traffic` and returns curl's stored bytes in.
-fn curl_bytes_in(interval: &str, traffic: impl FnOnce()) -> u64 {
+fn curl_bytes_in(interval: &str, env: &[(&str, &str)], traffic: impl FnOnce()) -> u64 {
     let sb = Sandbox::new();
     let child = sb
         .cmd()
-        .env("NBI_SOURCE__MIN_PID", "0")
+        .envs(env.iter().copied())
         .args(["run", "--source", "linux", "--interval", interval])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -92,26 +63,37 @@ fn curl_bytes_in(interval: &str, traffic: impl FnOnce()) -> u64 {
 
 const MIB: usize = 1024 * 1024;
 
+fn ratio_of(got: u64, size: usize, what: &str) -> f64 {
+    let ratio = got as f64 / size as f64;
+    eprintln!(
+        "{what}: stored {got} bytes for curl ({:.2} %)",
+        ratio * 100.0
+    );
+    ratio
+}
+
 // One test: two `nbi run`s at once would each count the other's curl.
 #[test]
-fn downloads_are_stored_for_curl() {
+fn downloads_are_stored_for_curl_and_loopback_only_when_asked() {
     if !have_curl() {
         eprintln!("skipped: curl is not installed (./scripts/test installs it)");
         return;
     }
-    // 50 MiB at 5 MiB/s over 2 s ticks: within 5 %.
-    let size = 50 * MIB;
-    let port = serve(size, 5 * MIB);
-    let got = curl_bytes_in("2", || {
-        curl(port);
+    if let Err(why) = netns::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let peer = Peer::new();
+
+    // 40 MiB at 8 MiB/s from the peer over 2 s ticks: within 5 %.
+    let size = 40 * MIB;
+    let url = format!("http://{}:{}/", peer.addr, peer.serve(size, 8 * MIB));
+    let got = curl_bytes_in("2", &[], || {
+        curl(&url);
         // Let the source see the closed connection and finish its interval.
         std::thread::sleep(Duration::from_secs(3));
     });
-    let ratio = got as f64 / size as f64;
-    eprintln!(
-        "50 MiB download: stored {got} bytes for curl ({:.2} %)",
-        ratio * 100.0
-    );
+    let ratio = ratio_of(got, size, "40 MiB from a peer host");
     assert!(
         (0.95..=1.05).contains(&ratio),
         "stored {got} of {size} ({ratio:.3})"
@@ -120,18 +102,33 @@ fn downloads_are_stored_for_curl() {
     // 5 MiB in about 1 s, inside one 60 s interval (stored when nbi stops):
     // a short connection between two samples still counts, at least 90 %.
     let size = 5 * MIB;
-    let port = serve(size, 5 * MIB);
-    let got = curl_bytes_in("60", || {
-        curl(port);
+    let url = format!("http://{}:{}/", peer.addr, peer.serve(size, 5 * MIB));
+    let got = curl_bytes_in("60", &[], || {
+        curl(&url);
         std::thread::sleep(Duration::from_millis(500));
     });
-    let ratio = got as f64 / size as f64;
-    eprintln!(
-        "5 MiB short download: stored {got} bytes for curl ({:.2} %)",
-        ratio * 100.0
-    );
+    let ratio = ratio_of(got, size, "5 MiB short download from a peer host");
     assert!(
         (0.90..=1.05).contains(&ratio),
+        "stored {got} of {size} ({ratio:.3})"
+    );
+
+    // 50 MiB from 127.0.0.1: nothing by default, all of it when loopback counts.
+    let size = 50 * MIB;
+    let url = serve_loopback(size, 25 * MIB);
+    let got = curl_bytes_in("2", &[], || {
+        curl(&url);
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    ratio_of(got, size, "50 MiB over loopback, by default");
+    assert_eq!(got, 0, "loopback is not the network");
+    let got = curl_bytes_in("2", &[("NBI_SOURCE__INCLUDE_LOOPBACK", "true")], || {
+        curl(&url);
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let ratio = ratio_of(got, size, "50 MiB over loopback, include_loopback = true");
+    assert!(
+        (0.95..=1.05).contains(&ratio),
         "stored {got} of {size} ({ratio:.3})"
     );
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
-use nbi_core::app::DEFAULT_EXCLUDED;
+use nbi_core::counting::CountingPolicy;
 use nbi_core::source::nettop::parse::{parse_str, ParseOptions};
 use support::*;
 
@@ -40,7 +40,7 @@ fn spawn_run(sb: &Sandbox, capture: &Path, envs: &[(&str, &str)]) -> Child {
 }
 
 /// Totals of the first `k` delta blocks of a capture replayed in a loop,
-/// filtered as the default configuration (with min_pid 0) filters them.
+/// left out as the default counting policy leaves them out.
 fn expected_totals(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
     let text = std::fs::read_to_string(capture).unwrap();
     let text: String = text
@@ -59,7 +59,7 @@ fn expected_totals(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
     let mut totals = BTreeMap::new();
     for block in blocks.iter().cycle().take(k) {
         for row in &block.rows {
-            if DEFAULT_EXCLUDED.contains(&row.name.as_str()) {
+            if CountingPolicy::default().judge_name(&row.name).is_err() {
                 continue;
             }
             let e = totals.entry(row.name.clone()).or_insert((0, 0));

@@ -5,12 +5,14 @@
 //! backoff (the bus fills meanwhile and holds the sources back), and the last
 //! batch is flushed on shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Delivery, Subscriber};
+use crate::counting::CountingPolicy;
 use crate::store::{Store, StoreError, WriteReport};
 use crate::tick::Tick;
 
@@ -22,6 +24,10 @@ pub struct CollectorOptions {
     pub retry_max: Duration,
     /// How long to keep retrying a failing store once shutdown is requested.
     pub shutdown_grace: Duration,
+    /// Applied to every tick before it is stored: ticks that arrive already
+    /// counted (replays, other machines' watchers) meet the same name rules
+    /// as the live sources.
+    pub counting: Arc<CountingPolicy>,
 }
 
 impl Default for CollectorOptions {
@@ -32,6 +38,7 @@ impl Default for CollectorOptions {
             retry_initial: Duration::from_millis(200),
             retry_max: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(15),
+            counting: Arc::new(CountingPolicy::default()),
         }
     }
 }
@@ -44,6 +51,8 @@ pub struct CollectorStats {
     pub samples_written: u64,
     pub batches: u64,
     pub retries: u64,
+    /// Apps removed from arriving ticks by the counting policy.
+    pub apps_left_out: u64,
     pub last_error: Option<String>,
 }
 
@@ -110,8 +119,18 @@ impl<S: Subscriber, St: Store> Collector<S, St> {
         batch: Vec<Delivery<S::Ack>>,
         stop: &CancellationToken,
     ) -> Result<(), CollectorError> {
-        let (ticks, acks): (Vec<Tick>, Vec<S::Ack>) =
-            batch.into_iter().map(|d| (d.tick, d.ack)).unzip();
+        let mut left_out = 0u64;
+        let (ticks, acks): (Vec<Tick>, Vec<S::Ack>) = batch
+            .into_iter()
+            .map(|d| {
+                let (tick, removed) = self.options.counting.apply(d.tick);
+                left_out += removed as u64;
+                (tick, d.ack)
+            })
+            .unzip();
+        if left_out > 0 {
+            self.stats.send_modify(|s| s.apps_left_out += left_out);
+        }
         let mut delay = self.options.retry_initial;
         let mut gave_up_at: Option<tokio::time::Instant> = None;
         let ticks = std::sync::Arc::new(ticks);
@@ -271,6 +290,7 @@ mod tests {
             retry_initial: Duration::from_millis(1),
             retry_max: Duration::from_millis(5),
             shutdown_grace: Duration::from_millis(50),
+            counting: Arc::new(CountingPolicy::count_everything()),
         }
     }
 

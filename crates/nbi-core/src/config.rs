@@ -11,7 +11,7 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
-use crate::app::{AppFilter, DEFAULT_EXCLUDED, DEFAULT_MIN_PID};
+use crate::counting::{carriers, CountingPolicy, SystemProcesses};
 use crate::intel::IntelConfig;
 use crate::source::SourceKind;
 
@@ -258,10 +258,20 @@ pub struct SourceConfig {
     pub kind: SourceKind,
     /// Seconds per tick.
     pub interval: u32,
-    /// Process or app names never counted (VPN tunnels by default).
+    /// Count traffic whose two ends are both on this machine (a local dev
+    /// server, a database, a model server). Left out by default.
+    pub include_loopback: bool,
+    /// macOS's own daemons and Linux's system users: "count" (under their
+    /// own names) or "leave_out". Told by executable path and user, never pid.
+    pub system_processes: SystemProcesses,
+    /// Changes to the built-in list of tunnel carriers (VPN clients).
+    pub carriers: CarrierEdits,
+    /// Process or app names never counted, besides the carriers.
     pub exclude: BTreeSet<String>,
-    /// Processes below this pid (system daemons) are left out; 0 keeps all.
-    pub min_pid: u32,
+    /// Replaced by `system_processes`: read from older files and turned
+    /// into it (a pid does not say what a process is).
+    #[serde(default, skip_serializing)]
+    pub min_pid: Option<u32>,
     /// The nettop program (macOS).
     pub nettop: PathBuf,
     /// Internal poll of the Linux source, in milliseconds.
@@ -272,6 +282,17 @@ pub struct SourceConfig {
     /// Count traffic of connections whose process was never seen under this
     /// name (e.g. "(unknown)"); left out when empty.
     pub linux_unattributed_app: String,
+}
+
+/// Names added to and removed from the built-in tunnel carriers
+/// (`nbi config` lists the result).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CarrierEdits {
+    /// Process, executable or app names of further VPN clients.
+    pub add: BTreeSet<String>,
+    /// Built-in names to count after all.
+    pub remove: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,8 +334,11 @@ impl Default for SourceConfig {
         SourceConfig {
             kind: SourceKind::platform_default(),
             interval: 60,
-            exclude: DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect(),
-            min_pid: DEFAULT_MIN_PID,
+            include_loopback: false,
+            system_processes: SystemProcesses::Count,
+            carriers: CarrierEdits::default(),
+            exclude: BTreeSet::new(),
+            min_pid: None,
             nettop: PathBuf::from("nettop"),
             linux_poll_ms: 250,
             linux_destroy_events: true,
@@ -499,11 +523,37 @@ impl Config {
             }
         }
         fig = fig.merge(env.clone());
-        let config: Config = fig
+        let mut config: Config = fig
             .extract()
             .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        for note in config.migrate() {
+            tracing::warn!("configuration: {note}");
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Turns keys of older versions into their replacements; returns one
+    /// note per key, saying what replaced it.
+    pub fn migrate(&mut self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(min_pid) = self.source.min_pid.take() {
+            if min_pid > 0 {
+                self.source.system_processes = SystemProcesses::LeaveOut;
+                notes.push(format!(
+                    "key `source.min_pid` ({min_pid}) is replaced by `source.system_processes`: \
+                     system processes are now told by their executable and user, not their pid \
+                     (on macOS login items have low pids); read as system_processes = \"leave_out\""
+                ));
+            } else {
+                notes.push(
+                    "key `source.min_pid` is replaced by `source.system_processes` \
+                     (\"count\", the default, or \"leave_out\"); 0 kept everything: read as \"count\""
+                        .to_string(),
+                );
+            }
+        }
+        notes
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -550,11 +600,16 @@ impl Config {
         Duration::from_secs(u64::from(self.source.interval))
     }
 
-    pub fn filter(&self) -> AppFilter {
-        AppFilter {
-            exclude: self.source.exclude.clone(),
-            min_pid: self.source.min_pid,
-        }
+    /// The counting policy of `[source]`: what is left out wherever ticks
+    /// enter.
+    pub fn counting(&self) -> CountingPolicy {
+        let s = &self.source;
+        let carriers = carriers::built_in_names()
+            .filter(|n| !s.carriers.remove.contains(*n))
+            .map(str::to_string)
+            .chain(s.carriers.add.iter().cloned())
+            .collect::<Vec<_>>();
+        CountingPolicy::new(s.include_loopback, s.system_processes, carriers, &s.exclude)
     }
 
     /// The effective configuration as TOML, as `nbi config` prints it.
@@ -579,6 +634,12 @@ fn describe(e: figment::Error) -> String {
                 .as_ref()
                 .map(|m| match &m.source {
                     Some(src) => format!(" (from {src})"),
+                    // The environment names the variable itself.
+                    None if !e.path.is_empty() => {
+                        let keys: Vec<&str> = e.path.iter().map(String::as_str).collect();
+                        let profile = e.profile.clone().unwrap_or_default();
+                        format!(" (from {} {})", m.name, m.interpolate(&profile, &keys))
+                    }
                     None => format!(" (from {})", m.name),
                 })
                 .unwrap_or_default();
@@ -702,7 +763,7 @@ mod tests {
     fn env_keys_are_told_from_other_variables() {
         assert!(is_config_env_key("HOST"));
         assert!(is_config_env_key("SOURCE__INTERVAL"));
-        assert!(is_config_env_key("source.min_pid"));
+        assert!(is_config_env_key("source.include_loopback"));
         assert!(!is_config_env_key("SOURCE"));
         assert!(!is_config_env_key("LOG"));
         assert!(!is_config_env_key("FAKE_NETTOP_CAPTURE"));
@@ -809,6 +870,58 @@ mod tests {
             assert!(e.contains("ui.grafana_url") && e.contains(bad), "{e}");
         }
         assert!(is_config_env_key("UI__GRAFANA_URL"));
+    }
+
+    #[test]
+    fn the_old_min_pid_key_is_read_as_the_system_process_rule_with_a_note() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "[source]\nmin_pid = 1000\n");
+        let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
+        assert_eq!(c.source.system_processes, SystemProcesses::LeaveOut);
+        assert_eq!(c.source.min_pid, None);
+        assert!(!c.to_toml().contains("min_pid"), "{}", c.to_toml());
+        let p = write(&d, "[source]\nmin_pid = 0\n");
+        let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
+        assert_eq!(c.source.system_processes, SystemProcesses::Count);
+
+        let mut c = Config::default();
+        c.source.min_pid = Some(500);
+        let notes = c.migrate();
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("source.system_processes"), "{notes:?}");
+        assert!(c.migrate().is_empty(), "once");
+    }
+
+    #[test]
+    fn the_counting_policy_comes_from_the_source_section() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            &d,
+            "[source]\ninclude_loopback = true\nsystem_processes = \"leave_out\"\nexclude = [\"Dropbox\"]\n\
+             [source.carriers]\nadd = [\"CorpVPN\"]\nremove = [\"openvpn\"]\n",
+        );
+        let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
+        let policy = c.counting();
+        assert!(policy.counts_loopback());
+        assert_eq!(policy.system_processes(), SystemProcesses::LeaveOut);
+        assert!(policy.judge_name("CorpVPN").is_err());
+        assert!(policy.judge_name("Dropbox").is_err());
+        assert!(
+            policy.judge_name("openvpn").is_ok(),
+            "removed from the list"
+        );
+        assert!(policy.judge_name("vpnagentd").is_err(), "the rest stays");
+        let defaults = Config::default().counting();
+        assert_eq!(defaults, CountingPolicy::default());
+
+        let bad = write(&d, "[source]\nsystem_processes = \"hide\"\n");
+        let e = Config::load(Some(&bad), true, &ConfigEnv::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("source.system_processes") && e.contains("hide"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod app;
 pub mod bus;
 pub mod collector;
 pub mod config;
+pub mod counting;
 pub mod human;
 pub mod intel;
 pub mod notify;

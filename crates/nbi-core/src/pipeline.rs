@@ -2,6 +2,7 @@
 //! and the tray app, with the status both of them show.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppFilter;
 use crate::bus::{memory, BusStatus, Publisher, Subscriber};
 use crate::collector::{Collector, CollectorError, CollectorOptions, CollectorStats};
 use crate::config::Config;
+use crate::counting::CountingPolicy;
 use crate::source::linux::{LinuxConfig, LinuxSource};
 use crate::source::nettop::{NettopConfig, NettopSource};
 use crate::source::pause::PauseSwitch;
@@ -226,7 +227,7 @@ pub enum PipelineError {
 pub struct EmbeddedRun {
     pub host: String,
     pub interval: Duration,
-    pub filter: AppFilter,
+    pub counting: Arc<CountingPolicy>,
     pub source: SourceSpec,
     pub collector: CollectorOptions,
     pub bus_capacity: usize,
@@ -303,7 +304,7 @@ impl EmbeddedRun {
         let ctx = SourceContext {
             host: self.host.clone(),
             interval: self.interval,
-            filter: self.filter.clone(),
+            counting: self.counting.clone(),
             status: status_tx,
             shutdown: shutdown.clone(),
         };
@@ -477,7 +478,7 @@ mod tests {
         let run = EmbeddedRun {
             host: "h".into(),
             interval: Duration::from_secs(60),
-            filter: AppFilter::keep_all(),
+            counting: Arc::new(CountingPolicy::count_everything()),
             source: spec,
             collector: CollectorOptions {
                 linger: Duration::from_millis(20),
@@ -542,7 +543,7 @@ mod tests {
         let ctx = SourceContext {
             host: "h".into(),
             interval: Duration::from_secs(60),
-            filter: AppFilter::keep_all(),
+            counting: Arc::new(CountingPolicy::count_everything()),
             status: tx,
             shutdown: CancellationToken::new(),
         };

@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nbi_core::app::{app_name_for_exe, AppFilter};
+use nbi_core::app::app_name_for_exe;
 use nbi_core::bus::memory::{self, MemorySubscriber};
 use nbi_core::bus::Subscriber;
+use nbi_core::counting::{CountingPolicy, SystemProcesses};
 use nbi_core::source::linux::{capabilities, CaptureMode, LinuxConfig, LinuxSource};
 use nbi_core::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus};
 use nbi_core::Tick;
@@ -202,7 +203,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn start(cfg: LinuxConfig, interval: Duration, filter: AppFilter) -> Harness {
+    fn start(cfg: LinuxConfig, interval: Duration, counting: CountingPolicy) -> Harness {
         let (tx, rx) = memory::channel(256);
         let (status_tx, status) = watch::channel(SourceStatus {
             source: SourceKind::Linux,
@@ -214,7 +215,7 @@ impl Harness {
         let ctx = SourceContext {
             host: "test".to_string(),
             interval,
-            filter,
+            counting: std::sync::Arc::new(counting),
             status: status_tx,
             shutdown: shutdown.clone(),
         };
@@ -349,7 +350,7 @@ async fn long_download_is_counted_across_ticks() {
     let mut h = Harness::start(
         LinuxConfig::default(),
         Duration::from_secs(2),
-        AppFilter::keep_all(),
+        CountingPolicy::count_everything(),
     );
     h.watching().await;
     let size = 50 * MIB;
@@ -391,7 +392,7 @@ async fn long_download_is_counted_across_ticks() {
 async fn short_download_between_ticks(cfg: LinuxConfig, label: &str, curl_limit: bool) -> f64 {
     let server = Server::start();
     let interval = Duration::from_secs(10);
-    let mut h = Harness::start(cfg, interval, AppFilter::keep_all());
+    let mut h = Harness::start(cfg, interval, CountingPolicy::count_everything());
     h.watching().await;
     let size = 5 * MIB;
     let rate = 5 * MIB;
@@ -468,7 +469,7 @@ async fn upload_is_counted_as_bytes_out() {
     let mut h = Harness::start(
         LinuxConfig::default(),
         Duration::from_secs(2),
-        AppFilter::keep_all(),
+        CountingPolicy::count_everything(),
     );
     h.watching().await;
     let path = file.path().to_str().unwrap().to_string();
@@ -503,7 +504,7 @@ async fn upload_is_counted_as_bytes_out() {
     );
 }
 
-/// The filter sees raw process names: excluding `curl` leaves the server.
+/// The policy sees raw process names: excluding `curl` leaves the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filtered_processes_are_left_out() {
     if !have_curl() {
@@ -511,9 +512,14 @@ async fn filtered_processes_are_left_out() {
     }
     let _serial = SERIAL.lock().await;
     let server = Server::start();
-    let mut filter = AppFilter::keep_all();
-    filter.exclude.insert("curl".to_string());
-    let mut h = Harness::start(LinuxConfig::default(), Duration::from_secs(1), filter);
+    // The server here is on loopback: count it, leave curl out by name.
+    let counting = CountingPolicy::new(
+        true,
+        SystemProcesses::Count,
+        std::iter::empty::<&str>(),
+        ["curl"],
+    );
+    let mut h = Harness::start(LinuxConfig::default(), Duration::from_secs(1), counting);
     h.watching().await;
     download(&server, 2 * MIB, Some(4 * MIB)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -541,7 +547,7 @@ async fn shutdown_publishes_the_partial_interval() {
     let mut h = Harness::start(
         LinuxConfig::default(),
         Duration::from_secs(60),
-        AppFilter::keep_all(),
+        CountingPolicy::count_everything(),
     );
     h.watching().await;
     let size = 3 * MIB;
@@ -576,7 +582,11 @@ async fn connection_shorter_than_a_poll_is_counted_as_unattributed() {
         unattributed_app: Some("(unknown)".to_string()),
         ..LinuxConfig::default()
     };
-    let mut h = Harness::start(cfg, Duration::from_secs(30), AppFilter::keep_all());
+    let mut h = Harness::start(
+        cfg,
+        Duration::from_secs(30),
+        CountingPolicy::count_everything(),
+    );
     h.watching().await;
     // Past the first poll after the baseline, which sets unknown sockets aside.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -612,7 +622,7 @@ async fn a_closed_bus_stops_the_source_with_an_error() {
     let h = Harness::start(
         LinuxConfig::default(),
         Duration::from_secs(1),
-        AppFilter::keep_all(),
+        CountingPolicy::count_everything(),
     );
     let Harness {
         rx, status, task, ..

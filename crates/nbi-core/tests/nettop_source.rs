@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nbi_core::app::AppFilter;
 use nbi_core::bus::memory::{channel, MemorySubscriber};
 use nbi_core::bus::Subscriber;
+use nbi_core::counting::CountingPolicy;
 use nbi_core::source::nettop::{NettopConfig, NettopSource};
 use nbi_core::source::{SourceContext, SourceKind, SourceState, SourceStatus};
 use nbi_core::Tick;
@@ -82,7 +82,7 @@ fn context(interval: Duration) -> (SourceContext, watch::Receiver<SourceStatus>)
     let ctx = SourceContext {
         host: "mbp".to_string(),
         interval,
-        filter: AppFilter::default(),
+        counting: std::sync::Arc::new(CountingPolicy::default()),
         status,
         shutdown: CancellationToken::new(),
     };
@@ -104,10 +104,11 @@ fn apps(t: &Tick) -> BTreeMap<&str, (u64, u64)> {
         .collect()
 }
 
-/// The two delta samples of source-replay.csv under the default filter
-/// (launchd's pid is below 1000, tailscale carries others' bytes).
+/// The two delta samples of source-replay.csv under the default policy
+/// (tailscale carries others' bytes; launchd is a system daemon, counted).
 fn first_delta() -> BTreeMap<&'static str, (u64, u64)> {
     BTreeMap::from([
+        ("launchd", (100, 200)),
         ("Google Chrome H", (251_000, 12_500)),
         ("Spotify", (52_000, 9_000)),
         ("curl", (1_500_000, 30_000)),
@@ -244,6 +245,7 @@ done
             ("Google Chrome", (251_000, 12_500)),
             ("Spotify", (52_000, 9_000)),
             ("curl", (1_500_000, 30_000)),
+            ("launchd", (100, 200)),
         ])
     );
     assert_eq!(
@@ -256,7 +258,7 @@ done
     let calls = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         calls.lines().collect::<Vec<_>>(),
-        vec!["-o pid=,comm= -p 1579,4142,4150,9999"],
+        vec!["-o pid=,comm= -p 1,1579,4142,4150,9999,79391"],
         "one ps call for the first block's pids, none after"
     );
 }
@@ -364,8 +366,7 @@ async fn a_nettop_that_exits_is_restarted() {
 async fn a_nettop_that_hangs_is_restarted() {
     let reason = restarts_on("hang", 3).await;
     assert!(
-        reason.starts_with("nettop printed nothing for ")
-            && reason.contains(" s (3 intervals) (restart "),
+        reason.starts_with("nettop printed nothing at all for ") && reason.contains(" s (restart "),
         "{reason}"
     );
 }
@@ -468,6 +469,8 @@ async fn a_stale_nettop_of_a_previous_run_is_killed_but_nothing_else() {
             "bytes_in,bytes_out",
         ])
         .env("NBI_FAKE_NETTOP_MODE", "hang")
+        .env("NSUnbufferedIO", "YES")
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -549,4 +552,126 @@ async fn a_closed_bus_ends_the_source_and_its_nettop() {
         "{result:?}"
     );
     assert!(!alive(pid));
+}
+
+/// A `nettop` replaying `capture` that logs each command line it is started
+/// with to `args.log`, with `env` besides.
+fn replay_logging_starts(dir: &Path, capture: &str, env: &[(&str, &str)]) -> PathBuf {
+    let capture = fixture(capture);
+    let args = dir.join("args.log");
+    let mut all = vec![
+        ("NBI_FAKE_NETTOP_CAPTURE", capture.to_str().unwrap()),
+        ("NBI_FAKE_NETTOP_ARGS_LOG", args.to_str().unwrap()),
+    ];
+    all.extend_from_slice(env);
+    nettop_with(dir, &all)
+}
+
+fn starts(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("args.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Publishes `n` ticks from a stand-in and checks them against the capture's
+/// two delta samples in turn; returns the ticks.
+async fn exact_ticks(cfg: NettopConfig, counting: CountingPolicy, n: usize) -> Vec<Tick> {
+    let (mut ctx, _status) = context(Duration::from_millis(200));
+    ctx.counting = std::sync::Arc::new(counting);
+    let shutdown = ctx.shutdown.clone();
+    let (tx, mut rx) = channel(64);
+    let run = tokio::spawn(NettopSource::new(cfg).run(ctx, tx));
+    let mut ticks = Vec::new();
+    for _ in 0..n {
+        ticks.push(next_tick(&mut rx).await);
+    }
+    stop_cleanly(&shutdown, run).await;
+    for (i, t) in ticks.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            first_delta()
+        } else {
+            second_delta()
+        };
+        assert_eq!(apps(t), want, "tick {i}");
+    }
+    for w in ticks.windows(2) {
+        assert!(w[0].at < w[1].at, "at strictly increases: {w:?}");
+    }
+    ticks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nettop_runs_on_a_terminal_with_its_time_column_and_without_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = replay_logging_starts(dir.path(), "source-replay.csv", &[]);
+    exact_ticks(config(program.clone()), CountingPolicy::default(), 4).await;
+    let started = starts(dir.path());
+    assert_eq!(started.len(), 1, "started once: {started:?}");
+    assert!(
+        started[0].contains("-J time,bytes_in,bytes_out") && started[0].ends_with("-t external"),
+        "{started:?}"
+    );
+
+    // Counting loopback: every interface.
+    let dir = tempfile::tempdir().unwrap();
+    let program = replay_logging_starts(dir.path(), "source-replay.csv", &[]);
+    let mut counting_loopback = CountingPolicy::count_everything();
+    // Keep the carrier rule of the expected totals.
+    counting_loopback = CountingPolicy::new(
+        true,
+        counting_loopback.system_processes(),
+        nbi_core::counting::carriers::built_in_names(),
+        std::iter::empty::<&str>(),
+    );
+    exact_ticks(config(program), counting_loopback, 2).await;
+    let started = starts(dir.path());
+    assert!(!started[0].contains("-t "), "{started:?}");
+}
+
+/// A nettop whose stdio holds a pipe's output in 4 KiB blocks (as C stdio
+/// does without a terminal): samples come seconds late, many at once, split
+/// anywhere. Every tick is still exact and whole, and the long silences
+/// between bursts are not taken for a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nettop_that_buffers_its_pipe_loses_nothing_and_is_not_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = replay_logging_starts(
+        dir.path(),
+        "source-replay.csv",
+        &[("NBI_FAKE_NETTOP_STDIO_BUFFERS", "1")],
+    );
+    let cfg = NettopConfig {
+        terminal: false,
+        // As on a terminal: three quiet intervals (0.6 s) would be a hang
+        // there; the bursts here are seconds apart.
+        hang_intervals: 3,
+        ..config(program)
+    };
+    // About 14 samples fill a block: 30 ticks take three bursts.
+    exact_ticks(cfg, CountingPolicy::default(), 30).await;
+    let started = starts(dir.path());
+    assert_eq!(started.len(), 1, "never restarted: {started:?}");
+}
+
+/// From a pipe with `NSUnbufferedIO=YES` honoured, samples come one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_pipe_nsunbufferedio_makes_nettop_write_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = replay_logging_starts(dir.path(), "source-replay.csv", &[]);
+    let cfg = NettopConfig {
+        terminal: false,
+        hang_intervals: 3,
+        ..config(program)
+    };
+    let started = std::time::Instant::now();
+    exact_ticks(cfg, CountingPolicy::default(), 4).await;
+    // Buffered, four small samples would sit in stdio for a whole block.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(starts(dir.path()).len(), 1);
 }

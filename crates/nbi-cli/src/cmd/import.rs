@@ -21,6 +21,8 @@ pub async fn import(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
         drop_first_block: true,
     };
     let file = args.file.clone();
+    // The same rules as every other way in: `run`, `replay` and `collect`.
+    let counting = ctx.config.counting();
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<Summary> {
         let reader = TickReader::open(&file, Some(csv))?;
         let mut s = Summary::default();
@@ -29,6 +31,8 @@ pub async fn import(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
             match item {
                 Ok(t) => {
                     s.read += 1;
+                    let (t, removed) = counting.apply(t);
+                    s.left_out += removed as u64;
                     batch.push(t);
                     if batch.len() == BATCH {
                         s.add(store.write(&batch)?);
@@ -48,12 +52,13 @@ pub async fn import(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
     .await
     .context("import task")??;
     println!(
-        "imported {} ticks from {} ({} new, {} already stored, {} bad lines skipped)",
+        "imported {} ticks from {} ({} new, {} already stored, {} bad lines skipped, {} apps left out by the counting rules)",
         summary.read,
         args.file.display(),
         summary.written,
         summary.skipped,
-        summary.bad
+        summary.bad,
+        summary.left_out
     );
     Ok(())
 }
@@ -64,6 +69,7 @@ struct Summary {
     written: u64,
     skipped: u64,
     bad: u64,
+    left_out: u64,
 }
 
 impl Summary {

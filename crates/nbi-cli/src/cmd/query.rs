@@ -230,5 +230,10 @@ fn when(t: Option<DateTime<Utc>>) -> String {
 pub fn config(global: &Global) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
     print!("{}", ctx.config.to_toml());
+    // What the keys of [source] make of it, as comments: the file stays valid TOML.
+    println!("\n# Counting: what is left out wherever ticks enter");
+    for line in ctx.config.counting().describe().lines() {
+        println!("#   {line}");
+    }
     Ok(())
 }

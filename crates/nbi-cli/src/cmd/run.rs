@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use nbi_core::bus::kafka::{self, KafkaPublisher, KafkaSender, KafkaSubscriber};
 use nbi_core::bus::{memory, BusError, Publisher};
 use nbi_core::collector::{Collector, CollectorOptions};
+use nbi_core::counting::CountingPolicy;
 use nbi_core::pipeline::{self, EmbeddedRun, SourceSpec};
 use nbi_core::schedule::Nightly;
 use nbi_core::source::replay::{CsvOptions, ReplayConfig};
@@ -95,7 +96,7 @@ async fn run_pipeline(
     let run = EmbeddedRun {
         host: ctx.config.host.clone(),
         interval: ctx.config.interval(),
-        filter: filter_for(ctx, kind),
+        counting: counting(ctx),
         source: spec,
         collector: collector_options(ctx),
         bus_capacity: ctx.config.collector.bus_capacity,
@@ -154,7 +155,7 @@ pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
     let source_ctx = SourceContext {
         host: ctx.config.host.clone(),
         interval: ctx.config.interval(),
-        filter: filter_for(&ctx, kind),
+        counting: counting(&ctx),
         status,
         shutdown: shutdown.clone(),
     };
@@ -277,18 +278,14 @@ fn collector_options(ctx: &Context) -> CollectorOptions {
     CollectorOptions {
         batch_max: ctx.config.collector.batch_max,
         linger: Duration::from_millis(ctx.config.collector.linger_ms),
+        counting: counting(ctx),
         ..CollectorOptions::default()
     }
 }
 
-/// A replayed file was filtered when it was recorded: keep what it holds
-/// unless names are excluded explicitly.
-fn filter_for(ctx: &Context, kind: SourceKind) -> nbi_core::app::AppFilter {
-    let mut f = ctx.config.filter();
-    if kind == SourceKind::Replay {
-        f.min_pid = 0;
-    }
-    f
+/// The counting policy of the configuration, shared by the run's parts.
+fn counting(ctx: &Context) -> Arc<CountingPolicy> {
+    Arc::new(ctx.config.counting())
 }
 
 fn source_spec(ctx: &Context, kind: SourceKind, args: &SourceArgs) -> anyhow::Result<SourceSpec> {

@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod desktop;
+#[cfg(target_os = "linux")]
+#[path = "../../../nbi-core/tests/support/netns.rs"]
+pub mod netns;
 #[path = "../../../nbi-core/tests/support/services.rs"]
 pub mod services;
 

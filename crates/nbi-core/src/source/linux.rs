@@ -252,12 +252,12 @@ mod run {
         let interval_s = whole_seconds(interval);
         let poll_every = cfg.poll.clamp(MIN_POLL, interval);
         let make = {
-            let filter = ctx.filter.clone();
+            let counting = ctx.counting.clone();
             move || {
                 let p = Poller::new(
                     next_delay(poll_every, u64::MAX, Duration::ZERO),
                     cfg.destroy_events,
-                    filter.clone(),
+                    counting.clone(),
                     cfg.unattributed_app.clone(),
                 );
                 tracing::info!(mode = %p.mode(), poll_ms = poll_every.as_millis() as u64, "linux source: {}", p.mode().describe());

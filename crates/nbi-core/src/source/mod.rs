@@ -9,6 +9,7 @@ pub mod nettop;
 pub mod pause;
 pub mod replay;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppFilter;
+use crate::counting::CountingPolicy;
 
 /// Which source to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -99,7 +100,8 @@ pub type StatusTx = watch::Sender<SourceStatus>;
 pub struct SourceContext {
     pub host: String,
     pub interval: Duration,
-    pub filter: AppFilter,
+    /// What counts: applied by the source where it sees processes and sockets.
+    pub counting: Arc<CountingPolicy>,
     pub status: StatusTx,
     pub shutdown: CancellationToken,
 }

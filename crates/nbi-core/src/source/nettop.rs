@@ -1,12 +1,21 @@
 //! The nettop source (macOS): one long-running
-//! `nettop -P -d -x -L 0 -s <interval> -J bytes_in,bytes_out`, read as a
-//! stream; each delta sample becomes one [`Tick`].
+//! `nettop -P -d -x -n -L 0 -s <interval> -J time,bytes_in,bytes_out -t external`,
+//! read as a stream; each delta sample becomes one [`Tick`]
+//! (`-t external` leaves loopback out; it is dropped when loopback counts).
 //!
-//! A sample is complete when the next header arrives or when nettop has been
-//! quiet for a short gap (it prints a sample at once, so there is no need to
-//! wait a whole interval for the next header). A nettop that exits, hangs
-//! or prints garbage is restarted with exponential backoff and the reason
-//! shows in the source's status.
+//! nettop writes to a pseudo-terminal, so every line arrives as it is
+//! printed ([`child`] says why and how). A sample ends at the next header,
+//! or, on the terminal, when nettop has been quiet for a short gap (it
+//! prints a sample at once, so there is no need to wait a whole interval);
+//! rows of a sample that come after such a gap are published with that
+//! sample's time. From a pipe (no terminal to be had) only the next header
+//! ends a sample. A sample's time is nettop's own `time` column, not its
+//! arrival, so output that comes late still lands in its interval.
+//!
+//! A nettop that exits, prints nothing at all for too long (three
+//! intervals on a terminal; far longer from a pipe, whose output may come
+//! in bursts) or prints garbage is restarted with exponential backoff and
+//! the reason shows in the source's status.
 
 mod child;
 pub mod identity;
@@ -15,15 +24,16 @@ pub mod parse;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
-use self::child::{LineReader, ReadEvent};
+use self::child::{Channel, LineReader, ReadEvent};
 use self::identity::AppResolver;
 pub use self::parse::{parse_str, Block, NettopParser, ParseError, ParseOptions, ProcessRow};
 use super::{MonotonicStamp, SourceContext, SourceError, SourceState};
 use crate::bus::{BusError, Publisher};
+use crate::counting::Process;
 use crate::tick::Tick;
 
 /// Longest line kept; anything longer is garbage.
@@ -45,7 +55,8 @@ pub struct NettopConfig {
     /// Quiet time after which a sample is taken as complete (at most a
     /// quarter of the interval is used).
     pub idle_gap: Duration,
-    /// nettop is taken as hung after this many intervals without a line.
+    /// nettop is taken as hung after this many intervals without any
+    /// output (from a terminal; see `pipe_quiet_limit`).
     pub hang_intervals: u32,
     /// nettop is restarted after more than this many unparseable lines in
     /// a row.
@@ -55,6 +66,13 @@ pub struct NettopConfig {
     pub backoff_max: Duration,
     /// A nettop that ran this long and produced ticks resets the backoff.
     pub healthy_after: Duration,
+    /// Read nettop through a pseudo-terminal (else a pipe, which may
+    /// deliver its output late and in bursts).
+    pub terminal: bool,
+    /// From a pipe, nettop is taken as hung only after this long without a
+    /// byte (at least `hang_intervals` intervals): its stdio may hold
+    /// several samples back.
+    pub pipe_quiet_limit: Duration,
 }
 
 impl Default for NettopConfig {
@@ -70,6 +88,8 @@ impl Default for NettopConfig {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             healthy_after: Duration::from_secs(300),
+            terminal: true,
+            pipe_quiet_limit: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -172,30 +192,51 @@ struct Session<'a, P> {
     child_ticks: u64,
 }
 
+/// The sample a tick was last published for: rows of it that arrive after
+/// its tick (a quiet gap came in the middle) go out as a second tick with
+/// the same time, which the store adds to the first.
+#[derive(Debug, Clone, Copy)]
+struct Published {
+    sample: u64,
+    at: DateTime<Utc>,
+}
+
+/// How far nettop's `time` column may be from when its sample arrived
+/// before it is taken as not UTC (a nettop that ignored `TZ`): on a
+/// terminal a sample arrives at once; from a pipe it may be late, never
+/// early.
+const TERMINAL_TIME_SLACK: Duration = Duration::from_secs(120);
+const PIPE_TIME_SLACK: Duration = Duration::from_secs(5);
+
 impl<P: Publisher> Session<'_, P> {
     /// Starts one nettop, turns its samples into ticks until it fails or we
     /// stop, and leaves no process behind.
     async fn run_child(&mut self) -> Ended {
         self.child_ticks = 0;
         let program = &self.cfg.program;
-        let mut nettop = match child::spawn(program, self.interval) {
+        let loopback = self.ctx.counting.counts_loopback();
+        let spawned = match child::spawn(program, self.interval, loopback, self.cfg.terminal) {
             Ok(c) => c,
             Err(e) => {
                 return Ended::Failed(format!("could not start {}: {e}", program.display()));
             }
         };
+        let child::Spawned {
+            child: mut nettop,
+            stdout,
+            stderr,
+            channel,
+            ..
+        } = spawned;
         let pid = nettop.id();
-        tracing::info!(pid, program = %program.display(), "nettop started");
+        tracing::info!(pid, program = %program.display(), ?channel, "nettop started");
         if let (Some(path), Some(pid)) = (&self.cfg.pid_file, pid) {
             if let Err(e) = child::write_pid_file(path, pid) {
                 tracing::warn!(path = %path.display(), error = %e, "could not write the nettop pid file");
             }
         }
         let mut last_stderr = None;
-        let stop = match (nettop.stdout.take(), nettop.stderr.take()) {
-            (Some(stdout), Some(stderr)) => self.read(stdout, stderr, &mut last_stderr).await,
-            _ => Stop::Read(std::io::Error::other("nettop's output was not piped")),
-        };
+        let stop = self.read(stdout, stderr, channel, &mut last_stderr).await;
         // A nettop that closed its output gets a moment to exit by itself,
         // so its own exit status is reported; any other is killed at once.
         let grace = match stop {
@@ -217,9 +258,8 @@ impl<P: Publisher> Session<'_, P> {
                 None => format!("nettop closed its output{said}"),
             }),
             Stop::Hung(quiet) => Ended::Failed(format!(
-                "nettop printed nothing for {:.1} s ({} intervals)",
-                quiet.as_secs_f64(),
-                self.cfg.hang_intervals.max(1)
+                "nettop printed nothing at all for {:.1} s",
+                quiet.as_secs_f64()
             )),
             Stop::Garbage { lines, last } => Ended::Failed(format!(
                 "nettop printed {lines} unparseable lines in a row (last: {last})"
@@ -228,10 +268,22 @@ impl<P: Publisher> Session<'_, P> {
         }
     }
 
+    /// How long nettop may print nothing at all before it is taken as hung.
+    /// On a terminal it prints every interval; from a pipe its output may
+    /// come in bursts far apart, and late output is not a hang.
+    fn quiet_limit(&self, channel: Channel) -> Duration {
+        let intervals = self.interval * self.cfg.hang_intervals.clamp(1, 10_000);
+        match channel {
+            Channel::Terminal => intervals,
+            Channel::Pipe => intervals.max(self.cfg.pipe_quiet_limit),
+        }
+    }
+
     async fn read(
         &mut self,
         stdout: impl AsyncRead + Unpin,
         stderr: impl AsyncRead + Unpin,
+        channel: Channel,
         last_stderr: &mut Option<String>,
     ) -> Stop {
         let mut lines = LineReader::new(stdout, MAX_LINE);
@@ -240,77 +292,91 @@ impl<P: Publisher> Session<'_, P> {
         let mut parser = NettopParser::new(ParseOptions {
             drop_first_block: true,
         });
-        let hang_after = self.interval * self.cfg.hang_intervals.clamp(1, 10_000);
-        let idle_gap = self.cfg.idle_gap.min(self.interval / 4);
-        let mut last_progress = Instant::now();
-        // When the last line came, while a sample may still be open.
+        let quiet_limit = self.quiet_limit(channel);
+        // Only where lines arrive as printed does a quiet moment end a
+        // sample; from a pipe only the next header does.
+        let idle_gap = match channel {
+            Channel::Terminal => Some(self.cfg.idle_gap.min(self.interval / 4)),
+            Channel::Pipe => None,
+        };
+        let mut clock = SampleClock::new(channel);
+        let mut last_output = Instant::now();
+        // When the last row came, while a sample may still be open.
         let mut open_since: Option<Instant> = None;
-        // When the open sample's first line came: the end of its interval.
-        let mut sample_wall: Option<DateTime<Utc>> = None;
+        // When the open sample's first line came.
+        let mut arrived: Option<DateTime<Utc>> = None;
+        let mut published: Option<Published> = None;
         let mut bad_run: u32 = 0;
         let mut stderr_lines: u32 = 0;
         loop {
-            let hang_at = last_progress + hang_after;
-            let wake_at = open_since.map_or(hang_at, |t| (t + idle_gap).min(hang_at));
+            let hang_at = last_output + quiet_limit;
+            let wake_at = match (open_since, idle_gap) {
+                (Some(t), Some(gap)) => (t + gap).min(hang_at),
+                _ => hang_at,
+            };
             tokio::select! {
                 biased;
                 _ = self.ctx.shutdown.cancelled() => return Stop::Shutdown,
-                event = lines.next() => match event {
-                    Ok(ReadEvent::Line) => {
-                        let now = Utc::now();
-                        let text = String::from_utf8_lossy(lines.line());
-                        match parser.feed_line(&text) {
-                            Ok(closed) => {
-                                bad_run = 0;
-                                if text.trim().is_empty() {
-                                    continue;
-                                }
-                                last_progress = Instant::now();
-                                open_since = Some(last_progress);
-                                if let Some(block) = closed {
-                                    let wall = sample_wall.take().unwrap_or(now);
-                                    if let Err(stop) = self.emit(block, wall).await {
-                                        return stop;
+                event = lines.next() => {
+                    last_output = Instant::now();
+                    match event {
+                        Ok(ReadEvent::Line) => {
+                            let now = Utc::now();
+                            let text = String::from_utf8_lossy(lines.line());
+                            let sample = parser.sample_no();
+                            match parser.feed_line(&text) {
+                                Ok(closed) => {
+                                    bad_run = 0;
+                                    if text.trim().is_empty() {
+                                        continue;
                                     }
-                                    // Time spent on the bus is not nettop's silence.
-                                    last_progress = Instant::now();
-                                    open_since = Some(last_progress);
+                                    open_since = Some(Instant::now());
+                                    if let Some(block) = closed {
+                                        let at = clock.at(&block, arrived.take().unwrap_or(now), self.interval);
+                                        if let Err(stop) = self.emit(block, sample, at, &mut published).await {
+                                            return stop;
+                                        }
+                                        // Time spent on the bus is not nettop's silence.
+                                        last_output = Instant::now();
+                                        open_since = Some(last_output);
+                                    }
+                                    arrived.get_or_insert(now);
                                 }
-                                sample_wall.get_or_insert(now);
-                            }
-                            Err(e) => {
-                                bad_run += 1;
-                                if bad_run == 1 {
-                                    tracing::warn!(error = %e, "unparseable nettop line");
-                                } else {
-                                    tracing::debug!(error = %e, "unparseable nettop line");
+                                Err(e) => {
+                                    bad_run += 1;
+                                    if bad_run == 1 {
+                                        tracing::warn!(error = %e, "unparseable nettop line");
+                                    } else {
+                                        tracing::debug!(error = %e, "unparseable nettop line");
+                                    }
+                                    if bad_run > self.cfg.max_garbage_lines {
+                                        return Stop::Garbage { lines: bad_run, last: e.to_string() };
+                                    }
                                 }
-                                if bad_run > self.cfg.max_garbage_lines {
-                                    return Stop::Garbage { lines: bad_run, last: e.to_string() };
-                                }
-                            }
-                        }
-                    }
-                    Ok(ReadEvent::TooLong) => {
-                        bad_run += 1;
-                        if bad_run > self.cfg.max_garbage_lines {
-                            return Stop::Garbage {
-                                lines: bad_run,
-                                last: format!("a line longer than {MAX_LINE} bytes"),
-                            };
-                        }
-                    }
-                    Ok(ReadEvent::Eof) => {
-                        // The sample in progress is whole: nettop prints one at once.
-                        if let Some(block) = parser.finish() {
-                            let wall = sample_wall.take().unwrap_or_else(Utc::now);
-                            if let Err(stop) = self.emit(block, wall).await {
-                                return stop;
                             }
                         }
-                        return Stop::Eof;
+                        Ok(ReadEvent::TooLong) => {
+                            bad_run += 1;
+                            if bad_run > self.cfg.max_garbage_lines {
+                                return Stop::Garbage {
+                                    lines: bad_run,
+                                    last: format!("a line longer than {MAX_LINE} bytes"),
+                                };
+                            }
+                        }
+                        Ok(ReadEvent::Eof) => {
+                            // The sample in progress is whole: nettop prints one at once.
+                            let sample = parser.sample_no();
+                            if let Some(block) = parser.finish() {
+                                let at = clock.at(&block, arrived.take().unwrap_or_else(Utc::now), self.interval);
+                                if let Err(stop) = self.emit(block, sample, at, &mut published).await {
+                                    return stop;
+                                }
+                            }
+                            return Stop::Eof;
+                        }
+                        Err(e) => return Stop::Read(e),
                     }
-                    Err(e) => return Stop::Read(e),
                 },
                 event = errs.next(), if errs_open => match event {
                     Ok(ReadEvent::Line) => {
@@ -331,43 +397,62 @@ impl<P: Publisher> Session<'_, P> {
                     Ok(ReadEvent::Eof) | Err(_) => errs_open = false,
                 },
                 _ = tokio::time::sleep_until(wake_at) => {
-                    if open_since.is_some_and(|t| t.elapsed() >= idle_gap) {
+                    let gap_passed = idle_gap.is_some_and(|gap| open_since.is_some_and(|t| t.elapsed() >= gap));
+                    if gap_passed {
                         open_since = None;
-                        let wall = sample_wall.take();
+                        let sample = parser.sample_no();
                         if let Some(block) = parser.finish() {
-                            if let Err(stop) = self.emit(block, wall.unwrap_or_else(Utc::now)).await {
+                            let at = clock.at(&block, arrived.take().unwrap_or_else(Utc::now), self.interval);
+                            if let Err(stop) = self.emit(block, sample, at, &mut published).await {
                                 return stop;
                             }
-                            last_progress = Instant::now();
+                            last_output = Instant::now();
                         }
+                        arrived = None;
                     }
-                    if last_progress.elapsed() >= hang_after {
-                        return Stop::Hung(last_progress.elapsed());
+                    if last_output.elapsed() >= quiet_limit {
+                        return Stop::Hung(last_output.elapsed());
                     }
                 }
             }
         }
     }
 
-    /// One delta sample → one tick, published. `wall` is when the sample
-    /// arrived, i.e. the end of the interval it covers.
-    async fn emit(&mut self, block: Block, wall: DateTime<Utc>) -> Result<(), Stop> {
-        let filter = &self.ctx.filter;
+    /// One delta sample (or the late rest of one) → one tick, published.
+    async fn emit(
+        &mut self,
+        block: Block,
+        sample: u64,
+        at: DateTime<Utc>,
+        published: &mut Option<Published>,
+    ) -> Result<(), Stop> {
+        let counting = &self.ctx.counting;
         let rows: Vec<&ProcessRow> = block
             .rows
             .iter()
             .filter(|r| r.bytes_in > 0 || r.bytes_out > 0)
-            .filter(|r| filter.admits_process(&r.name, r.pid))
             .collect();
         let procs: Vec<(&str, u32)> = rows.iter().map(|r| (r.name.as_str(), r.pid)).collect();
-        let apps = self.resolver.resolve(&procs).await;
+        let identities = self.resolver.resolve(&procs).await;
         let totals = rows
             .iter()
-            .zip(apps)
-            .filter(|(_, app)| filter.admits_app(app))
-            .map(|(r, app)| (app, (r.bytes_in, r.bytes_out)));
-        let span = chrono::Duration::from_std(self.interval).unwrap_or(chrono::Duration::zero());
-        let at = self.stamp.stamp(wall - span);
+            .zip(identities)
+            .filter(|(r, id)| {
+                counting
+                    .judge_process(&Process {
+                        name: &r.name,
+                        app: &id.app,
+                        exe: id.exe.as_deref(),
+                        uid: None,
+                    })
+                    .is_ok()
+            })
+            .map(|(r, id)| (id.app, (r.bytes_in, r.bytes_out)));
+        // The rest of a sample already published keeps its time.
+        let at = match published {
+            Some(p) if p.sample == sample => p.at,
+            _ => self.stamp.stamp(at),
+        };
         let interval_s = u32::try_from(self.interval.as_secs_f64().round() as u64)
             .unwrap_or(u32::MAX)
             .max(1);
@@ -377,10 +462,65 @@ impl<P: Publisher> Session<'_, P> {
             _ = self.ctx.shutdown.cancelled() => return Err(Stop::Shutdown),
             sent = self.out.publish(tick) => sent.map_err(Stop::Bus)?,
         }
+        *published = Some(Published { sample, at });
         self.ctx.record_tick(at);
         self.child_ticks += 1;
         Ok(())
     }
+}
+
+/// When a sample was taken: nettop's own `time` column (UTC, as nettop
+/// runs with `TZ=UTC`) on the day that puts it nearest to when the sample
+/// arrived, else the arrival itself. A tick starts one interval before.
+#[derive(Debug)]
+struct SampleClock {
+    channel: Channel,
+    /// False once the column proved not to be UTC: arrival times then.
+    trusted: bool,
+}
+
+impl SampleClock {
+    fn new(channel: Channel) -> SampleClock {
+        SampleClock {
+            channel,
+            trusted: true,
+        }
+    }
+
+    fn at(&mut self, block: &Block, arrived: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
+        let span = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero());
+        let taken = match block.time.filter(|_| self.trusted) {
+            Some(t) => {
+                let at = nearest_instant(t, arrived);
+                let ahead = at - arrived;
+                let slack = |d: Duration| chrono::Duration::from_std(d).unwrap_or_default();
+                let off = match self.channel {
+                    Channel::Terminal => ahead.abs() > slack(TERMINAL_TIME_SLACK),
+                    Channel::Pipe => ahead > slack(PIPE_TIME_SLACK),
+                };
+                if off {
+                    self.trusted = false;
+                    tracing::warn!(time = %t, arrived = %arrived, "nettop's time column is not UTC; timing samples by their arrival");
+                    arrived
+                } else {
+                    at
+                }
+            }
+            None => arrived,
+        };
+        taken - span
+    }
+}
+
+/// The instant of UTC time of day `t` nearest to `near`.
+fn nearest_instant(t: NaiveTime, near: DateTime<Utc>) -> DateTime<Utc> {
+    let day = near.date_naive();
+    [day.pred_opt(), Some(day), day.succ_opt()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.and_time(t).and_utc())
+        .min_by_key(|c| (*c - near).abs())
+        .unwrap_or(near)
 }
 
 /// Restart delays: `initial`, doubling up to `max`.
@@ -414,6 +554,71 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_time_of_day_lands_on_the_day_nearest_its_arrival() {
+        let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M:%S%.f").unwrap();
+        assert_eq!(
+            nearest_instant(t("10:00:00.5"), utc("2026-07-11T10:00:01Z")),
+            utc("2026-07-11T10:00:00.5Z")
+        );
+        // Printed just before midnight, read just after.
+        assert_eq!(
+            nearest_instant(t("23:59:59.9"), utc("2026-07-12T00:00:02Z")),
+            utc("2026-07-11T23:59:59.9Z")
+        );
+        assert_eq!(
+            nearest_instant(t("00:00:00.1"), utc("2026-07-11T23:59:58Z")),
+            utc("2026-07-12T00:00:00.1Z")
+        );
+    }
+
+    fn block_at(time: &str) -> Block {
+        Block {
+            time: NaiveTime::parse_from_str(time, "%H:%M:%S%.f").ok(),
+            rows: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_sample_is_timed_by_nettop_not_by_its_arrival() {
+        let minute = Duration::from_secs(60);
+        // From a pipe, a sample may come minutes late: its own time counts.
+        let mut pipe = SampleClock::new(Channel::Pipe);
+        assert_eq!(
+            pipe.at(&block_at("10:00:00.2"), utc("2026-07-11T10:07:30Z"), minute),
+            utc("2026-07-11T09:59:00.2Z")
+        );
+        // No time column: the arrival.
+        assert_eq!(
+            pipe.at(&Block::default(), utc("2026-07-11T10:07:30Z"), minute),
+            utc("2026-07-11T10:06:30Z")
+        );
+        // A time ahead of its arrival is not UTC: arrivals from then on.
+        assert_eq!(
+            pipe.at(&block_at("12:00:00"), utc("2026-07-11T10:00:00Z"), minute),
+            utc("2026-07-11T09:59:00Z")
+        );
+        assert_eq!(
+            pipe.at(&block_at("10:00:00"), utc("2026-07-11T10:05:00Z"), minute),
+            utc("2026-07-11T10:04:00Z"),
+            "distrusted for the rest of this nettop's life"
+        );
+        // On a terminal a sample arrives at once; two hours off is a zone.
+        let mut terminal = SampleClock::new(Channel::Terminal);
+        assert_eq!(
+            terminal.at(&block_at("10:00:00"), utc("2026-07-11T10:00:00.3Z"), minute),
+            utc("2026-07-11T09:59:00Z")
+        );
+        assert_eq!(
+            terminal.at(&block_at("08:00:00"), utc("2026-07-11T10:00:00Z"), minute),
+            utc("2026-07-11T09:59:00Z")
+        );
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_and_resets() {

@@ -305,15 +305,8 @@ impl ReplaySource {
                     } else {
                         Duration::ZERO
                     };
-                    let filtered = Tick {
-                        apps: tick
-                            .apps
-                            .into_iter()
-                            .filter(|a| ctx.filter.admits_app(&a.app))
-                            .collect(),
-                        ..tick
-                    };
-                    out.publish(filtered).await?;
+                    let (counted, _) = ctx.counting.apply(tick);
+                    out.publish(counted).await?;
                     ctx.record_tick(at);
                     report.ticks += 1;
                     if !pause.is_zero() {

@@ -18,6 +18,8 @@ const MAX_TRIES: u8 = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delta {
     pub owner: Option<Arc<Owner>>,
+    /// The socket's user; None for the final counters of sockets never seen.
+    pub uid: Option<u32>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -50,6 +52,7 @@ enum Life {
 struct Entry {
     last: TcpBytes,
     inode: u64,
+    uid: u32,
     attribution: Attribution,
     /// Counted but not yet handed out by `settle`.
     unsettled: TcpBytes,
@@ -147,6 +150,7 @@ impl Ledger {
                         Entry {
                             last: now,
                             inode: rec.inode,
+                            uid: rec.uid,
                             attribution: if rec.inode == 0 {
                                 Attribution::Unknown
                             } else {
@@ -224,6 +228,7 @@ impl Ledger {
                         Attribution::Owned(o) => Some(Arc::clone(o)),
                         _ => None,
                     },
+                    uid: Some(e.uid),
                     bytes_in: e.unsettled.received,
                     bytes_out: e.unsettled.acked,
                 });
@@ -233,6 +238,7 @@ impl Ledger {
         if self.orphans != TcpBytes::default() {
             out.push(Delta {
                 owner: None,
+                uid: None,
                 bytes_in: self.orphans.received,
                 bytes_out: self.orphans.acked,
             });
@@ -277,7 +283,8 @@ mod tests {
             state: 1,
             cookie,
             inode,
-            uid: 0,
+            uid: 1000,
+            local: false,
             bytes: Some(TcpBytes { received, acked }),
         }
     }
@@ -287,6 +294,7 @@ mod tests {
             pid,
             raw_name: app.to_string(),
             app: app.to_string(),
+            exe: None,
         })
     }
 

@@ -11,7 +11,7 @@ use super::netlink::{DestroyListener, DumpSocket, NetlinkError};
 use super::procfs::{ProcFs, TcpCounters, TcpSegments};
 use super::sockdiag::SockRecord;
 use super::CaptureMode;
-use crate::app::AppFilter;
+use crate::counting::{CountingPolicy, Process};
 
 /// How long a socket missing from the dumps is remembered.
 const KEEP_GONE: Duration = Duration::from_secs(5);
@@ -27,13 +27,15 @@ pub struct PollStats {
     pub overflows: u64,
     pub unattributed_in: u64,
     pub unattributed_out: u64,
+    /// Socket records of loopback connections left out.
+    pub local: u64,
     /// TCP sockets followed now.
     pub sockets: usize,
 }
 
 pub struct Poller {
     procfs: ProcFs,
-    filter: AppFilter,
+    counting: Arc<CountingPolicy>,
     unattributed_app: Option<String>,
     dump: Option<DumpSocket>,
     events: Option<DestroyListener>,
@@ -86,7 +88,7 @@ impl Poller {
     pub fn new(
         shortest_poll: Duration,
         destroy_events: bool,
-        filter: AppFilter,
+        counting: Arc<CountingPolicy>,
         unattributed_app: Option<String>,
     ) -> Poller {
         let events = if destroy_events {
@@ -105,7 +107,7 @@ impl Poller {
         Poller {
             counters: procfs.tcp_counters(),
             procfs,
-            filter,
+            counting,
             unattributed_app,
             dump: None,
             events,
@@ -171,6 +173,7 @@ impl Poller {
             self.gate.forget();
             return Err(e);
         }
+        self.leave_out_local();
         self.ledger.dumped(&self.records);
         if baseline {
             // What was destroyed before or during the baseline dump cannot
@@ -200,9 +203,21 @@ impl Poller {
             }
             Err(e) => tracing::warn!(error = %e, "reading TCP destroy notifications"),
         }
-        self.stats.destroy_events += self.records.len() as u64;
+        let drained = self.records.len();
+        self.stats.destroy_events += drained as u64;
+        self.leave_out_local();
         self.ledger.destroyed(&self.records);
-        self.records.len()
+        drained
+    }
+
+    /// Drops sockets whose both ends are on this machine, unless loopback
+    /// counts: they are never followed, so they cost nothing later.
+    fn leave_out_local(&mut self) {
+        if !self.counting.counts_loopback() {
+            let before = self.records.len();
+            self.records.retain(|r| !r.local);
+            self.stats.local += (before - self.records.len()) as u64;
+        }
     }
 
     /// What was counted since the last call, per app.
@@ -259,9 +274,13 @@ impl Poller {
             moved = moved.saturating_add(d.bytes_in).saturating_add(d.bytes_out);
             let app = match &d.owner {
                 Some(o) => {
-                    if !self.filter.admits_process(&o.raw_name, o.pid)
-                        || !self.filter.admits_app(&o.app)
-                    {
+                    let process = Process {
+                        name: &o.raw_name,
+                        app: &o.app,
+                        exe: o.exe.as_deref(),
+                        uid: d.uid,
+                    };
+                    if self.counting.judge_process(&process).is_err() {
                         continue;
                     }
                     o.app.clone()
@@ -270,7 +289,7 @@ impl Poller {
                     self.stats.unattributed_in += d.bytes_in;
                     self.stats.unattributed_out += d.bytes_out;
                     match &self.unattributed_app {
-                        Some(name) if self.filter.admits_app(name) => name.clone(),
+                        Some(name) if self.counting.judge_name(name).is_ok() => name.clone(),
                         _ => continue,
                     }
                 }
@@ -312,7 +331,7 @@ mod tests {
         let mut p = Poller::new(
             Duration::from_millis(250),
             false,
-            AppFilter::default(),
+            Arc::new(CountingPolicy::count_everything()),
             None,
         );
         p.poll().expect("sock_diag works here");
@@ -330,5 +349,56 @@ mod tests {
         assert!(moved >= 100_000, "the loopback transfer: {moved}");
         assert_eq!(p.stats().polls, 3);
         assert_eq!(p.stats().quiet, 0);
+    }
+
+    /// The app this test process is counted under.
+    fn this_app() -> String {
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| crate::app::app_name_for_exe(&e))
+            .unwrap_or_default()
+    }
+
+    fn loopback_transfer(p: &mut Poller, bytes: usize) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        p.poll().unwrap();
+        client.write_all(&vec![7u8; bytes]).unwrap();
+        let mut got = vec![0u8; bytes];
+        server.read_exact(&mut got).unwrap();
+        p.poll().unwrap();
+    }
+
+    #[test]
+    fn loopback_is_left_out_unless_it_counts() {
+        let mut p = Poller::new(
+            Duration::from_millis(250),
+            false,
+            Arc::new(CountingPolicy::default()),
+            None,
+        );
+        p.poll().expect("sock_diag works here");
+        loopback_transfer(&mut p, 200_000);
+        let totals: HashMap<String, (u64, u64)> = p.take_totals().into_iter().collect();
+        assert_eq!(totals.get(&this_app()), None, "{totals:?}");
+        assert!(
+            p.stats().local > 0,
+            "the two local ends were seen and dropped"
+        );
+
+        let mut counted = Poller::new(
+            Duration::from_millis(250),
+            false,
+            Arc::new(CountingPolicy::count_everything()),
+            None,
+        );
+        counted.poll().unwrap();
+        loopback_transfer(&mut counted, 200_000);
+        let totals: HashMap<String, (u64, u64)> = counted.take_totals().into_iter().collect();
+        let (i, o) = totals.get(&this_app()).copied().unwrap_or_default();
+        // Both ends are this process: each direction counted once per end.
+        assert!(i >= 200_000 && o >= 200_000, "{totals:?}");
     }
 }

@@ -16,6 +16,8 @@ pub struct Owner {
     pub raw_name: String,
     /// The executable's name, or `raw_name` when the executable is unknown.
     pub app: String,
+    /// The executable (`/proc/PID/exe`), when readable.
+    pub exe: Option<PathBuf>,
 }
 
 /// The inode of a `/proc/PID/fd/N` link target `socket:[N]`.
@@ -185,12 +187,16 @@ impl ProcFs {
                 .trim_end_matches('\n')
                 .to_string()
         });
-        let exe_app = std::fs::read_link(base.join("exe"))
-            .ok()
-            .and_then(|exe| app_name_for_exe(&exe));
+        let exe = std::fs::read_link(base.join("exe")).ok();
+        let exe_app = exe.as_deref().and_then(app_name_for_exe);
         let raw_name = comm.clone().or_else(|| exe_app.clone())?;
         let app = exe_app.or(comm).unwrap_or_else(|| raw_name.clone());
-        Some(Owner { pid, raw_name, app })
+        Some(Owner {
+            pid,
+            raw_name,
+            app,
+            exe,
+        })
     }
 
     fn pid_path(&self, pid: u32) -> PathBuf {

@@ -4,7 +4,8 @@
 //!
 //! Layouts are the kernel's uapi (`linux/netlink.h`, `linux/sock_diag.h`,
 //! `linux/inet_diag.h`, `linux/tcp.h`), all fields in host byte order except
-//! the ports and addresses, which this module does not need.
+//! the ports and addresses (network order); of those only whether both
+//! ends are on this machine is kept.
 
 use std::mem::offset_of;
 
@@ -27,7 +28,10 @@ const SOCKID_LEN: usize = 48;
 /// `struct inet_diag_msg`: family, state, timer, retrans, sockid, expires,
 /// rqueue, wqueue, uid, inode.
 const INET_DIAG_MSG_LEN: usize = 4 + SOCKID_LEN + 20;
-/// Offset of `idiag_cookie` inside `inet_diag_msg`.
+/// Offsets of `idiag_src`, `idiag_dst` (16 bytes each, IPv4 in the first
+/// four) and `idiag_cookie` inside `inet_diag_msg`.
+const SRC_AT: usize = 4 + 4;
+const DST_AT: usize = 4 + 20;
 const COOKIE_AT: usize = 4 + 40;
 const UID_AT: usize = 4 + SOCKID_LEN + 12;
 const INODE_AT: usize = 4 + SOCKID_LEN + 16;
@@ -71,9 +75,28 @@ pub struct SockRecord {
     /// to the socket.
     pub inode: u64,
     pub uid: u32,
+    /// Both ends are on this machine: loopback addresses (127/8, ::1, and
+    /// 127/8 mapped into IPv6) or the same address at both ends.
+    pub local: bool,
     /// None when the kernel sent no `tcp_info`, or one too old to hold the
     /// byte counters (before Linux 4.1).
     pub bytes: Option<TcpBytes>,
+}
+
+/// Whether a connection between `src` and `dst` (`idiag_src`, `idiag_dst`
+/// of a socket of `family`) never leaves this machine.
+pub fn is_local(family: u8, src: [u8; 16], dst: [u8; 16]) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let loopback = |a: [u8; 16]| -> bool {
+        if family == libc::AF_INET as u8 {
+            return Ipv4Addr::new(a[0], a[1], a[2], a[3]).is_loopback();
+        }
+        let v6 = Ipv6Addr::from(a);
+        v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+    };
+    let width = if family == libc::AF_INET as u8 { 4 } else { 16 };
+    let same = src[..width] == dst[..width] && src[..width].iter().any(|&b| b != 0);
+    same || (loopback(src) && loopback(dst))
 }
 
 /// One decoded netlink message.
@@ -175,12 +198,14 @@ fn decode_inet_diag(payload: &[u8]) -> Result<SockRecord, DecodeError> {
     need(payload, INET_DIAG_MSG_LEN, "inet_diag message")?;
     let cookie =
         u64::from(u32_at(payload, COOKIE_AT)) | (u64::from(u32_at(payload, COOKIE_AT + 4)) << 32);
+    let family = payload[0];
     let mut record = SockRecord {
-        family: payload[0],
+        family,
         state: payload[1],
         cookie,
         inode: u64::from(u32_at(payload, INODE_AT)),
         uid: u32_at(payload, UID_AT),
+        local: is_local(family, array_at(payload, SRC_AT), array_at(payload, DST_AT)),
         bytes: None,
     };
     let mut at = INET_DIAG_MSG_LEN;
@@ -265,6 +290,26 @@ pub(crate) mod build {
         payload[COOKIE_AT + 4..COOKIE_AT + 8]
             .copy_from_slice(&((rec.cookie >> 32) as u32).to_ne_bytes());
         payload[UID_AT..UID_AT + 4].copy_from_slice(&rec.uid.to_ne_bytes());
+        // Local: 127.0.0.1 (or ::1) at both ends; else two benchmarking-range peers.
+        let (src, dst): ([u8; 16], [u8; 16]) = match (rec.family == libc::AF_INET as u8, rec.local)
+        {
+            (true, true) => (v4([127, 0, 0, 1]), v4([127, 0, 0, 1])),
+            (true, false) => (v4([198, 18, 0, 1]), v4([198, 18, 0, 2])),
+            (false, true) => (
+                std::net::Ipv6Addr::LOCALHOST.octets(),
+                std::net::Ipv6Addr::LOCALHOST.octets(),
+            ),
+            (false, false) => (
+                std::net::Ipv4Addr::new(198, 18, 0, 1)
+                    .to_ipv6_mapped()
+                    .octets(),
+                std::net::Ipv4Addr::new(198, 18, 0, 2)
+                    .to_ipv6_mapped()
+                    .octets(),
+            ),
+        };
+        payload[SRC_AT..SRC_AT + 16].copy_from_slice(&src);
+        payload[DST_AT..DST_AT + 16].copy_from_slice(&dst);
         payload[INODE_AT..INODE_AT + 4].copy_from_slice(&(rec.inode as u32).to_ne_bytes());
         // An unrelated attribute first (INET_DIAG_SHUTDOWN, 1 byte + padding).
         payload.extend_from_slice(&5u16.to_ne_bytes());
@@ -284,6 +329,12 @@ pub(crate) mod build {
             payload.resize(align4(payload.len()), 0);
         }
         message(SOCK_DIAG_BY_FAMILY, seq, &payload)
+    }
+
+    fn v4(a: [u8; 4]) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..4].copy_from_slice(&a);
+        out
     }
 
     pub fn message(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
@@ -324,6 +375,7 @@ mod tests {
             cookie,
             inode,
             uid: 1000,
+            local: false,
             bytes: bytes.map(|(received, acked)| TcpBytes { received, acked }),
         }
     }

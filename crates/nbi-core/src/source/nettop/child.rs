@@ -1,29 +1,53 @@
 //! The nettop child process: started, owned, read line by line, and never
 //! left behind.
+//!
+//! nettop's stdio buffers its output in blocks when it writes into a pipe: a
+//! sample then arrives minutes late, in bursts that split it anywhere. So its
+//! output goes to a pseudo-terminal (raw mode, so no CR is added, and a wide
+//! window, so no line is cut), where stdio flushes every line, and
+//! `NSUnbufferedIO=YES` is set as well, which Foundation's stdio honours on
+//! a pipe. The terminal is nettop's controlling terminal: when we die, our
+//! end closes and nettop gets SIGHUP (macOS has no parent-death signal).
+//! Its stdin is a pipe we hold open and never write: at end of file
+//! (`/dev/null`, what an app launched from Finder has) nettop's keyboard
+//! loop spins at a whole core. `TZ=UTC` makes its `time` column UTC.
+//! Where no terminal can be had, a plain pipe is used and the reader
+//! expects bursts.
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::pin::Pin;
 use std::process::Stdio;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 /// The flags of the one long-running nettop: per process (`-P`), deltas
-/// (`-d`), raw numbers (`-x`), logging forever (`-L 0`), every `interval`,
-/// only the byte columns.
-pub(super) fn nettop_args(interval: Duration) -> Vec<String> {
-    vec![
+/// (`-d`), raw numbers (`-x`), no name lookups (`-n`), logging forever
+/// (`-L 0`), every `interval`, the sample time and the byte columns; only
+/// non-loopback interfaces (`-t external`) unless loopback counts.
+pub(super) fn nettop_args(interval: Duration, loopback: bool) -> Vec<String> {
+    let mut args: Vec<String> = vec![
         "-P".into(),
         "-d".into(),
         "-x".into(),
+        "-n".into(),
         "-L".into(),
         "0".into(),
         "-s".into(),
         seconds_arg(interval),
         "-J".into(),
-        "bytes_in,bytes_out".into(),
-    ]
+        "time,bytes_in,bytes_out".into(),
+    ];
+    if !loopback {
+        args.extend(["-t".into(), "external".into()]);
+    }
+    args
 }
 
 /// Whole seconds as nettop takes them; a fraction only for sub-second
@@ -37,48 +61,250 @@ fn seconds_arg(interval: Duration) -> String {
     }
 }
 
-/// Starts nettop with its output piped to us. The child is killed when its
-/// handle is dropped and, on Linux, when this process dies.
-pub(super) fn spawn(program: &Path, interval: Duration) -> io::Result<Child> {
-    let mut cmd = Command::new(program);
-    cmd.args(nettop_args(interval))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        // Its own process group: a Ctrl-C in our terminal is ours to handle;
-        // nettop stops when we stop it.
-        .process_group(0);
-    die_with_parent(&mut cmd);
-    cmd.spawn()
+/// How nettop's output reaches us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Channel {
+    /// A pseudo-terminal: every line as soon as nettop prints it.
+    Terminal,
+    /// A pipe: lines may come late and in bursts.
+    Pipe,
 }
 
-/// Linux: the kernel kills the child when the thread that started it dies,
-/// even by SIGKILL. Children are started from runtime worker threads, which
-/// live as long as the runtime.
-#[cfg(target_os = "linux")]
-fn die_with_parent(cmd: &mut Command) {
+/// A started nettop with its output.
+pub(super) struct Spawned {
+    pub child: Child,
+    pub stdout: Output,
+    pub stderr: ChildStderr,
+    pub channel: Channel,
+    /// Held open (never written) for as long as nettop runs.
+    _stdin: ChildStdin,
+}
+
+/// nettop's standard output, from a terminal or a pipe.
+pub(super) enum Output {
+    Terminal(TerminalReader),
+    Pipe(ChildStdout),
+}
+
+impl AsyncRead for Output {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Output::Terminal(t) => Pin::new(t).poll_read(cx, buf),
+            Output::Pipe(p) => Pin::new(p).poll_read(cx, buf),
+        }
+    }
+}
+
+/// Starts nettop as described in the module documentation; `terminal:
+/// false` (or a system out of terminals) uses a pipe. The child is killed
+/// when its handle is dropped and, on Linux, when this process dies.
+pub(super) fn spawn(
+    program: &Path,
+    interval: Duration,
+    loopback: bool,
+    terminal: bool,
+) -> io::Result<Spawned> {
+    let pty = if terminal {
+        match open_terminal() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e, "no pseudo-terminal for nettop; reading it from a pipe");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(nettop_args(interval, loopback))
+        .env("NSUnbufferedIO", "YES")
+        .env("TZ", "UTC")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let (master, channel) = match pty {
+        Some((master, slave)) => {
+            cmd.stdout(Stdio::from(slave));
+            (Some(master), Channel::Terminal)
+        }
+        None => {
+            cmd.stdout(Stdio::piped());
+            (None, Channel::Pipe)
+        }
+    };
+    own_session(&mut cmd, channel == Channel::Terminal);
+    let mut child = cmd.spawn()?;
+    // The command holds our copy of the terminal's child end: once it is
+    // gone, nettop's exit reads as the end of its output.
+    drop(cmd);
+    let (Some(stdin), Some(stderr)) = (child.stdin.take(), child.stderr.take()) else {
+        return Err(io::Error::other("nettop's stdin and stderr were not piped"));
+    };
+    let stdout = match master {
+        Some(m) => Output::Terminal(TerminalReader::new(m)?),
+        None => Output::Pipe(
+            child
+                .stdout
+                .take()
+                .ok_or_else(|| io::Error::other("nettop's output was not piped"))?,
+        ),
+    };
+    Ok(Spawned {
+        child,
+        stdout,
+        stderr,
+        channel,
+        _stdin: stdin,
+    })
+}
+
+/// A pseudo-terminal in raw mode with a wide window: (our end, nettop's end).
+fn open_terminal() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (mut master, mut slave): (RawFd, RawFd) = (-1, -1);
+    // SAFETY: openpty writes two descriptors; name, termios and window are
+    // optional (null) and set below.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openpty succeeded, so both are open descriptors owned by us.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // SAFETY: plain fcntl/termios/ioctl calls on descriptors we own.
+    unsafe {
+        // nettop must not inherit our end (it would keep its own terminal open).
+        if libc::fcntl(master.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+        if flags < 0
+            || libc::fcntl(master.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        let mut tio: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(slave.as_raw_fd(), &mut tio) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Raw: no "\n" → "\r\n", no echo, no line discipline.
+        libc::cfmakeraw(&mut tio);
+        if libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &tio) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // A zero-sized window makes nettop exit; a narrow one cuts lines.
+        let ws = libc::winsize {
+            ws_row: 1000,
+            ws_col: 32767,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        if libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok((master, slave))
+}
+
+/// nettop leads a session of its own: a Ctrl-C in our terminal is ours to
+/// handle, and with `terminal` its stdout becomes its controlling terminal,
+/// which hangs up when our end closes. On Linux the kernel also kills it
+/// when the thread that started it dies, even by SIGKILL (children are
+/// started from runtime worker threads, which live as long as the runtime).
+fn own_session(cmd: &mut Command, terminal: bool) {
+    #[cfg(target_os = "linux")]
     let parent = std::process::id();
-    // SAFETY: runs between fork and exec; prctl, getppid and _exit are
-    // async-signal-safe and nothing is allocated.
+    // SAFETY: runs between fork and exec; setsid, ioctl, prctl, getppid and
+    // _exit are async-signal-safe and nothing is allocated.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() as u32 != parent {
-                libc::_exit(1);
+            if terminal && libc::ioctl(1, libc::TIOCSCTTY as _, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if libc::getppid() as u32 != parent {
+                    libc::_exit(1);
+                }
             }
             Ok(())
         });
     }
 }
 
-/// Elsewhere (macOS has no PDEATHSIG) nettop dies of SIGPIPE at its next
-/// write once our end of the pipe is gone; the pid file covers the rest.
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut Command) {}
+/// Our end of nettop's terminal, read without blocking a thread. When
+/// nettop's end closes, Linux answers EIO and macOS end of file: both read
+/// as end of file.
+pub(super) struct TerminalReader {
+    fd: AsyncFd<OwnedFd>,
+}
+
+impl TerminalReader {
+    fn new(master: OwnedFd) -> io::Result<TerminalReader> {
+        // SAFETY: the OwnedFd is open and is only closed when the AsyncFd
+        // holding it is dropped; its raw descriptor never changes.
+        let fd = unsafe { AsyncFd::register_with_interest(master, Interest::READABLE) }?;
+        Ok(TerminalReader { fd })
+    }
+}
+
+impl AsyncRead for TerminalReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = match self.fd.poll_read_ready(cx) {
+                Poll::Ready(Ok(g)) => g,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            let unfilled = buf.initialize_unfilled();
+            let read = guard.try_io(|fd| {
+                // SAFETY: reads into a slice we own, at most its length.
+                let n = unsafe {
+                    libc::read(
+                        fd.get_ref().as_raw_fd(),
+                        unfilled.as_mut_ptr().cast(),
+                        unfilled.len(),
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match read {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
 
 /// Stops the child and reaps it, returning how it ended. A child that
 /// already exited is just reaped.
@@ -203,7 +429,11 @@ pub(super) fn looks_like_our_nettop(args: &str) -> bool {
         .iter()
         .take(2)
         .any(|t| Path::new(t).file_name().and_then(|n| n.to_str()) == Some("nettop"));
-    named && tokens.contains(&"-P") && tokens.contains(&"bytes_in,bytes_out")
+    // Older versions asked for the bytes alone, newer ones with the time.
+    let columns = tokens
+        .iter()
+        .any(|t| *t == "bytes_in,bytes_out" || *t == "time,bytes_in,bytes_out");
+    named && tokens.contains(&"-P") && columns
 }
 
 /// Kills a nettop that a previous run of ours left behind (recorded in
@@ -257,8 +487,13 @@ mod tests {
         assert_eq!(seconds_arg(Duration::from_millis(200)), "0.2");
         assert_eq!(seconds_arg(Duration::from_millis(1500)), "1.5");
         assert_eq!(
-            nettop_args(Duration::from_secs(60)).join(" "),
-            "-P -d -x -L 0 -s 60 -J bytes_in,bytes_out"
+            nettop_args(Duration::from_secs(60), false).join(" "),
+            "-P -d -x -n -L 0 -s 60 -J time,bytes_in,bytes_out -t external"
+        );
+        assert_eq!(
+            nettop_args(Duration::from_secs(60), true).join(" "),
+            "-P -d -x -n -L 0 -s 60 -J time,bytes_in,bytes_out",
+            "loopback counts: every interface"
         );
     }
 
@@ -269,6 +504,9 @@ mod tests {
         ));
         assert!(looks_like_our_nettop(
             "python3 /x/support/bin/nettop -P -d -x -L 0 -s 0.2 -J bytes_in,bytes_out"
+        ));
+        assert!(looks_like_our_nettop(
+            "/usr/bin/nettop -P -d -x -n -L 0 -s 60 -J time,bytes_in,bytes_out -t external"
         ));
         assert!(
             !looks_like_our_nettop("nettop -m route"),

@@ -22,8 +22,26 @@ const PS_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 struct Entry {
     raw: String,
-    app: String,
+    identity: Identity,
     seen: u64,
+}
+
+/// What a process is: the app a person knows, and its executable when `ps`
+/// could tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub app: String,
+    pub exe: Option<PathBuf>,
+}
+
+impl Identity {
+    /// Known by nettop's name only.
+    fn unresolved(raw: &str) -> Identity {
+        Identity {
+            app: raw.trim_end().to_string(),
+            exe: None,
+        }
+    }
 }
 
 /// Caches pid → app by (pid, nettop name) and asks `ps` once per block
@@ -45,8 +63,8 @@ impl AppResolver {
         }
     }
 
-    /// The app of each `(nettop name, pid)`, in order.
-    pub async fn resolve(&mut self, procs: &[(&str, u32)]) -> Vec<String> {
+    /// The identity of each `(nettop name, pid)`, in order.
+    pub async fn resolve(&mut self, procs: &[(&str, u32)]) -> Vec<Identity> {
         self.block += 1;
         let mut unknown: Vec<u32> = procs
             .iter()
@@ -62,12 +80,16 @@ impl AppResolver {
             };
             for (raw, pid) in procs {
                 if unknown.binary_search(pid).is_ok() {
-                    let app = app_for(raw, exes.get(pid).map(String::as_str));
+                    let exe = exes.get(pid).map(String::as_str);
+                    let identity = Identity {
+                        app: app_for(raw, exe),
+                        exe: exe.filter(|e| e.starts_with('/')).map(PathBuf::from),
+                    };
                     self.cache.insert(
                         *pid,
                         Entry {
                             raw: raw.to_string(),
-                            app,
+                            identity,
                             seen: 0,
                         },
                     );
@@ -80,9 +102,9 @@ impl AppResolver {
             .map(|(raw, pid)| match self.cache.get_mut(pid) {
                 Some(e) => {
                     e.seen = block;
-                    e.app.clone()
+                    e.identity.clone()
                 }
-                None => raw.to_string(),
+                None => Identity::unresolved(raw),
             })
             .collect();
         if block % 64 == 0 {
@@ -181,12 +203,21 @@ mod tests {
     #[tokio::test]
     async fn missing_ps_keeps_nettop_names() {
         let mut r = AppResolver::new(Some(PathBuf::from("/nonexistent/ps")));
-        let apps = r
+        let apps: Vec<String> = r
             .resolve(&[("Google Chrome H", 4142), ("curl", 9999)])
-            .await;
+            .await
+            .into_iter()
+            .map(|i| i.app)
+            .collect();
         assert_eq!(apps, vec!["Google Chrome H", "curl"]);
         assert_eq!(r.cached(), 2);
         let mut none = AppResolver::new(None);
-        assert_eq!(none.resolve(&[("a b", 1)]).await, vec!["a b"]);
+        assert_eq!(
+            none.resolve(&[("a b ", 1)]).await,
+            vec![Identity {
+                app: "a b".into(),
+                exe: None
+            }]
+        );
     }
 }
