@@ -121,7 +121,7 @@ async fn end_to_end(brokers: &str, url: &str, db: &str, ticks: &[Tick]) -> Durat
             break;
         }
     }
-    let before = stats.borrow().ticks_written + stats.borrow().ticks_skipped;
+    let before = stats.borrow().ticks_handled();
     let mut sent_status = sender.status();
     let already_sent = sent_status.borrow().sent;
 
@@ -141,7 +141,7 @@ async fn end_to_end(brokers: &str, url: &str, db: &str, ticks: &[Tick]) -> Durat
     });
     loop {
         let s = stats.borrow_and_update().clone();
-        if s.ticks_written + s.ticks_skipped >= want + before {
+        if s.ticks_handled() >= want + before {
             break;
         }
         if stats.changed().await.is_err() {

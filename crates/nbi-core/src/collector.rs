@@ -47,13 +47,23 @@ impl Default for CollectorOptions {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CollectorStats {
     pub ticks_written: u64,
+    /// Redelivered: already stored as they were.
     pub ticks_skipped: u64,
+    /// Added to a different tick stored at the same host and second.
+    pub ticks_merged: u64,
     pub samples_written: u64,
     pub batches: u64,
     pub retries: u64,
     /// Apps removed from arriving ticks by the counting policy.
     pub apps_left_out: u64,
     pub last_error: Option<String>,
+}
+
+impl CollectorStats {
+    /// Ticks the store has taken, in any of its three ways.
+    pub fn ticks_handled(&self) -> u64 {
+        self.ticks_written + self.ticks_skipped + self.ticks_merged
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +194,7 @@ impl<S: Subscriber, St: Store> Collector<S, St> {
         self.stats.send_modify(|s| {
             s.ticks_written += r.ticks_written as u64;
             s.ticks_skipped += r.ticks_skipped as u64;
+            s.ticks_merged += r.ticks_merged as u64;
             s.samples_written += r.samples_written as u64;
             s.batches += 1;
             s.last_error = None;
@@ -191,6 +202,7 @@ impl<S: Subscriber, St: Store> Collector<S, St> {
         tracing::debug!(
             written = r.ticks_written,
             skipped = r.ticks_skipped,
+            merged = r.ticks_merged,
             samples = r.samples_written,
             "batch stored"
         );

@@ -659,6 +659,11 @@ pub fn local_hostname() -> String {
     }
 }
 
+/// The system's zone, as [`system_timezone`] names it.
+pub fn system_tz() -> Tz {
+    system_timezone().parse().unwrap_or(Tz::UTC)
+}
+
 /// The system's IANA zone (the `TZ` variable first), UTC when unknown.
 pub fn system_timezone() -> String {
     if let Ok(tz) = std::env::var("TZ") {

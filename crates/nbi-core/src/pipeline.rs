@@ -164,6 +164,8 @@ pub struct RunStatus {
 pub struct CollectorSnapshot {
     pub ticks_written: u64,
     pub ticks_skipped: u64,
+    #[serde(default)]
+    pub ticks_merged: u64,
     pub retries: u64,
     pub last_error: Option<String>,
 }
@@ -173,6 +175,7 @@ impl From<&CollectorStats> for CollectorSnapshot {
         CollectorSnapshot {
             ticks_written: s.ticks_written,
             ticks_skipped: s.ticks_skipped,
+            ticks_merged: s.ticks_merged,
             retries: s.retries,
             last_error: s.last_error.clone(),
         }

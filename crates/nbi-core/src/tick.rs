@@ -101,6 +101,18 @@ impl Tick {
     /// as local time of `zone` (a collector reads them in the watcher's zone,
     /// which the configuration names, not in its own).
     pub fn from_json_in<Z: TimeZone>(text: &str, zone: &Z) -> Result<Tick, TickParseError> {
+        Self::from_json_near(text, zone, None)
+    }
+
+    /// Like [`Tick::from_json_in`]; a naive timestamp in the hour that a
+    /// fall-back repeats is read as its first occurrence not before `near`
+    /// (the previous message's time, or the broker's), see
+    /// [`parse_timestamp_near`].
+    pub fn from_json_near<Z: TimeZone>(
+        text: &str,
+        zone: &Z,
+        near: Option<DateTime<Utc>>,
+    ) -> Result<Tick, TickParseError> {
         let msg: WireMessage =
             serde_json::from_str(text).map_err(|e| TickParseError::Json(e.to_string()))?;
         if let Some(v) = msg.schema {
@@ -108,7 +120,7 @@ impl Tick {
                 return Err(TickParseError::Schema(v));
             }
         }
-        let at = parse_timestamp_in(&msg.timestamp, zone)?;
+        let at = parse_timestamp_near(&msg.timestamp, zone, near)?;
         let interval_s = msg.interval_s.unwrap_or(60);
         if interval_s == 0 {
             return Err(TickParseError::Interval);
@@ -177,16 +189,84 @@ pub fn parse_timestamp_in<Z: TimeZone>(
     text: &str,
     zone: &Z,
 ) -> Result<DateTime<Utc>, TickParseError> {
+    parse_timestamp_near(text, zone, None)
+}
+
+/// Like [`parse_timestamp_in`]; of a local time that occurs twice (the hour
+/// a fall-back repeats) the first occurrence not before `near` is taken
+/// (within five minutes), else the earlier one.
+/// A local time that never occurs (skipped by a spring-forward) is an error.
+pub fn parse_timestamp_near<Z: TimeZone>(
+    text: &str,
+    zone: &Z,
+    near: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>, TickParseError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
         .map_err(|_| TickParseError::Timestamp(text.to_string()))?;
-    zone.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| TickParseError::Timestamp(text.to_string()))
+    let found = match zone.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        chrono::LocalResult::Ambiguous(a, b) => {
+            let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
+            // Time goes on: the first occurrence not before `near` (give or
+            // take a few minutes of disorder), else the nearer one.
+            let slack = chrono::Duration::minutes(5);
+            Some(match near {
+                Some(n) if a >= n - slack => a,
+                Some(n) if b >= n - slack => b,
+                Some(n) if (b - n).abs() < (a - n).abs() => b,
+                _ => a,
+            })
+        }
+        chrono::LocalResult::None => None,
+    };
+    found.ok_or_else(|| TickParseError::Timestamp(text.to_string()))
+}
+
+/// Reads tick messages in order, keeping for each host the time of its last
+/// one, so that naive timestamps in the hour a fall-back repeats land on
+/// the right occurrence (01:59 then 01:00 is one minute later, not 59
+/// minutes earlier).
+#[derive(Debug, Clone)]
+pub struct TickDecoder<Z: TimeZone> {
+    zone: Z,
+    last: std::collections::HashMap<String, DateTime<Utc>>,
+}
+
+impl<Z: TimeZone> TickDecoder<Z> {
+    pub fn new(zone: Z) -> TickDecoder<Z> {
+        TickDecoder {
+            zone,
+            last: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Decodes one message. `sent` is when the broker took it (Kafka's own
+    /// timestamp), which beats the previous message as a guide.
+    pub fn decode(
+        &mut self,
+        text: &str,
+        sent: Option<DateTime<Utc>>,
+    ) -> Result<Tick, TickParseError> {
+        // The host is needed before the time: peek at it cheaply.
+        let host = serde_json::from_str::<HostOnly>(text)
+            .ok()
+            .and_then(|h| h.host)
+            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let near = sent.or_else(|| self.last.get(&host).copied());
+        let tick = Tick::from_json_near(text, &self.zone, near)?;
+        self.last.insert(tick.host.clone(), tick.at);
+        Ok(tick)
+    }
+}
+
+#[derive(Deserialize)]
+struct HostOnly {
+    #[serde(default)]
+    host: Option<String>,
 }
 
 trait WholeSeconds {
@@ -230,6 +310,49 @@ mod tests {
         assert_eq!(t.apps.len(), 1, "zero-traffic apps are dropped");
         let local = t.at.with_timezone(&chrono::Local);
         assert_eq!(local.format("%H:%M:%S").to_string(), "10:15:30");
+    }
+
+    #[test]
+    fn the_repeated_hour_of_a_fall_back_is_read_in_order() {
+        // Europe/Berlin, 25 Oct 2026: 03:00 CEST becomes 02:00 CET, so
+        // 02:00–02:59 happens twice (00:00Z–00:59Z, then 01:00Z–01:59Z).
+        let zone = chrono_tz::Europe::Berlin;
+        let line = |t: &str| {
+            format!(r#"{{"timestamp": "{t}", "app_usage": {{"Spotify": {{"in": 5, "out": 7}}}}}}"#)
+        };
+        let mut d = TickDecoder::new(zone);
+        let times: Vec<String> = [
+            "2026-10-25T01:59:00",
+            "2026-10-25T02:30:00",
+            "2026-10-25T02:59:00",
+            "2026-10-25T02:00:00",
+            "2026-10-25T02:30:00",
+            "2026-10-25T03:00:00",
+        ]
+        .iter()
+        .map(|t| d.decode(&line(t), None).unwrap().at.to_rfc3339())
+        .collect();
+        assert_eq!(
+            times,
+            vec![
+                "2026-10-24T23:59:00+00:00",
+                "2026-10-25T00:30:00+00:00",
+                "2026-10-25T00:59:00+00:00",
+                "2026-10-25T01:00:00+00:00",
+                "2026-10-25T01:30:00+00:00",
+                "2026-10-25T02:00:00+00:00",
+            ],
+            "the second 02:30 is an hour after the first"
+        );
+        // A broker's timestamp settles it without a previous message.
+        let sent: DateTime<Utc> = "2026-10-25T01:30:02Z".parse().unwrap();
+        let mut fresh = TickDecoder::new(zone);
+        let t = fresh
+            .decode(&line("2026-10-25T02:30:00"), Some(sent))
+            .unwrap();
+        assert_eq!(t.at.to_rfc3339(), "2026-10-25T01:30:00+00:00");
+        // A time the spring-forward skipped never happened.
+        assert!(fresh.decode(&line("2026-03-29T02:30:00"), None).is_err());
     }
 
     #[test]

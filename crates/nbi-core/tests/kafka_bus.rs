@@ -166,7 +166,7 @@ impl RunningCollector {
         tokio::time::timeout(within, async {
             loop {
                 let s = self.stats.borrow_and_update().clone();
-                if s.ticks_written + s.ticks_skipped >= want {
+                if s.ticks_handled() >= want {
                     return;
                 }
                 if self.stats.changed().await.is_err() {

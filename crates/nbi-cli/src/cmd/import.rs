@@ -52,11 +52,12 @@ pub async fn import(global: &Global, args: ImportArgs) -> anyhow::Result<()> {
     .await
     .context("import task")??;
     println!(
-        "imported {} ticks from {} ({} new, {} already stored, {} bad lines skipped, {} apps left out by the counting rules)",
+        "imported {} ticks from {} ({} new, {} already stored, {} added to a different tick of the same host and second, {} bad lines skipped, {} apps left out by the counting rules)",
         summary.read,
         args.file.display(),
         summary.written,
         summary.skipped,
+        summary.merged,
         summary.bad,
         summary.left_out
     );
@@ -68,6 +69,7 @@ struct Summary {
     read: u64,
     written: u64,
     skipped: u64,
+    merged: u64,
     bad: u64,
     left_out: u64,
 }
@@ -76,5 +78,6 @@ impl Summary {
     fn add(&mut self, r: nbi_core::store::WriteReport) {
         self.written += r.ticks_written as u64;
         self.skipped += r.ticks_skipped as u64;
+        self.merged += r.ticks_merged as u64;
     }
 }

@@ -201,6 +201,12 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
                 s.hosts.join(", ")
             );
             println!("  from {} to {}", when(s.first_tick), when(s.last_tick));
+            if s.merged_ticks > 0 {
+                println!(
+                    "  {} ticks arrived for a host and second already stored with other traffic (two machines under one name?) and were added to it",
+                    s.merged_ticks
+                );
+            }
         }
         None => println!("store: {} (not created yet)", db.display()),
     }

@@ -141,6 +141,7 @@ async fn run_pipeline(
     tracing::info!(
         ticks_written = report.collector.ticks_written,
         ticks_already_stored = report.collector.ticks_skipped,
+        ticks_merged = report.collector.ticks_merged,
         "stopped; everything received is stored"
     );
     Ok(())
@@ -198,7 +199,7 @@ async fn hand_over(
     }
     while !shutdown.is_cancelled() {
         let s = stored.borrow_and_update().clone();
-        if s.ticks_written + s.ticks_skipped >= sent {
+        if s.ticks_handled() >= sent {
             break;
         }
         tokio::select! {
@@ -232,6 +233,7 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
         tracing::info!(
             ticks_written = stats.ticks_written,
             ticks_already_stored = stats.ticks_skipped,
+            ticks_merged = stats.ticks_merged,
             "stopped; every tick read is stored and committed"
         );
         return Ok(());
@@ -241,6 +243,9 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
     let collecting = tokio::spawn(collector.run(None));
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let (mut line_no, mut bad) = (0u64, 0u64);
+    // Naive (original-format) times are the watcher's local time: the zone
+    // of the configuration, in order across a fall-back's repeated hour.
+    let mut decoder = nbi_core::tick::TickDecoder::new(ctx.tz);
     loop {
         let line = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -251,7 +256,7 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
         if line.trim().is_empty() {
             continue;
         }
-        match Tick::from_json(&line) {
+        match decoder.decode(&line, None) {
             Ok(tick) => publisher.publish(tick).await?,
             Err(e) => {
                 bad += 1;
@@ -264,6 +269,7 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
     tracing::info!(
         ticks_written = stats.ticks_written,
         ticks_already_stored = stats.ticks_skipped,
+        ticks_merged = stats.ticks_merged,
         bad_lines = bad,
         "collected"
     );

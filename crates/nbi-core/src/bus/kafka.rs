@@ -861,7 +861,13 @@ impl Subscriber for KafkaSubscriber {
                 Some(bytes) => std::str::from_utf8(bytes)
                     .map_err(|_| "the message is not UTF-8 text".to_string())
                     .and_then(|text| {
-                        Tick::from_json_in(text, &self.zone).map_err(|e| e.to_string())
+                        // The broker's own time tells which occurrence of a
+                        // repeated (fall-back) local hour a naive time means.
+                        let sent = msg
+                            .timestamp()
+                            .to_millis()
+                            .and_then(chrono::DateTime::from_timestamp_millis);
+                        Tick::from_json_near(text, &self.zone, sent).map_err(|e| e.to_string())
                     }),
             };
             {

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use super::nettop::parse::{NettopParser, ParseOptions};
 use super::{SourceContext, SourceError, SourceState};
 use crate::bus::Publisher;
-use crate::tick::Tick;
+use crate::tick::{Tick, TickDecoder};
 
 /// What a replay file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,9 @@ pub enum Format {
     NettopCsv,
 }
 
-/// How to read a nettop CSV capture.
+/// How to read a file: the zone of its naive times (NDJSON messages in the
+/// original format, nettop's time of day), and what a nettop CSV capture
+/// does not say itself.
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
     /// The local date of the capture (nettop prints only the time of day).
@@ -45,6 +47,7 @@ pub struct TickReader {
     line_no: usize,
     format: Format,
     csv: Option<CsvState>,
+    decoder: TickDecoder<Tz>,
     peeked: Option<String>,
 }
 
@@ -81,6 +84,7 @@ impl TickReader {
             Some(l) if l.trim_start().starts_with('{') => Format::Ndjson,
             Some(_) => Format::NettopCsv,
         };
+        let decoder = TickDecoder::new(csv.as_ref().map_or(crate::config::system_tz(), |c| c.tz));
         let csv = match format {
             Format::Ndjson => None,
             Format::NettopCsv => {
@@ -114,6 +118,7 @@ impl TickReader {
             line_no: line_no.saturating_sub(1),
             format,
             csv,
+            decoder,
             peeked: first,
         })
     }
@@ -152,7 +157,8 @@ impl TickReader {
             if line.trim().is_empty() {
                 continue;
             }
-            return Some(Tick::from_json(&line).map_err(|e| self.input_error(e.to_string())));
+            let decoded = self.decoder.decode(&line, None);
+            return Some(decoded.map_err(|e| self.input_error(e.to_string())));
         }
     }
 

@@ -548,6 +548,7 @@ impl Store for InfluxStore {
         Ok(StoreSummary {
             ticks,
             samples,
+            merged_ticks: 0,
             hosts: hosts.into_iter().collect(),
             first_tick: edge("first")?,
             last_tick: edge("last")?,

@@ -1,7 +1,8 @@
 //! Stores: where ticks are kept, and the queries the rest of the system asks.
 //!
 //! Writes are idempotent: a tick is keyed by (host, ts) and its samples by
-//! (host, app, ts), so a replayed or redelivered batch never counts twice.
+//! (host, app, ts), so a replayed or redelivered batch never counts twice. A
+//! different tick that lands on a stored key is added to it, never dropped.
 
 mod answer;
 #[cfg(feature = "influx")]
@@ -88,6 +89,9 @@ pub struct WriteReport {
     pub ticks_written: usize,
     /// Ticks that were already stored (redelivered), left as they were.
     pub ticks_skipped: usize,
+    /// Ticks that met a different tick already stored at the same host and
+    /// second (two machines writing as one host, say), added to it.
+    pub ticks_merged: usize,
     /// App samples stored now.
     pub samples_written: usize,
 }
@@ -160,6 +164,10 @@ pub struct DayCurve {
 pub struct StoreSummary {
     pub ticks: u64,
     pub samples: u64,
+    /// Ticks added to a different tick already stored at the same host and
+    /// second (each one beyond the first).
+    #[serde(default)]
+    pub merged_ticks: u64,
     pub hosts: Vec<String>,
     pub first_tick: Option<DateTime<Utc>>,
     pub last_tick: Option<DateTime<Utc>>,

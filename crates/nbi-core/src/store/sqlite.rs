@@ -47,9 +47,16 @@ CREATE TABLE IF NOT EXISTS verdicts (
     host TEXT NOT NULL, day TEXT NOT NULL, status TEXT NOT NULL, judged_at INTEGER NOT NULL,
     verdict TEXT NOT NULL, model BLOB, model_meta TEXT, marked_normal INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (host, day)) WITHOUT ROWID;
+-- Ticks that arrived at a (ts, host) already stored with other content
+-- (two machines writing as host `default` in the same second): each
+-- message's digest, so that their sum is kept and a redelivery of either
+-- adds nothing. A key with one message needs no row: its content is stored.
+CREATE TABLE IF NOT EXISTS merged (
+    ts INTEGER NOT NULL, host_id INTEGER NOT NULL, digest INTEGER NOT NULL,
+    PRIMARY KEY (ts, host_id, digest)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0), ('merged', 0);
 ";
 
 /// Where a query reads: the hourly roll-up when its steps are whole local
@@ -316,6 +323,13 @@ impl SqliteStore {
                 tx.prepare_cached("SELECT apps FROM ticks WHERE ts = ?1 AND host_id = ?2")?;
             let mut update_apps =
                 tx.prepare_cached("UPDATE ticks SET apps = ?3 WHERE ts = ?1 AND host_id = ?2")?;
+            let mut stored_interval =
+                tx.prepare_cached("SELECT interval_s FROM ticks WHERE ts = ?1 AND host_id = ?2")?;
+            let mut merged_digests =
+                tx.prepare_cached("SELECT digest FROM merged WHERE ts = ?1 AND host_id = ?2")?;
+            let mut add_digest = tx.prepare_cached(
+                "INSERT OR IGNORE INTO merged (ts, host_id, digest) VALUES (?1, ?2, ?3)",
+            )?;
             let mut add_coverage = tx.prepare_cached(
                 "INSERT INTO coverage (hour_ts, host_id, seconds) VALUES (?1, ?2, ?3)
                  ON CONFLICT (hour_ts, host_id) DO UPDATE SET seconds = seconds + excluded.seconds",
@@ -337,19 +351,22 @@ impl SqliteStore {
                     samples.push((app_id, usage.bytes_in, usage.bytes_out));
                 }
                 samples.sort_unstable_by_key(|s| s.0);
-                let fresh =
+                // What to add to the hourly sums, and how many samples are new.
+                let (fresh, new_samples) =
                     if insert_tick.execute(params![ts, host_id, tick.interval_s, pack(&samples)])?
                         == 1
                     {
                         report.ticks_written += 1;
                         add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
-                        samples
+                        let n = samples.len();
+                        (samples, n)
                     } else {
-                        // A tick seen before adds no watched time, and of its
-                        // samples only the apps it did not have yet.
-                        report.ticks_skipped += 1;
+                        // The same message again adds nothing; another one
+                        // at the same host and second is added to it.
                         let blob: Vec<u8> =
                             stored_apps.query_row(params![ts, host_id], |r| r.get(0))?;
+                        let interval: i64 =
+                            stored_interval.query_row(params![ts, host_id], |r| r.get(0))?;
                         let mut stored = Vec::new();
                         for_each_packed(&blob, |a, i, o| stored.push((a, i, o))).map_err(|()| {
                             rusqlite::Error::InvalidColumnType(
@@ -358,21 +375,38 @@ impl SqliteStore {
                                 rusqlite::types::Type::Blob,
                             )
                         })?;
-                        let fresh: Vec<(i64, u64, u64)> = samples
-                            .into_iter()
-                            .filter(|s| stored.binary_search_by_key(&s.0, |x| x.0).is_err())
-                            .collect();
-                        if !fresh.is_empty() {
-                            stored.extend_from_slice(&fresh);
-                            stored.sort_unstable_by_key(|s| s.0);
-                            update_apps.execute(params![ts, host_id, pack(&stored)])?;
+                        let known: Vec<i64> = merged_digests
+                            .query_map(params![ts, host_id], |r| r.get(0))?
+                            .collect::<rusqlite::Result<_>>()?;
+                        let digest = content_digest(i64::from(tick.interval_s), &samples);
+                        let redelivered = if known.is_empty() {
+                            i64::from(tick.interval_s) == interval && samples == stored
+                        } else {
+                            known.contains(&digest)
+                        };
+                        if redelivered {
+                            report.ticks_skipped += 1;
+                            (Vec::new(), 0)
+                        } else {
+                            report.ticks_merged += 1;
+                            if known.is_empty() {
+                                add_digest.execute(params![
+                                    ts,
+                                    host_id,
+                                    content_digest(interval, &stored)
+                                ])?;
+                            }
+                            add_digest.execute(params![ts, host_id, digest])?;
+                            let summed = sum_samples(&stored, &samples);
+                            update_apps.execute(params![ts, host_id, pack(&summed)])?;
+                            let n = summed.len() - stored.len();
+                            (samples, n)
                         }
-                        fresh
                     };
+                report.samples_written += new_samples;
                 for (app_id, i, o) in fresh {
                     let (i, o) = (clamp(i), clamp(o));
                     add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
-                    report.samples_written += 1;
                 }
             }
             tx.execute(
@@ -382,6 +416,10 @@ impl SqliteStore {
             tx.execute(
                 "UPDATE counters SET value = value + ?1 WHERE name = 'samples'",
                 [report.samples_written as i64],
+            )?;
+            tx.execute(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'merged'",
+                [report.ticks_merged as i64],
             )?;
         }
         tx.commit()?;
@@ -464,6 +502,40 @@ fn int_at(row: &rusqlite::Row<'_>, i: usize) -> i64 {
 }
 
 /// Packs (app_id, in, out) triples as LEB128 varints.
+/// A message's identity: FNV-1a over its interval and its samples (app id,
+/// bytes in, bytes out, by app id), as an SQLite integer.
+fn content_digest(interval_s: i64, samples: &[(i64, u64, u64)]) -> i64 {
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: u64| {
+        for b in v.to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
+    };
+    eat(interval_s as u64);
+    for &(app, i, o) in samples {
+        eat(app as u64);
+        eat(i);
+        eat(o);
+    }
+    h as i64
+}
+
+/// Two sorted sample lists added app by app.
+fn sum_samples(a: &[(i64, u64, u64)], b: &[(i64, u64, u64)]) -> Vec<(i64, u64, u64)> {
+    let mut out: Vec<(i64, u64, u64)> = a.to_vec();
+    for &(app, i, o) in b {
+        match out.binary_search_by_key(&app, |s| s.0) {
+            Ok(k) => {
+                out[k].1 = out[k].1.saturating_add(i);
+                out[k].2 = out[k].2.saturating_add(o);
+            }
+            Err(k) => out.insert(k, (app, i, o)),
+        }
+    }
+    out
+}
+
 fn pack(samples: &[(i64, u64, u64)]) -> Vec<u8> {
     fn varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
@@ -849,6 +921,7 @@ impl Store for SqliteStore {
         Ok(StoreSummary {
             ticks: counter("ticks")?,
             samples: counter("samples")?,
+            merged_ticks: counter("merged")?,
             hosts,
             first_tick: first.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
             last_tick: last.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
@@ -967,18 +1040,32 @@ mod tests {
     }
 
     #[test]
-    fn samples_are_keyed_by_host_app_and_time() {
+    fn another_tick_at_the_same_host_and_second_is_added_and_redeliveries_are_not() {
         let (_d, mut s) = open();
         let at = utc(2026, 7, 11, 10, 0);
-        s.write(&[tick("mbp", at, &[("Slack", 100, 10)])]).unwrap();
-        // The same instant again, with an app the first tick lacked.
-        let r = s
-            .write(&[tick("mbp", at, &[("Slack", 999, 99), ("Mail", 5, 6)])])
-            .unwrap();
+        let first = tick("default", at, &[("Slack", 100, 10)]);
+        // Another machine writing as "default" in the same second.
+        let second = tick("default", at, &[("Slack", 999, 99), ("Mail", 5, 6)]);
+        s.write(std::slice::from_ref(&first)).unwrap();
+        let r = s.write(std::slice::from_ref(&first)).unwrap();
         assert_eq!(
-            (r.ticks_written, r.ticks_skipped, r.samples_written),
-            (0, 1, 1)
+            (r.ticks_written, r.ticks_skipped, r.ticks_merged),
+            (0, 1, 0)
         );
+        let r = s.write(std::slice::from_ref(&second)).unwrap();
+        assert_eq!(
+            (
+                r.ticks_written,
+                r.ticks_skipped,
+                r.ticks_merged,
+                r.samples_written
+            ),
+            (0, 0, 1, 1),
+            "kept, and Mail is a new sample"
+        );
+        // Either message again, in any order, adds nothing more.
+        let r = s.write(&[second.clone(), first.clone(), second]).unwrap();
+        assert_eq!((r.ticks_skipped, r.ticks_merged), (3, 0));
         let day = at.date_naive();
         let totals = s.day_totals(&HostFilter::All, day, tz("UTC")).unwrap();
         assert_eq!(
@@ -986,8 +1073,8 @@ mod tests {
             vec![
                 AppTotal {
                     app: "Slack".into(),
-                    bytes_in: 100,
-                    bytes_out: 10
+                    bytes_in: 1099,
+                    bytes_out: 109
                 },
                 AppTotal {
                     app: "Mail".into(),
@@ -996,8 +1083,25 @@ mod tests {
                 },
             ]
         );
+        let hourly = s.hourly(&HostFilter::All, day, day, tz("UTC")).unwrap();
+        let slack: u64 = hourly
+            .iter()
+            .filter(|h| h.app == "Slack")
+            .map(|h| h.bytes_in)
+            .sum();
+        assert_eq!(slack, 1099, "the hourly sums agree with the ticks");
+        let curve = s.day_curve(&HostFilter::All, day, tz("UTC"), 1).unwrap();
+        let slack_curve: u64 = curve
+            .apps
+            .iter()
+            .filter(|a| a.app == "Slack")
+            .flat_map(|a| a.bytes_in.iter())
+            .sum();
+        assert_eq!(slack_curve, 1099);
         let cov = s.coverage(&HostFilter::All, day, day, tz("UTC")).unwrap();
         assert_eq!(cov[0].seconds, 60, "watched time is not counted twice");
+        let summary = s.summary().unwrap();
+        assert_eq!((summary.samples, summary.merged_ticks), (2, 1));
     }
 
     #[test]
