@@ -57,6 +57,28 @@ impl Tick {
         }
     }
 
+    /// The identity of this tick's content (interval and per-app bytes, not
+    /// host or time): equal for a redelivery, different for another
+    /// message that lands on the same host and second. FNV-1a, stable
+    /// across versions and machines.
+    pub fn digest(&self) -> u64 {
+        const PRIME: u64 = 0x0100_0000_01b3;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+            }
+        };
+        eat(&self.interval_s.to_le_bytes());
+        for a in &self.apps {
+            eat(a.app.as_bytes());
+            eat(&[0]);
+            eat(&a.bytes_in.to_le_bytes());
+            eat(&a.bytes_out.to_le_bytes());
+        }
+        h
+    }
+
     pub fn total_in(&self) -> u64 {
         self.apps.iter().map(|a| a.bytes_in).sum()
     }

@@ -152,6 +152,50 @@ fn a_rewritten_batch_counts_once() {
 }
 
 #[test]
+fn a_different_tick_at_a_stored_key_is_added_on_both_stores() {
+    let tz: Tz = "UTC".parse().unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+    let at = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let t = |apps: &[(&str, u64, u64)]| {
+        Tick::from_totals(
+            "default",
+            at,
+            60,
+            apps.iter().map(|(a, i, o)| (a.to_string(), (*i, *o))),
+        )
+    };
+    // Two machines as "default" in the same second; then redeliveries.
+    let first = t(&[("Zoom", 300, 30)]);
+    let second = t(&[("Zoom", 400, 40), ("Mail", 5, 6)]);
+    let Some((mut influx, _dir, mut sqlite)) = both(std::slice::from_ref(&first)) else {
+        return;
+    };
+    for store in [&mut influx.store as &mut dyn Store, &mut sqlite] {
+        let r = store.write(std::slice::from_ref(&second)).unwrap();
+        assert_eq!((r.ticks_merged, r.ticks_skipped), (1, 0));
+        // In one batch: both again, and a third message twice.
+        let third = t(&[("Zoom", 1, 1)]);
+        let r = store
+            .write(&[first.clone(), second.clone(), third.clone(), third])
+            .unwrap();
+        assert_eq!(
+            (r.ticks_written, r.ticks_merged, r.ticks_skipped),
+            (0, 1, 3)
+        );
+    }
+    let host = HostFilter::All;
+    let totals = influx.store.day_totals(&host, day, tz).unwrap();
+    assert_eq!(totals, sqlite.day_totals(&host, day, tz).unwrap());
+    let zoom = totals.iter().find(|a| a.app == "Zoom").unwrap();
+    assert_eq!((zoom.bytes_in, zoom.bytes_out), (701, 71));
+    assert_eq!(
+        influx.store.coverage(&host, day, day, tz).unwrap(),
+        sqlite.coverage(&host, day, day, tz).unwrap(),
+        "one minute watched, not three"
+    );
+}
+
+#[test]
 fn a_missing_database_is_a_permanent_error_that_says_so() {
     let Some(mut missing) = scratch(false) else {
         return;

@@ -2,9 +2,12 @@
 //! `GET /query` with InfluxQL) that InfluxDB 1.x, 2.x and 3 Core all serve.
 //!
 //! Points: `network_traffic,host=…,process_name=… in=…i,out=…i <s>` per app
-//! and `nbi_tick,host=… interval_s=…i <s>` per tick (watched time, for
-//! uncollected hours). A point is keyed by measurement, tags and time, so a
-//! rewrite replaces it: writes are idempotent per (host, app, ts). Queries
+//! and `nbi_tick,host=… interval_s=…i,digests="…" <s>` per tick (watched
+//! time, for uncollected hours; the digests of the messages it holds). A
+//! point is keyed by measurement, tags and time, so a rewrite replaces it:
+//! writes are idempotent per (host, app, ts). Before a batch is written, the
+//! ticks already at its keys are read (one query): a redelivered message is
+//! skipped, a different one at a stored key is added to it. Queries
 //! select `sum("in")` and `sum("out")` separately (InfluxDB 3's InfluxQL
 //! does not add aggregates) and combine them here.
 
@@ -242,6 +245,71 @@ impl InfluxStore {
         Ok(result["series"].as_array().cloned().unwrap_or_default())
     }
 
+    /// The ticks already stored at the keys of `ticks`: one query over the
+    /// batch's time span.
+    fn stored_keys(&self, ticks: &[Tick]) -> Result<HashMap<(String, i64), Stored>, StoreError> {
+        let mut keys = HashMap::new();
+        let (Some(from), Some(to)) = (
+            ticks.iter().map(|t| t.at.timestamp()).min(),
+            ticks.iter().map(|t| t.at.timestamp()).max(),
+        ) else {
+            return Ok(keys);
+        };
+        let wanted: BTreeSet<(&str, i64)> = ticks
+            .iter()
+            .map(|t| (t.host.as_str(), t.at.timestamp()))
+            .collect();
+        let q = format!(
+            "SELECT \"interval_s\", \"digests\" FROM {} WHERE time >= {from}s AND time <= {to}s GROUP BY \"host\"",
+            ident(TICKS)
+        );
+        for series in self.query(&q)? {
+            let host = series["tags"]["host"].as_str().unwrap_or("").to_string();
+            for row in series["values"].as_array().into_iter().flatten() {
+                let Some(t) = row[0].as_i64() else { continue };
+                if !wanted.contains(&(host.as_str(), t)) {
+                    continue;
+                }
+                let stored = match row[2].as_str() {
+                    Some(d) => Stored::Known(
+                        d.split(',')
+                            .filter_map(|h| u64::from_str_radix(h.trim(), 16).ok())
+                            .collect(),
+                    ),
+                    None => Stored::Unknown,
+                };
+                keys.insert((host.clone(), t), stored);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The tick stored at (`host`, `ts`), as its per-app points hold it.
+    fn stored_tick(&self, host: &str, ts: i64, interval_s: u32) -> Result<Tick, StoreError> {
+        let q = format!(
+            "SELECT \"in\", \"out\" FROM {} WHERE time = {ts}s AND \"host\" = {} GROUP BY \"process_name\"",
+            ident(MEASUREMENT),
+            literal(host)
+        );
+        let mut apps = Vec::new();
+        for series in self.query(&q)? {
+            let app = series["tags"]["process_name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            for row in series["values"].as_array().into_iter().flatten() {
+                let n = |v: &Value| {
+                    v.as_u64()
+                        .or_else(|| v.as_f64().map(|f| f as u64))
+                        .unwrap_or(0)
+                };
+                apps.push((app.clone(), (n(&row[1]), n(&row[2]))));
+            }
+        }
+        let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+        Ok(Tick::from_totals(host, at, interval_s, apps))
+    }
+
     /// Creates the database (1.x; 2.x maps buckets itself and may refuse).
     pub fn create_database(&self) -> Result<(), StoreError> {
         self.query(&format!("CREATE DATABASE {}", ident(&self.cfg.database)))
@@ -355,14 +423,40 @@ fn field_string(v: &str) -> String {
     out
 }
 
+/// What a batch found at one of its keys.
+#[derive(Debug, Clone)]
+enum Stored {
+    /// The digests of the messages the stored tick holds.
+    Known(Vec<u64>),
+    /// A tick written without digests (by an older nbi).
+    Unknown,
+}
+
+/// Two ticks of one key, app by app.
+fn add_ticks(a: &Tick, b: &Tick) -> Tick {
+    let apps = a
+        .apps
+        .iter()
+        .chain(&b.apps)
+        .map(|u| (u.app.clone(), (u.bytes_in, u.bytes_out)));
+    Tick::from_totals(a.host.clone(), a.at, a.interval_s, apps)
+}
+
 /// The line-protocol lines of one tick.
 pub fn lines(tick: &Tick) -> Vec<String> {
+    lines_with_digests(tick, &[tick.digest()])
+}
+
+/// The lines of a tick that holds the messages of `digests`.
+fn lines_with_digests(tick: &Tick, digests: &[u64]) -> Vec<String> {
     let ts = tick.at.timestamp();
     let host = tag(&tick.host);
     let mut out = Vec::with_capacity(tick.apps.len() + 1);
+    let digests: Vec<String> = digests.iter().map(|d| format!("{d:016x}")).collect();
     out.push(format!(
-        "{TICKS},host={host} interval_s={}i {ts}",
-        tick.interval_s
+        "{TICKS},host={host} interval_s={}i,digests={} {ts}",
+        tick.interval_s,
+        field_string(&digests.join(","))
     ));
     for a in &tick.apps {
         out.push(format!(
@@ -377,17 +471,62 @@ pub fn lines(tick: &Tick) -> Vec<String> {
 
 impl Store for InfluxStore {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
+        let mut report = WriteReport::default();
+        let mut keys = self.stored_keys(ticks)?;
+        // What to write, per key, in the order keys first appear.
+        let mut order: Vec<(String, i64)> = Vec::new();
+        let mut out: HashMap<(String, i64), (Tick, Vec<u64>)> = HashMap::new();
+        for tick in ticks {
+            let key = (tick.host.clone(), tick.at.timestamp());
+            let digest = tick.digest();
+            match keys.get(&key) {
+                None => {
+                    report.ticks_written += 1;
+                    report.samples_written += tick.apps.len();
+                    keys.insert(key.clone(), Stored::Known(vec![digest]));
+                    order.push(key.clone());
+                    out.insert(key, (tick.clone(), vec![digest]));
+                }
+                Some(Stored::Known(digests)) if digests.contains(&digest) => {
+                    report.ticks_skipped += 1;
+                }
+                Some(Stored::Known(digests)) => {
+                    report.ticks_merged += 1;
+                    let mut digests = digests.clone();
+                    digests.push(digest);
+                    let base = match out.remove(&key) {
+                        Some((t, _)) => t,
+                        None => {
+                            order.push(key.clone());
+                            self.stored_tick(&key.0, key.1, tick.interval_s)?
+                        }
+                    };
+                    let merged = add_ticks(&base, tick);
+                    report.samples_written += merged.apps.len().saturating_sub(base.apps.len());
+                    keys.insert(key.clone(), Stored::Known(digests.clone()));
+                    out.insert(key, (merged, digests));
+                }
+                // Written by an older nbi, without digests: rewritten, as
+                // it always was (a redelivery replaces itself).
+                Some(Stored::Unknown) => {
+                    report.ticks_skipped += 1;
+                    keys.insert(key.clone(), Stored::Known(vec![digest]));
+                    order.push(key.clone());
+                    out.insert(key, (tick.clone(), vec![digest]));
+                }
+            }
+        }
         let mut body = String::new();
         let mut points = 0;
-        let mut report = WriteReport::default();
-        for tick in ticks {
-            for line in lines(tick) {
+        for key in order {
+            let Some((tick, digests)) = out.remove(&key) else {
+                continue;
+            };
+            for line in lines_with_digests(&tick, &digests) {
                 body.push_str(&line);
                 body.push('\n');
                 points += 1;
             }
-            report.ticks_written += 1;
-            report.samples_written += tick.apps.len();
             if points >= self.cfg.batch_points.max(1) {
                 self.post_lines(std::mem::take(&mut body))?;
                 points = 0;
