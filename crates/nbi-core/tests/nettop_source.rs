@@ -675,3 +675,42 @@ async fn on_a_pipe_nsunbufferedio_makes_nettop_write_at_once() {
     );
     assert_eq!(starts(dir.path()).len(), 1);
 }
+
+/// A Mac as it is days after boot: login items (WeChat, Spark, a Chrome
+/// helper, a Slack helper) at pids 412–520, a system daemon, a Cisco VPN
+/// carrying the others' bytes again, WireGuard's extension under its
+/// 15-character name, a name with a comma and one cut to a trailing space.
+/// Every login item counts; the carriers do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_items_count_and_tunnel_carriers_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = replay(dir.path(), "login-items-and-tunnels.csv");
+    let (ctx, _status) = context(Duration::from_millis(200));
+    let shutdown = ctx.shutdown.clone();
+    let (tx, mut rx) = channel(16);
+    let run = tokio::spawn(NettopSource::new(config(program)).run(ctx, tx));
+    let first = next_tick(&mut rx).await;
+    let second = next_tick(&mut rx).await;
+    stop_cleanly(&shutdown, run).await;
+    assert_eq!(
+        apps(&first),
+        BTreeMap::from([
+            ("Acme, Inc. Sync", (0, 880_000)),
+            ("Google Chrome H", (3_000_000, 150_000)),
+            ("Microsoft Edge", (11_000, 900)),
+            ("Slack Helper", (700_000, 30_000)),
+            ("Spark", (40_000, 2_000)),
+            ("WeChat", (250_000, 9_000)),
+            ("mDNSResponder", (12_000, 3_000)),
+        ])
+    );
+    assert_eq!(
+        apps(&second),
+        BTreeMap::from([
+            ("Acme, Inc. Sync", (100, 100)),
+            ("Google Chrome H", (2_000_000, 90_000)),
+            ("Spark", (1_000, 500)),
+            ("mDNSResponder", (8_000, 2_000)),
+        ])
+    );
+}
