@@ -119,6 +119,12 @@ impl<S: Subscriber, St: Store> Collector<S, St> {
             }
             self.write_batch(batch, &stop).await?;
         }
+        // What the bus handed over to a batch that was still gathering when
+        // we were stopped: stored too, not left behind.
+        let rest = self.subscriber.take_ready();
+        if !rest.is_empty() {
+            self.write_batch(rest, &stop).await?;
+        }
         let store = self.store.take().ok_or(CollectorError::Worker)?;
         let stats = self.stats.borrow().clone();
         Ok((store, stats))
@@ -345,6 +351,34 @@ mod tests {
             matches!(err, CollectorError::Unflushed { lost: 1, .. }),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_stop_in_the_middle_of_a_batch_stores_the_batch() {
+        let store = FlakyStore::default();
+        let (tx, rx) = memory::channel(64);
+        let stop = CancellationToken::new();
+        // A batch that would wait a minute for more ticks.
+        let options = CollectorOptions {
+            batch_max: 1000,
+            linger: Duration::from_secs(60),
+            ..fast()
+        };
+        let collector = Collector::new(rx, store.clone(), options);
+        let handle = tokio::spawn(collector.run(Some(stop.clone())));
+        for n in 1..=40 {
+            tx.publish(tick(n)).await.unwrap();
+        }
+        // Let the collector take them into its batch, then stop it.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.cancel();
+        let (_, stats) = tokio::time::timeout(Duration::from_secs(5), handle)
+            .await
+            .expect("stops at once")
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.ticks_written, 40, "nothing the bus delivered is lost");
+        assert_eq!(store.written.lock().unwrap().len(), 40);
     }
 
     #[tokio::test]

@@ -437,3 +437,84 @@ async fn a_restarted_collector_resumes_after_what_it_stored() {
     stop.cancel();
     sender.join().await.unwrap();
 }
+
+/// A collector stopped while its batch is still gathering stores every
+/// tick it had read and commits them: a restarted collector reads on from
+/// there, nothing lost and nothing read twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_in_the_middle_of_a_batch_stores_and_commits_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&dir.path().join("broker")) else {
+        return;
+    };
+    let s = settings(&broker, "mid-batch");
+    let stop_sending = CancellationToken::new();
+    let (publisher, sender) = kafka::publisher(
+        s.clone(),
+        dir.path().join("spool"),
+        64 << 20,
+        stop_sending.clone(),
+    )
+    .unwrap();
+    let ticks: Vec<Tick> = (0..100).map(|i| tick(1, i)).collect();
+    for t in &ticks {
+        publisher.publish(t.clone()).await.unwrap();
+    }
+    assert!(wait_sent(&sender, 100, Duration::from_secs(60)).await);
+
+    let store = SqliteStore::open(&dir.path().join("nbi.sqlite")).unwrap();
+    let sub = KafkaSubscriber::connect(s.clone(), chrono_tz::UTC)
+        .await
+        .expect("subscriber");
+    let mut read = sub.stats();
+    // A batch that would gather for two minutes.
+    let collector = Collector::new(
+        sub,
+        store,
+        CollectorOptions {
+            batch_max: 10_000,
+            linger: Duration::from_secs(120),
+            ..CollectorOptions::default()
+        },
+    );
+    let stats = collector.stats();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(collector.run(Some(stop.clone())));
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        read.wait_for(|r| r.received >= 100),
+    )
+    .await
+    .expect("the consumer read all 100")
+    .unwrap();
+    assert_eq!(stats.borrow().ticks_written, 0, "still gathering");
+    stop.cancel();
+    let (store, done) = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("stops without waiting for the linger")
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.ticks_written, 100);
+    let host = vec!["host-01".to_string()];
+    assert_eq!(stored(&store, &host), expected(&ticks));
+
+    // One more tick; a new collector of the same group reads only it.
+    let extra = tick(1, 100);
+    publisher.publish(extra.clone()).await.unwrap();
+    assert!(wait_sent(&sender, 101, Duration::from_secs(60)).await);
+    let mut again = RunningCollector::start(&s, store).await;
+    assert!(again.wait_for(1, Duration::from_secs(60)).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let seen = again.stats.borrow().clone();
+    assert_eq!(
+        (seen.ticks_written, seen.ticks_skipped),
+        (1, 0),
+        "the 100 were committed"
+    );
+    let store = again.stop().await;
+    let mut all = ticks.clone();
+    all.push(extra);
+    assert_eq!(stored(&store, &host), expected(&all));
+    stop_sending.cancel();
+    sender.join().await.unwrap();
+}

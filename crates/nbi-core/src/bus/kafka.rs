@@ -192,6 +192,9 @@ pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), BusError> {
 
 struct Shared {
     spool: Mutex<Spool>,
+    /// The spool's unacknowledged ticks, readable without its lock (which
+    /// a write or an fsync may hold for a while).
+    pending: std::sync::atomic::AtomicU64,
     wake: Notify,
 }
 
@@ -200,6 +203,26 @@ impl Shared {
         // A panic while holding the lock leaves the spool consistent on
         // disk; carry on with it.
         self.spool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the spool on the blocking pool: its writes, reads and
+    /// fsyncs must not hold up the async workers.
+    async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T, BusError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Spool) -> T + Send + 'static,
+    {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut spool = shared.spool();
+            let out = f(&mut spool);
+            shared
+                .pending
+                .store(spool.stats().pending, std::sync::atomic::Ordering::Relaxed);
+            out
+        })
+        .await
+        .map_err(|e| BusError::Other(format!("the spool task stopped: {e}")))
     }
 }
 
@@ -212,7 +235,9 @@ pub struct KafkaPublisher {
 impl KafkaPublisher {
     /// Ticks in the spool that the broker has not acknowledged yet.
     pub fn pending(&self) -> u64 {
-        self.shared.spool().stats().pending
+        self.shared
+            .pending
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Waits until the broker has every tick published so far, or `cancel`.
@@ -229,9 +254,11 @@ impl KafkaPublisher {
 impl Publisher for KafkaPublisher {
     async fn publish(&self, tick: Tick) -> Result<(), BusError> {
         let record = encode_record(&tick.host, tick.to_json().as_bytes());
+        // Finishes even if this future is dropped: the tick is then spooled
+        // (and sent) all the same.
         self.shared
-            .spool()
-            .push(&record)
+            .blocking(move |spool| spool.push(&record))
+            .await?
             .map_err(|e| BusError::Other(e.to_string()))?;
         self.shared.wake.notify_one();
         Ok(())
@@ -275,6 +302,7 @@ pub fn publisher(
     let stats = spool.stats();
     let shared = Arc::new(Shared {
         spool: Mutex::new(spool),
+        pending: std::sync::atomic::AtomicU64::new(stats.pending),
         wake: Notify::new(),
     });
     let (status_tx, status) = watch::channel(BusStatus {
@@ -323,14 +351,14 @@ impl Sender {
                 match within(deadline, ensure_topics(&self.settings)).await {
                     Some(Ok(())) => topics_ready = true,
                     Some(Err(e)) => {
-                        self.failed(&e.to_string());
+                        self.failed(&e.to_string()).await;
                         backoff.wait(&shutdown, deadline).await;
                         continue;
                     }
                     None => break,
                 }
             }
-            let batch = self.peek()?;
+            let batch = self.peek().await?;
             if batch.is_empty() {
                 if deadline.is_some() {
                     break;
@@ -344,17 +372,19 @@ impl Sender {
             match within(deadline, self.send(&batch)).await {
                 Some(Ok(())) => backoff.reset(),
                 Some(Err(e)) => {
-                    self.failed(&e);
+                    self.failed(&e).await;
                     backoff.wait(&shutdown, deadline).await;
                 }
                 None => break,
             }
         }
-        let left = {
-            let mut spool = self.shared.spool();
-            let _ = spool.sync();
-            spool.stats().pending
-        };
+        let left = self
+            .shared
+            .blocking(|spool| {
+                let _ = spool.sync();
+                spool.stats().pending
+            })
+            .await?;
         if left > 0 {
             tracing::info!(
                 ticks = left,
@@ -364,10 +394,10 @@ impl Sender {
         Ok(())
     }
 
-    fn peek(&self) -> Result<Vec<(crate::spool::Position, Vec<u8>)>, BusError> {
+    async fn peek(&self) -> Result<Vec<(crate::spool::Position, Vec<u8>)>, BusError> {
         self.shared
-            .spool()
-            .peek(SEND_BATCH)
+            .blocking(|spool| spool.peek(SEND_BATCH))
+            .await?
             .map_err(|e: SpoolError| BusError::Other(e.to_string()))
     }
 
@@ -422,14 +452,16 @@ impl Sender {
                 }
             }
         }
-        let stats = match confirmed {
-            Some(pos) => {
-                let mut spool = self.shared.spool();
-                spool.confirm(pos).map_err(|e| e.to_string())?;
-                spool.stats()
-            }
-            None => self.shared.spool().stats(),
-        };
+        let stats = self
+            .shared
+            .blocking(move |spool| {
+                if let Some(pos) = confirmed {
+                    spool.confirm(pos).map_err(|e| e.to_string())?;
+                }
+                Ok::<_, String>(spool.stats())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
         self.sent += sent;
         self.publish_status(stats, failure.is_none(), failure.clone());
         match failure {
@@ -438,7 +470,7 @@ impl Sender {
         }
     }
 
-    fn failed(&self, error: &str) {
+    async fn failed(&self, error: &str) {
         let was_connected =
             self.status.borrow().connected || self.status.borrow().last_error.is_none();
         if was_connected {
@@ -449,8 +481,9 @@ impl Sender {
         } else {
             tracing::debug!(error, "the Kafka broker is still unreachable");
         }
-        let stats = self.shared.spool().stats();
-        self.publish_status(stats, false, Some(error.to_string()));
+        if let Ok(stats) = self.shared.blocking(|spool| spool.stats()).await {
+            self.publish_status(stats, false, Some(error.to_string()));
+        }
     }
 
     fn publish_status(&self, stats: SpoolStats, connected: bool, error: Option<String>) {
@@ -615,6 +648,12 @@ pub struct KafkaSubscriber {
     offsets: Offsets,
     stats: watch::Sender<ConsumerStats>,
     last_warning: Option<Instant>,
+    /// The batch being gathered, kept here so that a cancelled `next_batch`
+    /// loses nothing it read.
+    batch: Vec<Delivery<KafkaAck>>,
+    deadline: Option<tokio::time::Instant>,
+    /// Dead letters sent since the last commit (their offsets may move).
+    skipped: bool,
 }
 
 struct Client {
@@ -632,6 +671,9 @@ impl KafkaSubscriber {
             offsets: Arc::default(),
             stats: watch::Sender::new(ConsumerStats::default()),
             last_warning: None,
+            batch: Vec::new(),
+            deadline: None,
+            skipped: false,
         }
     }
 
@@ -814,11 +856,12 @@ impl Subscriber for KafkaSubscriber {
         linger: Duration,
     ) -> Result<Vec<Delivery<KafkaAck>>, BusError> {
         let (consumer, dlq) = self.client().await?;
-        let mut out = Vec::new();
-        let mut deadline: Option<tokio::time::Instant> = None;
-        let mut skipped = false;
-        loop {
-            let received = match deadline {
+        let max = max.max(1);
+        // Every await below is either cancel-safe (`recv`, a timer) or
+        // leaves what was read accounted for: a message is in `self.batch`,
+        // or outstanding until its dead letter is written.
+        while self.batch.len() < max {
+            let received = match self.deadline {
                 None => Some(consumer.recv().await.map(|m| m.detach())),
                 Some(d) => tokio::time::timeout_at(d, consumer.recv())
                     .await
@@ -828,14 +871,14 @@ impl Subscriber for KafkaSubscriber {
             let Some(received) = received else {
                 // Linger passed. Only dead letters so far: commit past them
                 // and keep waiting (an empty batch would mean "closed").
-                if !out.is_empty() {
+                if !self.batch.is_empty() {
                     break;
                 }
-                if skipped {
+                if self.skipped {
                     self.commit().await;
-                    skipped = false;
+                    self.skipped = false;
                 }
-                deadline = None;
+                self.deadline = None;
                 continue;
             };
             let msg = match received {
@@ -853,7 +896,8 @@ impl Subscriber for KafkaSubscriber {
                     continue;
                 }
             };
-            deadline.get_or_insert_with(|| tokio::time::Instant::now() + linger);
+            self.deadline
+                .get_or_insert_with(|| tokio::time::Instant::now() + linger);
             self.stats.send_modify(|s| s.received += 1);
             let (partition, offset) = (msg.partition(), msg.offset());
             let parsed = match msg.payload() {
@@ -871,28 +915,35 @@ impl Subscriber for KafkaSubscriber {
                     }),
             };
             {
+                // Outstanding until stored, or until its dead letter is
+                // written: a cancelled send leaves it uncommitted, so it is
+                // read (and set aside) again.
                 let mut offsets = lock(&self.offsets);
                 let p = offsets.entry(partition).or_default();
                 p.next = p.next.max(offset + 1);
-                if parsed.is_ok() {
-                    p.outstanding.insert(offset);
-                }
+                p.outstanding.insert(offset);
             }
             match parsed {
-                Ok(tick) => out.push(Delivery {
+                Ok(tick) => self.batch.push(Delivery {
                     tick,
                     ack: KafkaAck { partition, offset },
                 }),
                 Err(reason) => {
                     self.dead_letter(&dlq, &msg, &reason).await;
-                    skipped = true;
+                    if let Some(p) = lock(&self.offsets).get_mut(&partition) {
+                        p.outstanding.remove(&offset);
+                    }
+                    self.skipped = true;
                 }
             }
-            if out.len() >= max {
-                break;
-            }
         }
-        Ok(out)
+        self.deadline = None;
+        Ok(std::mem::take(&mut self.batch))
+    }
+
+    fn take_ready(&mut self) -> Vec<Delivery<KafkaAck>> {
+        self.deadline = None;
+        std::mem::take(&mut self.batch)
     }
 
     async fn ack(&mut self, acks: Vec<KafkaAck>) -> Result<(), BusError> {

@@ -10,7 +10,14 @@ use crate::tick::Tick;
 /// A bounded in-process bus of `capacity` ticks.
 pub fn channel(capacity: usize) -> (MemoryPublisher, MemorySubscriber) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (MemoryPublisher { tx }, MemorySubscriber { rx })
+    (
+        MemoryPublisher { tx },
+        MemorySubscriber {
+            rx,
+            batch: Vec::new(),
+            deadline: None,
+        },
+    )
 }
 
 #[derive(Clone)]
@@ -26,6 +33,11 @@ impl Publisher for MemoryPublisher {
 
 pub struct MemorySubscriber {
     rx: mpsc::Receiver<Tick>,
+    /// The batch being gathered: kept here, not in the future, so that a
+    /// cancelled `next_batch` loses nothing (`mpsc::Receiver::recv` is
+    /// cancel-safe itself).
+    batch: Vec<Delivery<()>>,
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl Subscriber for MemorySubscriber {
@@ -36,22 +48,27 @@ impl Subscriber for MemorySubscriber {
         max: usize,
         linger: Duration,
     ) -> Result<Vec<Delivery<()>>, BusError> {
-        let mut out = Vec::new();
-        let Some(first) = self.rx.recv().await else {
-            return Ok(out);
-        };
-        out.push(Delivery {
-            tick: first,
-            ack: (),
-        });
-        let deadline = tokio::time::Instant::now() + linger;
-        while out.len() < max {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(tick)) => out.push(Delivery { tick, ack: () }),
-                Ok(None) | Err(_) => break,
-            }
+        let max = max.max(1);
+        while self.batch.len() < max {
+            let received = match self.deadline {
+                None => self.rx.recv().await,
+                Some(d) => match tokio::time::timeout_at(d, self.rx.recv()).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+            };
+            let Some(tick) = received else { break };
+            self.batch.push(Delivery { tick, ack: () });
+            self.deadline
+                .get_or_insert_with(|| tokio::time::Instant::now() + linger);
         }
-        Ok(out)
+        self.deadline = None;
+        Ok(std::mem::take(&mut self.batch))
+    }
+
+    fn take_ready(&mut self) -> Vec<Delivery<()>> {
+        self.deadline = None;
+        std::mem::take(&mut self.batch)
     }
 
     async fn ack(&mut self, _acks: Vec<()>) -> Result<(), BusError> {
@@ -83,6 +100,35 @@ mod tests {
         let batch = rx.next_batch(10, Duration::from_millis(10)).await.unwrap();
         assert_eq!(batch.len(), 2);
         tx.publish(tick(3)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_batch_loses_nothing() {
+        let (tx, mut rx) = channel(8);
+        for n in 1..=3 {
+            tx.publish(tick(n)).await.unwrap();
+        }
+        // Cancelled while lingering for more: the three stay in the subscriber.
+        let cut = tokio::time::timeout(
+            Duration::from_millis(30),
+            rx.next_batch(10, Duration::from_secs(60)),
+        )
+        .await;
+        assert!(cut.is_err(), "still lingering");
+        let ready = rx.take_ready();
+        assert_eq!(ready.len(), 3);
+        assert!(rx.take_ready().is_empty());
+        // And a cancelled batch is the start of the next one.
+        tx.publish(tick(4)).await.unwrap();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(30),
+            rx.next_batch(10, Duration::from_secs(60)),
+        )
+        .await;
+        tx.publish(tick(5)).await.unwrap();
+        let batch = rx.next_batch(2, Duration::from_secs(60)).await.unwrap();
+        let minutes: Vec<i64> = batch.iter().map(|d| d.tick.at.timestamp() / 60).collect();
+        assert_eq!(minutes, vec![4, 5]);
     }
 
     #[tokio::test]

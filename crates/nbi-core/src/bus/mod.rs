@@ -57,11 +57,21 @@ pub trait Subscriber: Send + 'static {
     /// Waits for up to `max` deliveries: returns as soon as `max` are in hand
     /// or `linger` has passed since the first one. `Ok(empty)` means the bus
     /// is closed and drained.
+    ///
+    /// Cancel safety: this future may be dropped at any await (a collector
+    /// races it against shutdown). Deliveries it had already taken from the
+    /// bus are kept in the subscriber, for the next call or for
+    /// [`Subscriber::take_ready`]; nothing the bus delivered is lost.
     fn next_batch(
         &mut self,
         max: usize,
         linger: Duration,
     ) -> impl Future<Output = Result<Vec<Delivery<Self::Ack>>, BusError>> + Send;
+
+    /// The deliveries already taken from the bus and not yet returned (a
+    /// batch that was lingering when [`Subscriber::next_batch`] was
+    /// cancelled), without waiting: what a collector stores at shutdown.
+    fn take_ready(&mut self) -> Vec<Delivery<Self::Ack>>;
 
     /// Marks deliveries as durably handled (commit offsets).
     fn ack(&mut self, acks: Vec<Self::Ack>) -> impl Future<Output = Result<(), BusError>> + Send;
