@@ -378,6 +378,21 @@ mod tests {
     }
 
     #[test]
+    fn the_digest_is_stable_and_tells_contents_apart() {
+        let at = DateTime::from_timestamp(1_783_779_780, 0).unwrap();
+        let t =
+            |bytes: u64| Tick::from_totals("mbp", at, 60, [("Slack".to_string(), (bytes, 340))]);
+        // Stored by one version, compared by the next: it must never change.
+        assert_eq!(format!("{:016x}", t(1200).digest()), "c40a0c808b98144e");
+        assert_ne!(t(1200).digest(), t(1201).digest());
+        let other_host = Tick {
+            host: "studio".into(),
+            ..t(1200)
+        };
+        assert_eq!(other_host.digest(), t(1200).digest(), "content only");
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         for bad in [
             "",

@@ -747,7 +747,10 @@ mod tests {
         assert_eq!(
             lines(&t),
             vec![
-                "nbi_tick,host=my\\ mac\\,1 interval_s=60i 1783779780".to_string(),
+                format!(
+                    "nbi_tick,host=my\\ mac\\,1 interval_s=60i,digests=\"{:016x}\" 1783779780",
+                    t.digest()
+                ),
                 "network_traffic,host=my\\ mac\\,1,process_name=Google\\ Chrome\\ Helper\\ (Renderer) in=12i,out=3i 1783779780".to_string(),
                 "network_traffic,host=my\\ mac\\,1,process_name=a\\=b in=1i,out=0i 1783779780".to_string(),
             ]
