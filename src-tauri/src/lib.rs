@@ -10,6 +10,7 @@ pub mod state;
 mod tray;
 mod window;
 
+use nbi_core::store::VerdictStore;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -188,7 +189,6 @@ async fn read_tray_facts(
 ) -> (Option<view::Glance>, Option<nbi_core::store::VerdictRecord>) {
     let read = state
         .with_store(|store, s| {
-            use nbi_core::store::Store as _;
             let glance =
                 view::glance(&*store, s.host(), s.tz, Utc::now()).map_err(|e| e.to_string())?;
             let last = store

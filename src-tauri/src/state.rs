@@ -2,6 +2,7 @@
 //! status, pausing, the store, the nightly judge and "check now". Every
 //! decision is nbi-core's; this only wires it to the app.
 
+use nbi_core::store::VerdictStore;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +16,6 @@ use nbi_core::schedule::Nightly;
 use nbi_core::source::pause::PauseSwitch;
 use nbi_core::source::{SourceState, SourceStatus, StatusTx};
 use nbi_core::store::sqlite::SqliteStore;
-use nbi_core::store::Store;
 use nbi_core::view::{StatusView, VerdictView};
 use tauri::async_runtime::{self, JoinHandle};
 use tokio::sync::{broadcast, watch};

@@ -10,6 +10,7 @@
 //! programs are a failure.
 #![cfg(target_os = "linux")]
 
+use nbi_core::store::TickWriter;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveDate, Utc};
 use nbi_core::store::sqlite::SqliteStore;
-use nbi_core::store::Store;
 use nbi_core::synth::Generator;
 use nbi_core::Tick;
 use serde_json::{json, Value};

@@ -3,6 +3,7 @@
 //! with known ticks and a running pipeline on a replay source. Each answer
 //! is checked for the shape `ui/src/api.ts` reads and for its values.
 
+use nbi_core::store::TickWriter;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,8 +13,8 @@ use chrono_tz::Tz;
 use nbi_app::settings::Settings;
 use nbi_app::state::AppState;
 use nbi_core::config::Config;
+use nbi_core::store::local_day_bounds;
 use nbi_core::store::sqlite::SqliteStore;
-use nbi_core::store::{local_day_bounds, Store};
 use nbi_core::synth::{Generator, Scenario};
 use nbi_core::Tick;
 use serde_json::{json, Value};

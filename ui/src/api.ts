@@ -56,7 +56,7 @@ export interface Explanation {
   typical_bytes: number
 }
 
-export type VerdictStatus = 'normal' | 'anomalous' | 'learning' | 'insufficient_data'
+export type VerdictStatus = 'normal' | 'anomalous' | 'learning' | 'insufficient_data' | 'failed'
 export type DayKind = 'workday' | 'day_off'
 
 export interface Verdict {

@@ -8,6 +8,7 @@ const LABELS: Record<VerdictStatus, string> = {
   anomalous: 'Unusual',
   learning: 'Learning',
   insufficient_data: 'Not enough data',
+  failed: 'Not judged',
 }
 
 export function historyLabel(e: HistoryEntry): string {

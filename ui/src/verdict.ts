@@ -32,6 +32,8 @@ export function verdictTitle(verdict: Verdict | null, learning: Learning | null)
     }
     case 'insufficient_data':
       return `Not enough data for ${formatDay(verdict.day)}`
+    case 'failed':
+      return `${formatDay(verdict.day)} could not be judged`
   }
 }
 
@@ -79,6 +81,9 @@ function body(m: VerdictModel, handlers: VerdictHandlers): (Node | null)[] {
     case 'insufficient_data':
       // The summary says the same in the backend's words; the count is enough.
       return [h('p', { class: 'muted' }, `${plural(v.uncollected_hours, 'hour')} uncollected`)]
+    case 'failed':
+      // The summary carries the reason.
+      return [dayLine, h('p', { class: 'summary' }, v.summary)]
   }
 }
 

@@ -4,13 +4,14 @@
 
 mod support;
 
+use nbi_core::store::UsageQuery;
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use nbi_core::store::influx::{InfluxConfig, InfluxStore};
-use nbi_core::store::{HostFilter, Store};
+use nbi_core::store::HostFilter;
 use serde_json::Value;
 use support::services::{Broker, Influx};
 use support::*;

@@ -1,13 +1,14 @@
 //! SQLite store: ingest rate, and the queries the UI and the detector ask at
 //! one year of per-minute history for 50 apps (26 M samples).
 
+use nbi_core::store::{TickWriter, UsageQuery};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nbi_core::store::sqlite::SqliteStore;
-use nbi_core::store::{HostFilter, Store};
+use nbi_core::store::HostFilter;
 use nbi_core::Tick;
 
 const APPS: usize = 50;

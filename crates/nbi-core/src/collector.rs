@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Delivery, Subscriber};
 use crate::counting::CountingPolicy;
-use crate::store::{Store, StoreError, WriteReport};
+use crate::store::{StoreError, TickWriter, WriteReport};
 use crate::tick::Tick;
 
 #[derive(Debug, Clone)]
@@ -78,14 +78,14 @@ pub enum CollectorError {
     Worker,
 }
 
-pub struct Collector<S: Subscriber, St: Store> {
+pub struct Collector<S: Subscriber, St: TickWriter> {
     subscriber: S,
     store: Option<St>,
     options: CollectorOptions,
     stats: watch::Sender<CollectorStats>,
 }
 
-impl<S: Subscriber, St: Store> Collector<S, St> {
+impl<S: Subscriber, St: TickWriter> Collector<S, St> {
     pub fn new(subscriber: S, store: St, options: CollectorOptions) -> Self {
         Collector {
             subscriber,
@@ -219,9 +219,7 @@ impl<S: Subscriber, St: Store> Collector<S, St> {
 mod tests {
     use super::*;
     use crate::bus::{memory, Publisher};
-    use crate::store::{AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreSummary};
-    use chrono::{DateTime, NaiveDate};
-    use chrono_tz::Tz;
+    use chrono::DateTime;
     use std::sync::{Arc, Mutex};
 
     /// A store whose first `fail` writes fail (transiently), recording the
@@ -233,7 +231,7 @@ mod tests {
         written: Arc<Mutex<Vec<Tick>>>,
     }
 
-    impl Store for FlakyStore {
+    impl TickWriter for FlakyStore {
         fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
             let mut fail = self.fail.lock().unwrap();
             if self.permanent {
@@ -251,44 +249,6 @@ mod tests {
                 ticks_written: ticks.len(),
                 ..Default::default()
             })
-        }
-        fn day_totals(
-            &self,
-            _: &HostFilter,
-            _: NaiveDate,
-            _: Tz,
-        ) -> Result<Vec<AppTotal>, StoreError> {
-            Ok(vec![])
-        }
-        fn hourly(
-            &self,
-            _: &HostFilter,
-            _: NaiveDate,
-            _: NaiveDate,
-            _: Tz,
-        ) -> Result<Vec<HourlyUsage>, StoreError> {
-            Ok(vec![])
-        }
-        fn coverage(
-            &self,
-            _: &HostFilter,
-            _: NaiveDate,
-            _: NaiveDate,
-            _: Tz,
-        ) -> Result<Vec<HourCoverage>, StoreError> {
-            Ok(vec![])
-        }
-        fn day_curve(
-            &self,
-            _: &HostFilter,
-            _: NaiveDate,
-            _: Tz,
-            _: u32,
-        ) -> Result<DayCurve, StoreError> {
-            Err(StoreError::Query("unused".into()))
-        }
-        fn summary(&self) -> Result<StoreSummary, StoreError> {
-            Err(StoreError::Query("unused".into()))
         }
     }
 

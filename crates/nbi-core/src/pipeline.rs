@@ -19,7 +19,7 @@ use crate::source::nettop::{NettopConfig, NettopSource};
 use crate::source::pause::PauseSwitch;
 use crate::source::replay::{ReplayConfig, ReplaySource};
 use crate::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus, StatusTx};
-use crate::store::Store;
+use crate::store::TickWriter;
 
 /// A source, ready to run.
 #[derive(Debug, Clone)]
@@ -256,7 +256,7 @@ impl EmbeddedRun {
     /// Runs source → in-process bus → collector → `store` until `shutdown`
     /// is cancelled or the source ends (a replay), then flushes. Every tick
     /// the bus accepted is stored before this returns.
-    pub async fn run<St: Store>(
+    pub async fn run<St: TickWriter>(
         self,
         store: St,
         shutdown: CancellationToken,
@@ -292,7 +292,7 @@ impl EmbeddedRun {
     where
         P: Publisher,
         Sub: Subscriber,
-        St: Store,
+        St: TickWriter,
         D: std::future::Future<Output = ()>,
     {
         let (status_tx, status_rx) = match self.status.take() {

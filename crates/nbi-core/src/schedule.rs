@@ -3,6 +3,11 @@
 //! judged is judged, so a laptop asleep at midnight, or a daemon started
 //! after days off, catches up on start and on wake. Re-training every night
 //! on the sliding window is how the baseline follows a changing routine.
+//!
+//! A day that cannot be judged for good (a model or data fault) is recorded
+//! as such, with its reason, and the schedule moves on to the next; a
+//! passing fault (a busy or unreachable store) ends the round, and the day
+//! is tried again later, with backoff.
 
 use std::time::Duration as StdDuration;
 
@@ -11,12 +16,24 @@ use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use crate::intel::verdict::Verdict;
-use crate::intel::{judge_and_store, IntelConfig, IntelError};
+use crate::intel::{judge_and_store, store_failure, IntelConfig, IntelError};
 use crate::store::{Store, StoreError};
 
 /// How often the nightly loop looks at the clock: a wake from sleep is
 /// noticed within this.
 pub const POLL: StdDuration = StdDuration::from_secs(60);
+/// Longest wait after rounds that hit a passing fault.
+pub const MAX_BACKOFF: StdDuration = StdDuration::from_secs(3600);
+
+/// What one round of judging did.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// New verdicts, oldest first (days that failed for good included).
+    pub verdicts: Vec<Verdict>,
+    /// A passing fault that stopped the round before every due day was
+    /// judged: those days wait for the next round.
+    pub deferred: Option<IntelError>,
+}
 
 /// The nightly judge of one host.
 #[derive(Debug, Clone)]
@@ -80,25 +97,41 @@ impl Nightly {
         Ok(days)
     }
 
-    /// Judges every pending day and stores the verdicts.
-    pub fn catch_up<S: Store + ?Sized>(
-        &self,
-        store: &mut S,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Verdict>, IntelError> {
-        let days = self.pending(&*store, now)?;
-        let mut out = Vec::new();
+    /// Judges every pending day and stores the verdicts. A day that fails
+    /// for good is stored as failed, with its reason, and the next is
+    /// judged; a passing fault ends the round (see [`Round::deferred`]).
+    pub fn catch_up<S: Store + ?Sized>(&self, store: &mut S, now: DateTime<Utc>) -> Round {
+        let mut round = Round::default();
+        let days = match self.pending(&*store, now) {
+            Ok(d) => d,
+            Err(e) => {
+                round.deferred = Some(e);
+                return round;
+            }
+        };
         for day in days {
-            out.push(judge_and_store(
-                store,
-                &self.host,
-                day,
-                self.tz,
-                &self.config,
-                now,
-            )?);
+            let judged = judge_and_store(store, &self.host, day, self.tz, &self.config, now);
+            let verdict = match judged {
+                Ok(v) => v,
+                Err(e) if e.is_transient() => {
+                    round.deferred = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(%day, error = %e, "this day cannot be judged; moving on");
+                    let reason = e.to_string();
+                    match store_failure(store, &self.host, day, &self.config, &reason, now) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            round.deferred = Some(e);
+                            break;
+                        }
+                    }
+                }
+            };
+            round.verdicts.push(verdict);
         }
-        Ok(out)
+        round
     }
 
     /// Runs until cancelled: catches up now, then whenever a day falls due
@@ -111,24 +144,38 @@ impl Nightly {
         O: Fn() -> Result<S, StoreError> + Send + Sync + Clone + 'static,
         F: FnMut(&Verdict),
     {
+        let mut wait = POLL;
         loop {
             let this = self.clone();
             let open = open.clone();
-            let round = tokio::task::spawn_blocking(move || -> Result<Vec<Verdict>, IntelError> {
-                let mut store = open()?;
-                this.catch_up(&mut store, Utc::now())
+            let round = tokio::task::spawn_blocking(move || -> Round {
+                match open() {
+                    Ok(mut store) => this.catch_up(&mut store, Utc::now()),
+                    Err(e) => Round {
+                        verdicts: Vec::new(),
+                        deferred: Some(e.into()),
+                    },
+                }
             })
             .await;
-            match round {
-                Ok(Ok(verdicts)) => verdicts.iter().for_each(&mut on_verdict),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "nightly check failed; trying again later")
+            let deferred = match round {
+                Ok(round) => {
+                    round.verdicts.iter().for_each(&mut on_verdict);
+                    round.deferred
                 }
-                Err(e) => tracing::warn!(error = %e, "nightly check stopped"),
-            }
+                Err(e) => Some(IntelError::Model(format!("the judging task stopped: {e}"))),
+            };
+            wait = match deferred {
+                Some(e) => {
+                    let next = (wait * 2).min(MAX_BACKOFF);
+                    tracing::warn!(error = %e, retry_in_s = next.as_secs(), "nightly check did not finish; trying again later");
+                    next
+                }
+                None => POLL,
+            };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
@@ -138,6 +185,8 @@ impl Nightly {
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::TickWriter;
+    use crate::store::VerdictStore;
     use crate::synth::Generator;
 
     fn nightly() -> Nightly {
@@ -200,8 +249,9 @@ mod tests {
                 NaiveDate::from_ymd_opt(2026, 7, 14).unwrap(),
             ]
         );
-        let verdicts = n.catch_up(&mut s, now).unwrap();
-        assert_eq!(verdicts.len(), 3);
+        let round = n.catch_up(&mut s, now);
+        assert!(round.deferred.is_none(), "{:?}", round.deferred);
+        assert_eq!(round.verdicts.len(), 3);
         assert!(
             n.pending(&s, now).unwrap().is_empty(),
             "nothing left to judge"
@@ -213,5 +263,177 @@ mod tests {
         assert!(n.pending(&s, early).unwrap().is_empty());
         let late: DateTime<Utc> = "2026-07-15T22:15:00Z".parse().unwrap();
         assert_eq!(n.pending(&s, late).unwrap(), vec![sat + Duration::days(4)]);
+    }
+
+    /// The SQLite store, with the reads that judge one day failing: for
+    /// good (damaged data) or for a while (an unreachable server).
+    struct Faulty {
+        inner: SqliteStore,
+        day: NaiveDate,
+        transient: bool,
+        healed: bool,
+    }
+
+    impl crate::store::TickWriter for Faulty {
+        fn write(&mut self, t: &[crate::Tick]) -> Result<crate::store::WriteReport, StoreError> {
+            self.inner.write(t)
+        }
+    }
+
+    impl crate::store::UsageQuery for Faulty {
+        fn day_totals(
+            &self,
+            h: &crate::store::HostFilter,
+            d: NaiveDate,
+            tz: Tz,
+        ) -> Result<Vec<crate::store::AppTotal>, StoreError> {
+            self.inner.day_totals(h, d, tz)
+        }
+        fn hourly(
+            &self,
+            h: &crate::store::HostFilter,
+            f: NaiveDate,
+            t: NaiveDate,
+            tz: Tz,
+        ) -> Result<Vec<crate::store::HourlyUsage>, StoreError> {
+            self.inner.hourly(h, f, t, tz)
+        }
+        fn coverage(
+            &self,
+            h: &crate::store::HostFilter,
+            f: NaiveDate,
+            t: NaiveDate,
+            tz: Tz,
+        ) -> Result<Vec<crate::store::HourCoverage>, StoreError> {
+            if t == self.day && !self.healed {
+                return Err(if self.transient {
+                    StoreError::Unreachable {
+                        url: "http://127.0.0.1:8086".into(),
+                        reason: "connection refused".into(),
+                    }
+                } else {
+                    StoreError::Corrupt {
+                        path: "nbi.sqlite".into(),
+                        what: "the coverage of that day".into(),
+                    }
+                });
+            }
+            self.inner.coverage(h, f, t, tz)
+        }
+        fn day_curve(
+            &self,
+            h: &crate::store::HostFilter,
+            d: NaiveDate,
+            tz: Tz,
+            step: u32,
+        ) -> Result<crate::store::DayCurve, StoreError> {
+            self.inner.day_curve(h, d, tz, step)
+        }
+        fn summary(&self) -> Result<crate::store::StoreSummary, StoreError> {
+            self.inner.summary()
+        }
+    }
+
+    impl VerdictStore for Faulty {
+        fn put_verdict(&mut self, r: &crate::store::VerdictRecord) -> Result<(), StoreError> {
+            self.inner.put_verdict(r)
+        }
+        fn verdicts(
+            &self,
+            host: &str,
+            f: NaiveDate,
+            t: NaiveDate,
+        ) -> Result<Vec<crate::store::VerdictRecord>, StoreError> {
+            self.inner.verdicts(host, f, t)
+        }
+        fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
+            self.inner.mark_normal(host, day)
+        }
+    }
+
+    /// Four weeks of history; judged up to Sat 11 Jul; now Wed 15 Jul, so
+    /// 12, 13 and 14 Jul are due. Judging 13 Jul fails.
+    fn faulty(dir: &std::path::Path, transient: bool) -> (Faulty, DateTime<Utc>) {
+        let n = nightly();
+        let mut s = SqliteStore::open(&dir.join("db.sqlite")).unwrap();
+        let mut gen = Generator::new(4);
+        let mut day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        while day <= NaiveDate::from_ymd_opt(2026, 7, 14).unwrap() {
+            s.write(&gen.day_ticks("demo", day, n.tz, None)).unwrap();
+            day = day.succ_opt().unwrap();
+        }
+        let now: DateTime<Utc> = "2026-07-15T06:00:00Z".parse().unwrap();
+        let sat = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+        judge_and_store(&mut s, "demo", sat, n.tz, &n.config, now).unwrap();
+        let store = Faulty {
+            inner: s,
+            day: NaiveDate::from_ymd_opt(2026, 7, 13).unwrap(),
+            transient,
+            healed: false,
+        };
+        (store, now)
+    }
+
+    #[test]
+    fn a_day_that_cannot_be_judged_is_recorded_and_the_next_is_judged() {
+        crate::intel::use_one_math_thread();
+        let n = nightly();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, now) = faulty(dir.path(), false);
+        let round = n.catch_up(&mut s, now);
+        assert!(round.deferred.is_none(), "{:?}", round.deferred);
+        let got: Vec<(u32, crate::intel::verdict::Status)> = round
+            .verdicts
+            .iter()
+            .map(|v| (chrono::Datelike::day(&v.day), v.status))
+            .collect();
+        use crate::intel::verdict::Status;
+        assert_eq!(got[1], (13, Status::Failed));
+        assert_eq!(got.len(), 3);
+        assert!(
+            got[2].1 != Status::Failed,
+            "the day after is judged: {got:?}"
+        );
+        let failed = &round.verdicts[1];
+        assert!(
+            failed
+                .summary
+                .starts_with("Mon 13 Jul: could not be judged: ")
+                && failed.summary.contains("damaged"),
+            "{}",
+            failed.summary
+        );
+        let stored = s.verdict("demo", s.day).unwrap().unwrap();
+        assert_eq!(stored.status, Status::Failed);
+        assert!(
+            n.pending(&s, now).unwrap().is_empty(),
+            "the schedule moved on"
+        );
+    }
+
+    #[test]
+    fn a_passing_fault_defers_the_day_until_it_can_be_judged() {
+        crate::intel::use_one_math_thread();
+        let n = nightly();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, now) = faulty(dir.path(), true);
+        let round = n.catch_up(&mut s, now);
+        assert_eq!(round.verdicts.len(), 1, "12 Jul judged, then the fault");
+        let deferred = round.deferred.expect("a passing fault");
+        assert!(deferred.is_transient(), "{deferred}");
+        let bad = s.day;
+        assert_eq!(
+            n.pending(&s, now).unwrap(),
+            vec![bad, bad.succ_opt().unwrap()],
+            "nothing recorded for the deferred days"
+        );
+        s.healed = true;
+        let round = n.catch_up(&mut s, now);
+        assert!(round.deferred.is_none());
+        assert_eq!(round.verdicts.len(), 2);
+        assert!(round
+            .verdicts
+            .iter()
+            .all(|v| v.status != crate::intel::verdict::Status::Failed));
     }
 }

@@ -138,7 +138,7 @@ pub fn verdict<S: Store + ?Sized>(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub day: NaiveDate,
-    pub status: String,
+    pub status: Status,
     pub summary: String,
     pub marked_normal: bool,
 }
@@ -213,7 +213,7 @@ pub enum TrayState {
 impl TrayState {
     pub fn of(source: &SourceState, last_verdict: Option<&VerdictRecord>) -> TrayState {
         let anomalous =
-            last_verdict.is_some_and(|v| v.status == Status::Anomalous.name() && !v.marked_normal);
+            last_verdict.is_some_and(|v| v.status == Status::Anomalous && !v.marked_normal);
         match source {
             SourceState::Failing { .. } => TrayState::Failing,
             _ if anomalous => TrayState::Anomalous,
@@ -271,6 +271,7 @@ mod tests {
     use super::*;
     use crate::source::SourceKind;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::{TickWriter, VerdictStore};
     use crate::tick::Tick;
     use chrono::Duration;
 
@@ -375,7 +376,7 @@ mod tests {
         VerdictRecord {
             host: "h".into(),
             day: day.parse().unwrap(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             judged_at: Utc::now(),
             verdict_json: json.into(),
             model: None,
@@ -418,13 +419,10 @@ mod tests {
         let h = history(&s, "h", 10).unwrap();
         assert_eq!(h.len(), 2);
         assert_eq!(
-            (h[0].status.as_str(), h[0].summary.as_str()),
+            (h[0].status.name(), h[0].summary.as_str()),
             ("anomalous", v.summary.as_str())
         );
-        assert_eq!(
-            (h[1].status.as_str(), h[1].summary.as_str()),
-            ("normal", "")
-        );
+        assert_eq!((h[1].status.name(), h[1].summary.as_str()), ("normal", ""));
 
         let watching = SourceState::Watching;
         let rec = s.verdict("h", v.day).unwrap();

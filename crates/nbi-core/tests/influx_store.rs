@@ -5,6 +5,7 @@
 
 mod support;
 
+use nbi_core::store::{TickWriter, UsageQuery};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{Duration, NaiveDate};

@@ -162,6 +162,8 @@ function verdictFor(kind: VerdictKind, day: string = JUDGED): Verdict | null {
       return { ...base, status: 'learning', error: null, threshold: null, baseline_days: 3, baseline: [], summary: 'learning: 3 of 7 workdays' }
     case 'insufficient_data':
       return { ...base, status: 'insufficient_data', error: null, uncollected_hours: 14, summary: 'Mon 13 Jul: 14 of 24 hours uncollected' }
+    case 'failed':
+      return { ...base, status: 'failed', error: null, threshold: null, baseline_days: 0, baseline: [], summary: 'Mon 13 Jul: could not be judged: model: the matrix is empty' }
   }
 }
 

@@ -49,6 +49,19 @@ describe('verdict card', () => {
     expect(text()).toContain('Transmission 03:00–04:00, 30 GB (typically 595 kB)')
   })
 
+  it('says a day could not be judged, and why', () => {
+    render({
+      verdict: verdict({
+        status: 'failed',
+        summary: 'Mon 13 Jul: could not be judged: model: the matrix is empty',
+      }),
+    })
+    expect(root.dataset.status).toBe('failed')
+    expect(title()).toBe('Mon 13 Jul could not be judged')
+    expect(text()).toContain('model: the matrix is empty')
+    expect(button('This was normal')).toBeUndefined()
+  })
+
   it('hides "This was normal" once the day is marked normal', () => {
     render({ verdict: { ...ANOMALOUS, marked_normal: true } })
     expect(title()).toBe('Unusual day')

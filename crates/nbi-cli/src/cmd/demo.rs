@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use chrono::{Duration, Utc};
-use nbi_core::store::Store;
+use nbi_core::store::{TickWriter, UsageQuery};
 use nbi_core::synth::Generator;
 
 use crate::args::{DemoArgs, Global};

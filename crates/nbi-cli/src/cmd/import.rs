@@ -3,7 +3,6 @@
 use anyhow::Context as _;
 use nbi_core::source::replay::{CsvOptions, TickReader};
 use nbi_core::source::SourceError;
-use nbi_core::store::Store;
 
 use crate::args::{Global, ImportArgs};
 use crate::context::Context;

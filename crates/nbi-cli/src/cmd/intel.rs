@@ -1,5 +1,6 @@
 //! `detect`, `verdicts`, `mark-normal` and `eval`: the learnt rhythm.
 
+use nbi_core::store::VerdictStore;
 use std::io::IsTerminal as _;
 
 use anyhow::Context as _;

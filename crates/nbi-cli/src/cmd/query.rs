@@ -1,12 +1,13 @@
 //! `today`, `status` and `config`: reading what is stored.
 
+use nbi_core::store::UsageQuery;
 use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Local, Utc};
 use nbi_core::pipeline::{self, RunStatus};
 use nbi_core::store::sqlite::SqliteStore;
-use nbi_core::store::{HostFilter, Store};
+use nbi_core::store::HostFilter;
 use serde::Serialize;
 
 use crate::args::{Global, StatusArgs, StoreKind, TodayArgs};

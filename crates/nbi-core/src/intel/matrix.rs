@@ -290,6 +290,7 @@ impl DayMatrix {
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::TickWriter;
     use crate::tick::Tick;
     use chrono::Utc;
 

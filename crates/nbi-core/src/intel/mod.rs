@@ -39,6 +39,17 @@ pub enum IntelError {
     Invalid(String),
 }
 
+impl IntelError {
+    /// Whether judging the same day again later may succeed (a busy or
+    /// unreachable store); a model or data problem stays.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IntelError::Store(e) => e.is_transient(),
+            IntelError::Model(_) | IntelError::Invalid(_) => false,
+        }
+    }
+}
+
 /// Settings of the detector (the `[intel]` section of the configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -167,7 +178,7 @@ impl Judged {
         Ok(VerdictRecord {
             host: host.to_string(),
             day: self.verdict.day,
-            status: self.verdict.status.name().to_string(),
+            status: self.verdict.status,
             judged_at,
             verdict_json: json(&self.verdict)?,
             model,
@@ -286,7 +297,7 @@ pub(crate) fn history_for<S: Store + ?Sized>(
     let anomalous: BTreeSet<NaiveDate> = store
         .verdicts(host, from, earlier)?
         .into_iter()
-        .filter(|v| v.day < day && v.status == Status::Anomalous.name() && !v.marked_normal)
+        .filter(|v| v.day < day && v.status == Status::Anomalous && !v.marked_normal)
         .map(|v| v.day)
         .collect();
     Ok((history, anomalous))
@@ -334,6 +345,27 @@ pub fn judge_and_store<S: Store + ?Sized>(
     Ok(judged.verdict)
 }
 
+/// Records that `day` could not be judged, and why: a verdict of status
+/// [`Status::Failed`] whose summary holds the reason, so the schedule moves
+/// on and the owner sees it. Returns it.
+pub fn store_failure<S: Store + ?Sized>(
+    store: &mut S,
+    host: &str,
+    day: NaiveDate,
+    config: &IntelConfig,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Verdict, IntelError> {
+    let kind = day_kind(day, &config.rules().work_week);
+    let verdict = Verdict::failed(day, kind, config.model, reason);
+    let judged = Judged {
+        verdict,
+        detector: None,
+    };
+    store.put_verdict(&judged.record(host, now)?)?;
+    Ok(judged.verdict)
+}
+
 /// Judges a stored verdict's day again with the model saved with it.
 pub fn recheck<S: Store + ?Sized>(
     store: &S,
@@ -369,6 +401,8 @@ pub fn parse_verdict(record: &VerdictRecord) -> Result<Verdict, IntelError> {
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::TickWriter;
+    use crate::store::VerdictStore;
     use crate::synth::{Generator, Scenario};
     use crate::tick::Tick;
 

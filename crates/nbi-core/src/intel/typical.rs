@@ -175,6 +175,7 @@ mod tests {
     use crate::intel::verdict::Status;
     use crate::store::sqlite::SqliteStore;
     use crate::store::VerdictRecord;
+    use crate::store::{TickWriter, VerdictStore};
     use crate::tick::Tick;
     use chrono::Utc;
 
@@ -209,7 +210,7 @@ mod tests {
         s.put_verdict(&VerdictRecord {
             host: HOST.into(),
             day,
-            status: Status::Anomalous.name().into(),
+            status: Status::Anomalous,
             judged_at: Utc::now(),
             verdict_json: "{}".into(),
             model: None,

@@ -16,16 +16,39 @@ pub enum Status {
     Learning,
     /// The day itself was not watched for long enough.
     InsufficientData,
+    /// Judging failed for good (the summary says why); the schedule moved
+    /// on. `nbi detect --day` tries again.
+    Failed,
 }
 
 impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Normal,
+        Status::Anomalous,
+        Status::Learning,
+        Status::InsufficientData,
+        Status::Failed,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Status::Normal => "normal",
             Status::Anomalous => "anomalous",
             Status::Learning => "learning",
             Status::InsufficientData => "insufficient_data",
+            Status::Failed => "failed",
         }
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Status, String> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.name() == s)
+            .ok_or_else(|| format!("unknown verdict status {s:?}"))
     }
 }
 
@@ -87,6 +110,25 @@ pub struct Verdict {
 pub const NOTICE_TITLE: &str = "Unusual network day";
 
 impl Verdict {
+    /// The record of a day whose judging failed for good, with the reason
+    /// in its summary ("Sat 11 Jul: could not be judged: …").
+    pub fn failed(day: NaiveDate, day_kind: DayKind, model: ModelKind, reason: &str) -> Verdict {
+        Verdict {
+            day,
+            status: Status::Failed,
+            error: None,
+            threshold: None,
+            baseline_days: 0,
+            baseline: Vec::new(),
+            day_kind,
+            apps: Vec::new(),
+            explanation: Vec::new(),
+            uncollected_hours: 0,
+            model,
+            summary: format!("{}: could not be judged: {reason}", short_day(day)),
+        }
+    }
+
     /// The notification of an anomalous day; none for other days.
     pub fn notice(&self) -> Option<crate::notify::Notice> {
         (self.status == Status::Anomalous).then(|| crate::notify::Notice {
@@ -178,6 +220,7 @@ pub fn summary(v: &Verdict, min_baseline: usize, max_uncollected: u32) -> String
             "{day}: not judged, {} h not collected (at most {max_uncollected} h)",
             v.uncollected_hours
         ),
+        Status::Failed => format!("{day}: could not be judged"),
     }
 }
 

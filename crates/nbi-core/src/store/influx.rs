@@ -20,9 +20,10 @@ use serde_json::Value;
 
 use super::timeline::{local_day_bounds, local_day_hour, offsets_aligned, DayBounds};
 use super::{
-    answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
-    StoreSummary, VerdictRecord, WriteReport,
+    answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreError,
+    StoreSummary, TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
 };
+use crate::intel::verdict::Status;
 use crate::tick::Tick;
 
 pub const MEASUREMENT: &str = "network_traffic";
@@ -120,7 +121,8 @@ impl InfluxStore {
                 else {
                     continue;
                 };
-                let Ok(day) = day.parse::<NaiveDate>() else {
+                let (Ok(day), Ok(status)) = (day.parse::<NaiveDate>(), status.parse::<Status>())
+                else {
                     continue;
                 };
                 out.push(VerdictRecord {
@@ -155,8 +157,8 @@ impl InfluxStore {
             .and_then(|v| v["summary"].as_str().map(str::to_string))
             .unwrap_or_default();
         let mut fields = vec![
-            format!("anomaly={}", r.status == "anomalous"),
-            format!("status={}", field_string(&r.status)),
+            format!("anomaly={}", r.status == Status::Anomalous),
+            format!("status={}", field_string(r.status.name())),
             format!("day={}", field_string(&r.day.to_string())),
             format!("summary={}", field_string(&summary)),
             format!("verdict={}", field_string(&r.verdict_json)),
@@ -469,7 +471,7 @@ fn lines_with_digests(tick: &Tick, digests: &[u64]) -> Vec<String> {
     out
 }
 
-impl Store for InfluxStore {
+impl TickWriter for InfluxStore {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
         let mut report = WriteReport::default();
         let mut keys = self.stored_keys(ticks)?;
@@ -537,7 +539,9 @@ impl Store for InfluxStore {
         }
         Ok(report)
     }
+}
 
+impl UsageQuery for InfluxStore {
     fn day_totals(
         &self,
         host: &HostFilter,
@@ -693,7 +697,9 @@ impl Store for InfluxStore {
             last_tick: edge("last")?,
         })
     }
+}
 
+impl VerdictStore for InfluxStore {
     fn put_verdict(&mut self, record: &VerdictRecord) -> Result<(), StoreError> {
         let marked = self
             .verdict(&record.host, record.day)?

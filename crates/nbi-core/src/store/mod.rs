@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::intel::verdict::Status;
 use crate::tick::Tick;
 
 pub use timeline::{local_day_bounds, DayBounds};
@@ -180,8 +181,7 @@ pub struct StoreSummary {
 pub struct VerdictRecord {
     pub host: String,
     pub day: NaiveDate,
-    /// `normal`, `anomalous`, `learning` or `insufficient_data`.
-    pub status: String,
+    pub status: Status,
     pub judged_at: DateTime<Utc>,
     pub verdict_json: String,
     /// The trained model (safetensors bytes), when one was trained.
@@ -192,15 +192,17 @@ pub struct VerdictRecord {
     pub marked_normal: bool,
 }
 
-fn no_verdicts() -> StoreError {
-    StoreError::Query("this store keeps no verdicts".into())
+/// The collector's side of a store: ticks in. Methods block: async
+/// callers use `spawn_blocking`.
+pub trait TickWriter: Send + 'static {
+    /// Stores ticks atomically (all or none): a tick already stored as it
+    /// is is skipped, a different one at a stored (host, second) is added
+    /// to it.
+    fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError>;
 }
 
-/// A store of ticks. Methods block: async callers use `spawn_blocking`.
-pub trait Store: Send + 'static {
-    /// Stores ticks atomically (all or none); ticks already stored are skipped.
-    fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError>;
-
+/// What is asked about usage: totals, hours, curves, watched time.
+pub trait UsageQuery: Send + 'static {
     /// Per-app totals of one local day, largest first.
     fn day_totals(
         &self,
@@ -238,13 +240,21 @@ pub trait Store: Send + 'static {
     ) -> Result<DayCurve, StoreError>;
 
     fn summary(&self) -> Result<StoreSummary, StoreError>;
+}
 
+/// The verdicts on days: written by the judge, marked by the owner.
+pub trait VerdictStore: Send + 'static {
     /// Stores (or replaces) the verdict of `record.host`/`record.day`; an
     /// owner's "normal" mark on that day is kept.
-    fn put_verdict(&mut self, record: &VerdictRecord) -> Result<(), StoreError> {
-        let _ = record;
-        Err(no_verdicts())
-    }
+    fn put_verdict(&mut self, record: &VerdictRecord) -> Result<(), StoreError>;
+
+    /// Verdicts of the days `from..=to`, oldest first.
+    fn verdicts(
+        &self,
+        host: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<VerdictRecord>, StoreError>;
 
     /// The verdict of one day, if it was judged.
     fn verdict(&self, host: &str, day: NaiveDate) -> Result<Option<VerdictRecord>, StoreError> {
@@ -254,40 +264,33 @@ pub trait Store: Send + 'static {
             .find(|r| r.day == day))
     }
 
-    /// Verdicts of the days `from..=to`, oldest first.
-    fn verdicts(
-        &self,
-        host: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<VerdictRecord>, StoreError> {
-        let _ = (host, from, to);
-        Ok(Vec::new())
-    }
-
     /// The `limit` latest verdicts, newest first.
     fn recent_verdicts(&self, host: &str, limit: usize) -> Result<Vec<VerdictRecord>, StoreError> {
         // Far enough back for any history; stores with an index do better.
-        let to = NaiveDate::MAX;
         let from = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
-        let mut all = self.verdicts(host, from, to)?;
+        let mut all = self.verdicts(host, from, NaiveDate::MAX)?;
         all.reverse();
         all.truncate(limit);
         Ok(all)
     }
 
     /// Marks a judged day as normal; false when the day has no verdict.
-    fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError> {
-        let _ = (host, day);
-        Err(no_verdicts())
-    }
+    fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError>;
 }
 
+/// A whole store, as SQLite and InfluxDB are: ticks, usage and verdicts.
+pub trait Store: TickWriter + UsageQuery + VerdictStore {}
+
+impl<T: TickWriter + UsageQuery + VerdictStore> Store for T {}
+
 /// A store chosen at run time (SQLite or InfluxDB) is a store too.
-impl Store for Box<dyn Store> {
+impl TickWriter for Box<dyn Store> {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
         (**self).write(ticks)
     }
+}
+
+impl UsageQuery for Box<dyn Store> {
     fn day_totals(
         &self,
         host: &HostFilter,
@@ -326,6 +329,9 @@ impl Store for Box<dyn Store> {
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         (**self).summary()
     }
+}
+
+impl VerdictStore for Box<dyn Store> {
     fn put_verdict(&mut self, record: &VerdictRecord) -> Result<(), StoreError> {
         (**self).put_verdict(record)
     }

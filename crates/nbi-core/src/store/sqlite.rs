@@ -20,8 +20,8 @@ use super::timeline::{
     local_day_bounds, local_day_hour, offsets_aligned, whole_hour_offsets, DayBounds,
 };
 use super::{
-    answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
-    StoreSummary, VerdictRecord, WriteReport,
+    answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreError,
+    StoreSummary, TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
 };
 use crate::tick::Tick;
 
@@ -438,7 +438,12 @@ fn verdict_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VerdictRecord> {
     Ok(VerdictRecord {
         host: r.get(0)?,
         day,
-        status: r.get(2)?,
+        status: {
+            let text: String = r.get(2)?;
+            text.parse().map_err(|e: String| {
+                rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
+            })?
+        },
         judged_at: DateTime::from_timestamp(r.get(3)?, 0).unwrap_or_default(),
         verdict_json: r.get(4)?,
         model: r.get(5)?,
@@ -631,7 +636,7 @@ fn id_of(
     Ok(id)
 }
 
-impl Store for SqliteStore {
+impl TickWriter for SqliteStore {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
         if ticks.is_empty() {
             return Ok(WriteReport::default());
@@ -645,7 +650,9 @@ impl Store for SqliteStore {
         }
         Ok(report)
     }
+}
 
+impl UsageQuery for SqliteStore {
     fn day_totals(
         &self,
         host: &HostFilter,
@@ -811,6 +818,44 @@ impl Store for SqliteStore {
         Ok(curve)
     }
 
+    fn summary(&self) -> Result<StoreSummary, StoreError> {
+        let counter = |name: &str| -> Result<u64, StoreError> {
+            let v: Option<i64> = self
+                .conn
+                .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(|e| self.err(e))?;
+            Ok(v.unwrap_or(0).max(0) as u64)
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM hosts ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let hosts = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        let (first, last): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row("SELECT min(ts), max(ts) FROM ticks", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(StoreSummary {
+            ticks: counter("ticks")?,
+            samples: counter("samples")?,
+            merged_ticks: counter("merged")?,
+            hosts,
+            first_tick: first.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+            last_tick: last.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+        })
+    }
+}
+
+impl VerdictStore for SqliteStore {
     fn put_verdict(&mut self, v: &VerdictRecord) -> Result<(), StoreError> {
         self.conn
             .execute(
@@ -824,7 +869,7 @@ impl Store for SqliteStore {
                 params![
                     v.host,
                     v.day.format("%Y-%m-%d").to_string(),
-                    v.status,
+                    v.status.name(),
                     v.judged_at.timestamp(),
                     v.verdict_json,
                     v.model,
@@ -891,42 +936,6 @@ impl Store for SqliteStore {
             .map(|n| n > 0)
             .map_err(|e| self.err(e))
     }
-
-    fn summary(&self) -> Result<StoreSummary, StoreError> {
-        let counter = |name: &str| -> Result<u64, StoreError> {
-            let v: Option<i64> = self
-                .conn
-                .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| self.err(e))?;
-            Ok(v.unwrap_or(0).max(0) as u64)
-        };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT name FROM hosts ORDER BY name")
-            .map_err(|e| self.err(e))?;
-        let hosts = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        let (first, last): (Option<i64>, Option<i64>) = self
-            .conn
-            .query_row("SELECT min(ts), max(ts) FROM ticks", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .map_err(|e| self.err(e))?;
-        Ok(StoreSummary {
-            ticks: counter("ticks")?,
-            samples: counter("samples")?,
-            merged_ticks: counter("merged")?,
-            hosts,
-            first_tick: first.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
-            last_tick: last.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -938,7 +947,7 @@ mod tests {
         VerdictRecord {
             host: "mbp".into(),
             day,
-            status: status.into(),
+            status: status.parse().unwrap(),
             judged_at: utc(2026, 7, 12, 0, 10),
             verdict_json: format!("{{\"status\":\"{status}\"}}"),
             model: Some(vec![1, 2, 3]),
