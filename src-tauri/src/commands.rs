@@ -41,7 +41,9 @@ fn parse_day(day: &str) -> Answer<NaiveDate> {
 fn day_or_today(state: &AppState, day: Option<String>) -> Answer<NaiveDate> {
     match day {
         Some(d) => parse_day(&d),
-        None => Ok(Utc::now().with_timezone(&state.settings().tz).date_naive()),
+        None => Ok(Utc::now()
+            .with_timezone(&state.settings().tz())
+            .date_naive()),
     }
 }
 
@@ -65,7 +67,7 @@ async fn day_curve(
     let step = step(step_min)?;
     state
         .with_store(move |store, s| {
-            view::day_curve(&*store, s.host(), day, s.tz, step, Utc::now())
+            view::day_curve(store, s.host(), day, s.tz(), step, Utc::now())
                 .map_err(|e| e.to_string())
         })
         .await
@@ -81,7 +83,7 @@ async fn typical_day(
     let step = step(step_min)?;
     state
         .with_store(move |store, s| {
-            typical::typical_day(&*store, s.host(), day, s.tz, &s.config.intel, step)
+            typical::typical_day(store, s.host(), day, s.tz(), s.intel(), step)
                 .map_err(|e| e.to_string())
         })
         .await
@@ -92,9 +94,7 @@ async fn typical_day(
 async fn verdict(state: State<'_, AppState>, day: Option<String>) -> Answer<Option<VerdictView>> {
     let day = day.as_deref().map(parse_day).transpose()?;
     state
-        .with_store(move |store, s| {
-            view::verdict(&*store, s.host(), day).map_err(|e| e.to_string())
-        })
+        .with_store(move |store, s| view::verdict(store, s.host(), day).map_err(|e| e.to_string()))
         .await
 }
 
@@ -104,8 +104,7 @@ async fn learning(state: State<'_, AppState>) -> Answer<Learning> {
     let today = day_or_today(&state, None)?;
     state
         .with_store(move |store, s| {
-            typical::learning(&*store, s.host(), today, s.tz, &s.config.intel)
-                .map_err(|e| e.to_string())
+            typical::learning(store, s.host(), today, s.tz(), s.intel()).map_err(|e| e.to_string())
         })
         .await
 }
@@ -141,7 +140,7 @@ async fn history(state: State<'_, AppState>, limit: Option<usize>) -> Answer<Vec
     let limit = limit.unwrap_or(DEFAULT_HISTORY).min(MAX_HISTORY);
     state
         .with_store(move |store, s| {
-            view::history(&*store, s.host(), limit).map_err(|e| e.to_string())
+            view::history(store, s.host(), limit).map_err(|e| e.to_string())
         })
         .await
 }

@@ -10,7 +10,6 @@ pub mod state;
 mod tray;
 mod window;
 
-use nbi_core::store::VerdictStore;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -190,7 +189,7 @@ async fn read_tray_facts(
     let read = state
         .with_store(|store, s| {
             let glance =
-                view::glance(&*store, s.host(), s.tz, Utc::now()).map_err(|e| e.to_string())?;
+                view::glance(store, s.host(), s.tz(), Utc::now()).map_err(|e| e.to_string())?;
             let last = store
                 .recent_verdicts(s.host(), 1)
                 .map_err(|e| e.to_string())?

@@ -7,14 +7,14 @@
 //!   CSV capture) instead of this machine; `NBI_APP_REPLAY_SPEED` paces it
 //!   (60: one minute-tick a second; 0: as fast as it can be stored).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chrono_tz::Tz;
 use nbi_core::config::{Config, ConfigEnv};
-use nbi_core::pipeline::SourceSpec;
-use nbi_core::source::replay::{CsvOptions, ReplayConfig};
-use nbi_core::source::SourceKind;
+use nbi_core::intel::IntelConfig;
+use nbi_core::runtime::{Runtime, StoreKind};
+use nbi_core::source::{SourceKind, SourceSpec};
 
 pub const ENV_CONFIG: &str = "NBI_CONFIG";
 pub const ENV_DB: &str = "NBI_DB";
@@ -23,9 +23,7 @@ pub const ENV_REPLAY_SPEED: &str = "NBI_APP_REPLAY_SPEED";
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub config: Config,
-    pub tz: Tz,
-    pub db: PathBuf,
+    pub rt: Runtime,
     pub source: SourceSpec,
     /// Show a notification for an unusual day.
     pub notify: bool,
@@ -59,48 +57,43 @@ impl Settings {
     }
 
     /// Settings for `config`, watching `replay` (a file and its speed) when
-    /// given, else the source the configuration names.
+    /// given, else the source the configuration names. The app writes to
+    /// the embedded store.
     pub fn new(config: Config, replay: Option<(PathBuf, f64)>) -> anyhow::Result<Settings> {
-        let tz = config.tz()?;
-        let db = config.store.db.clone();
+        let kind = config.source.kind;
+        let rt = Runtime::new(config, StoreKind::Sqlite)?;
         let source = match replay {
-            Some((path, speed)) => SourceSpec::Replay(ReplayConfig {
-                path,
-                csv: Some(CsvOptions {
-                    date: None,
-                    tz,
-                    host: config.host.clone(),
-                    interval_s: config.source.interval,
-                    drop_first_block: true,
-                }),
-                speed,
-            }),
+            Some((path, speed)) => rt.replay_source(path, speed, None),
             None => {
-                let kind = config.source.kind;
                 anyhow::ensure!(
                     kind != SourceKind::Replay,
                     "key `source.kind`: replay needs a file: set {ENV_REPLAY_FILE}"
                 );
-                let state_dir = state_dir(&db)?;
-                SourceSpec::live(&config, kind, &state_dir)
+                rt.live_source(kind)
                     .with_context(|| format!("source {kind} cannot run live"))?
             }
         };
         Ok(Settings {
-            config,
-            tz,
-            db,
+            rt,
             source,
             notify: true,
         })
     }
 
     pub fn host(&self) -> &str {
-        &self.config.host
+        self.rt.host()
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.rt.tz()
+    }
+
+    pub fn intel(&self) -> &IntelConfig {
+        &self.rt.config().intel
     }
 
     pub fn grafana_url(&self) -> Option<&str> {
-        self.config.ui.grafana_url()
+        self.rt.config().ui.grafana_url()
     }
 }
 
@@ -116,21 +109,10 @@ fn replay_speed(text: Option<&str>) -> anyhow::Result<f64> {
     }
 }
 
-/// The database's directory (created), where the source keeps its files.
-fn state_dir(db: &Path) -> anyhow::Result<PathBuf> {
-    let dir = db
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating the data directory {}", dir.display()))?;
-    Ok(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn config(dir: &Path) -> Config {
         let mut c = Config {
@@ -151,8 +133,8 @@ mod tests {
             SourceSpec::Replay(r) => assert_eq!((&r.path, r.speed), (&file, 60.0)),
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.tz, chrono_tz::Europe::Berlin);
-        assert_eq!(s.db, dir.path().join("data/nbi.sqlite"));
+        assert_eq!(s.tz(), chrono_tz::Europe::Berlin);
+        assert_eq!(s.rt.db(), dir.path().join("data/nbi.sqlite"));
         assert_eq!(s.grafana_url(), None);
         assert!(s.notify);
     }

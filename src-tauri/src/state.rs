@@ -1,21 +1,19 @@
-//! The running pipeline and what the app knows about it: the source's
-//! status, pausing, the store, the nightly judge and "check now". Every
-//! decision is nbi-core's; this only wires it to the app.
+//! The running app as the shell sees it: the runtime's run and judging,
+//! pausing, the source's status, and the store for the window. Every
+//! decision is nbi-core's; this maps the app's events onto the runtime.
 
-use nbi_core::store::VerdictStore;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
-use nbi_core::collector::{CollectorOptions, CollectorStats};
+use chrono::NaiveDate;
+use nbi_core::collector::CollectorStats;
 use nbi_core::intel::verdict::Verdict;
-use nbi_core::intel::{judge_and_store, last_complete_day};
 use nbi_core::notify::Notice;
-use nbi_core::pipeline::{self, EmbeddedRun};
-use nbi_core::schedule::Nightly;
+use nbi_core::runtime::stores::Stores;
+use nbi_core::runtime::{self, Controls, Judging, Run, Runtime, FLUSH_WAIT};
 use nbi_core::source::pause::PauseSwitch;
 use nbi_core::source::{SourceState, SourceStatus, StatusTx};
-use nbi_core::store::sqlite::SqliteStore;
+use nbi_core::store::Store;
 use nbi_core::view::{StatusView, VerdictView};
 use tauri::async_runtime::{self, JoinHandle};
 use tokio::sync::{broadcast, watch};
@@ -34,27 +32,35 @@ pub enum AppEvent {
 
 /// How long pause and resume wait for the source to follow.
 const SWITCH_WAIT: Duration = Duration::from_secs(5);
-/// How long quitting waits for the last ticks to be stored.
-const FLUSH_WAIT: Duration = Duration::from_secs(10);
 
 pub struct AppState {
     settings: Arc<Settings>,
+    /// The store's one writer and its readers; `None` when it cannot be
+    /// opened (then `problem` says why).
+    stores: Option<Stores>,
     pause: PauseSwitch,
     status: StatusTx,
     stored: watch::Sender<CollectorStats>,
     events: broadcast::Sender<AppEvent>,
     shutdown: CancellationToken,
-    pipeline: Mutex<Option<JoinHandle<()>>>,
-    nightly: Mutex<Option<JoinHandle<()>>>,
+    run: Mutex<Option<JoinHandle<()>>>,
+    judging: Mutex<Option<JoinHandle<()>>>,
     /// One judgement at a time: "Check now" twice trains once.
     checking: tokio::sync::Mutex<()>,
-    /// Why nothing runs (a configuration that cannot be used).
+    /// Why nothing runs (a configuration or store that cannot be used).
     problem: Option<String>,
 }
 
 impl AppState {
     pub fn new(settings: Settings, problem: Option<String>) -> AppState {
-        let (status, _) = pipeline::status_channel(settings.source.kind());
+        let (status, _) = runtime::status::channel(settings.source.kind());
+        let (stores, problem) = match problem {
+            Some(p) => (None, Some(p)),
+            None => match settings.rt.open_stores() {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
+        };
         if let Some(reason) = &problem {
             status.send_modify(|s| {
                 s.state = SourceState::Failing {
@@ -64,13 +70,14 @@ impl AppState {
         }
         AppState {
             settings: Arc::new(settings),
+            stores,
             pause: PauseSwitch::default(),
             status,
             stored: watch::Sender::new(CollectorStats::default()),
             events: broadcast::channel(64).0,
             shutdown: CancellationToken::new(),
-            pipeline: Mutex::new(None),
-            nightly: Mutex::new(None),
+            run: Mutex::new(None),
+            judging: Mutex::new(None),
             checking: tokio::sync::Mutex::new(()),
             problem,
         }
@@ -87,91 +94,67 @@ impl AppState {
         self.start_judging();
     }
 
-    /// Starts the pipeline alone (no nightly judge).
+    /// Starts watching alone (no nightly judge).
     pub fn start_watching(&self) {
-        if self.problem.is_none() {
-            self.start_pipeline();
-        }
-    }
-
-    /// Judges the days due now and then every night.
-    fn start_judging(&self) {
-        if self.problem.is_some() {
+        let Some(stores) = self.stores.clone() else {
             return;
-        }
-        let nightly = Nightly {
-            host: self.settings.config.host.clone(),
-            tz: self.settings.tz,
-            config: self.settings.config.intel.clone(),
-            max_catch_up: 14,
         };
-        let db = self.settings.db.clone();
-        let announcer = self.announcer();
-        let stop = self.shutdown.child_token();
-        let task = async_runtime::spawn(nightly.run(
-            move || SqliteStore::open(&db),
-            move |v| announcer.announce(v),
-            stop,
-        ));
-        *lock(&self.nightly) = Some(task);
-    }
-
-    fn start_pipeline(&self) {
-        let mut slot = lock(&self.pipeline);
+        let mut slot = lock(&self.run);
         if slot.as_ref().is_some_and(|t| !t.inner().is_finished()) {
             return;
         }
         let s = self.settings.clone();
-        let run = EmbeddedRun {
-            host: s.config.host.clone(),
-            interval: s.config.interval(),
-            counting: std::sync::Arc::new(s.config.counting()),
+        let run = Run {
             source: s.source.clone(),
-            collector: CollectorOptions {
-                batch_max: s.config.collector.batch_max,
-                linger: Duration::from_millis(s.config.collector.linger_ms),
-                counting: std::sync::Arc::new(s.config.counting()),
-                ..CollectorOptions::default()
+            bus: runtime::BusKind::Memory,
+            judging: None,
+            controls: Controls {
+                pause: Some(self.pause.clone()),
+                status: Some(self.status.clone()),
+                stored: Some(self.stored.clone()),
             },
-            bus_capacity: s.config.collector.bus_capacity,
             // So that `nbi status` sees the app's pipeline too.
-            status_file: Some(pipeline::status_path(&s.db)),
-            pause: Some(self.pause.clone()),
-            status: Some(self.status.clone()),
-            stored: Some(self.stored.clone()),
+            status_file: true,
         };
         let status = self.status.clone();
         let shutdown = self.shutdown.clone();
         *slot = Some(async_runtime::spawn(async move {
-            let db = s.db.clone();
-            let opened = async_runtime::spawn_blocking(move || SqliteStore::open(&db)).await;
-            let store = match opened {
-                Ok(Ok(store)) => store,
-                Ok(Err(e)) => return failing(&status, e.to_string()),
-                Err(e) => return failing(&status, e.to_string()),
-            };
-            tracing::info!(source = %s.source.kind(), db = %s.db.display(), host = %s.config.host, "watching");
-            match run.run(store, shutdown).await {
-                Ok(report) => tracing::info!(
-                    ticks_written = report.collector.ticks_written,
-                    "watching stopped; everything received is stored"
-                ),
-                Err(e) => failing(&status, e.to_string()),
+            if let Err(e) = s.rt.run(run, &stores, shutdown).await {
+                failing(&status, e.to_string());
             }
         }));
     }
 
-    /// Stops watching and waits (a little) for what was received to be stored.
+    /// Judges the days due now and then every night, until the app quits.
+    fn start_judging(&self) {
+        let Some(stores) = &self.stores else {
+            return;
+        };
+        let announcer = self.announcer();
+        let judging = Judging {
+            on_verdict: Arc::new(move |v| announcer.announce(v)),
+            max_catch_up: 14,
+        };
+        let nightly = self
+            .settings
+            .rt
+            .judge_nightly(stores, judging, self.shutdown.child_token());
+        *lock(&self.judging) = Some(async_runtime::spawn(nightly));
+    }
+
+    /// Stops watching and judging, and waits (a little) for what was
+    /// received to be stored.
     pub async fn stop(&self) {
         self.shutdown.cancel();
-        let tasks: Vec<JoinHandle<()>> = [&self.pipeline, &self.nightly]
-            .into_iter()
-            .filter_map(|slot| lock(slot).take())
-            .collect();
-        for task in tasks {
+        let run = lock(&self.run).take();
+        let judging = lock(&self.judging).take();
+        if let Some(task) = run {
             if tokio::time::timeout(FLUSH_WAIT, task).await.is_err() {
                 tracing::warn!("quitting before everything was stored");
             }
+        }
+        if let Some(task) = judging {
+            let _ = tokio::time::timeout(FLUSH_WAIT, task).await;
         }
     }
 
@@ -201,7 +184,7 @@ impl AppState {
 
     /// Pauses watching; answers once the source has stopped.
     pub async fn pause(&self) -> Result<StatusView, String> {
-        self.usable()?;
+        self.stores()?;
         self.pause.pause();
         self.wait_state(|s| {
             matches!(
@@ -213,19 +196,20 @@ impl AppState {
         Ok(self.status_view())
     }
 
-    /// Resumes watching (starting the pipeline again if it had ended).
+    /// Resumes watching (starting the run again if it had ended).
     pub async fn resume(&self) -> Result<StatusView, String> {
-        self.usable()?;
+        self.stores()?;
         self.pause.resume();
-        self.start_pipeline();
+        self.start_watching();
         self.wait_state(|s| !matches!(s, SourceState::Paused)).await;
         Ok(self.status_view())
     }
 
-    fn usable(&self) -> Result<(), String> {
-        match &self.problem {
-            Some(p) => Err(p.clone()),
-            None => Ok(()),
+    fn stores(&self) -> Result<&Stores, String> {
+        match (&self.stores, &self.problem) {
+            (Some(s), _) => Ok(s),
+            (None, Some(p)) => Err(p.clone()),
+            (None, None) => Err("the store is not open".into()),
         }
     }
 
@@ -234,19 +218,35 @@ impl AppState {
         let _ = tokio::time::timeout(SWITCH_WAIT, rx.wait_for(|s| f(&s.state))).await;
     }
 
-    /// Runs `f` on a store connection of its own, off the async threads.
+    /// Runs `f` on a read-only connection, off the async threads: the
+    /// window's reads never wait for (or hold up) the collector's writes.
     pub async fn with_store<T, F>(&self, f: F) -> Result<T, String>
     where
         T: Send + 'static,
-        F: FnOnce(&mut SqliteStore, &Settings) -> Result<T, String> + Send + 'static,
+        F: FnOnce(&dyn Store, &Settings) -> Result<T, String> + Send + 'static,
     {
+        let readers = self.stores()?.readers.clone();
         let settings = self.settings.clone();
         async_runtime::spawn_blocking(move || {
-            let mut store = SqliteStore::open(&settings.db).map_err(|e| e.to_string())?;
-            f(&mut store, &settings)
+            readers
+                .with(|store| f(store, &settings))
+                .map_err(|e| e.to_string())?
         })
         .await
         .map_err(|e| format!("the store task failed: {e}"))?
+    }
+
+    /// Runs `f` on the runtime and the stores, off the async threads.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, String>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Runtime, &Stores) -> Result<T, String> + Send + 'static,
+    {
+        let stores = self.stores()?.clone();
+        let settings = self.settings.clone();
+        async_runtime::spawn_blocking(move || f(&settings.rt, &stores))
+            .await
+            .map_err(|e| format!("the store task failed: {e}"))?
     }
 
     /// Judges the last complete day now, stores the verdict and announces
@@ -254,16 +254,8 @@ impl AppState {
     pub async fn check_now(&self) -> Result<VerdictView, String> {
         let _one_at_a_time = self.checking.lock().await;
         let view = self
-            .with_store(|store, s| {
-                let now = Utc::now();
-                let day = last_complete_day(now, s.tz);
-                let host = s.host();
-                judge_and_store(store, host, day, s.tz, &s.config.intel, now)
-                    .map_err(|e| format!("judging {day}: {e}"))?;
-                let record = store
-                    .verdict(host, day)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("the verdict of {day} was not stored"))?;
+            .blocking(|rt, stores| {
+                let record = rt.judge_day(stores, None).map_err(|e| e.to_string())?;
                 VerdictView::from_record(&record).map_err(|e| e.to_string())
             })
             .await?;
@@ -274,15 +266,9 @@ impl AppState {
     /// The owner says `day` was normal: it may be used as baseline again.
     pub async fn mark_normal(&self, day: NaiveDate) -> Result<VerdictView, String> {
         let view = self
-            .with_store(move |store, s| {
-                if !store
-                    .mark_normal(s.host(), day)
-                    .map_err(|e| e.to_string())?
-                {
-                    return Err(format!("{day} has not been judged"));
-                }
-                let record = store
-                    .verdict(s.host(), day)
+            .blocking(move |rt, stores| {
+                let record = rt
+                    .mark_normal(stores, day)
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("{day} has not been judged"))?;
                 VerdictView::from_record(&record).map_err(|e| e.to_string())

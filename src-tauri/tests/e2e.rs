@@ -477,7 +477,8 @@ fn the_app_shows_the_day_notifies_an_unusual_one_and_pauses_from_the_tray() {
     let app = PathBuf::from(env!("CARGO_BIN_EXE_nbi-app"));
     let driver = Driver::connect(port, &app);
     let app_pid = wait_for("the app's status file", Duration::from_secs(30), || {
-        nbi_core::pipeline::RunStatus::read(&nbi_core::pipeline::status_path(&db)).map(|s| s.pid)
+        nbi_core::runtime::status::RunStatus::read(&nbi_core::runtime::status::status_path(&db))
+            .map(|s| s.pid)
     });
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         drive(&driver, &desktop, import.as_deref().unwrap(), yesterday)

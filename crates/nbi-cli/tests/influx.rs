@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 use std::process::Stdio;
 
-use nbi_core::store::influx::{InfluxConfig, InfluxStore};
+use nbi_core::store::influx::InfluxStore;
 use support::*;
 
 const DAY: &str = "2026-07-11";
@@ -29,12 +29,15 @@ impl Drop for Db {
 fn database(create: bool) -> Option<Db> {
     let url = support::services::server("NBI_TEST_INFLUX_URL", "InfluxDB")?;
     let name = format!("nbi_cli_{}_{}", std::process::id(), create as u8);
-    let store = InfluxStore::new(InfluxConfig {
-        url: url.clone(),
-        database: name.clone(),
-        token: None,
-        batch_points: 5000,
-    });
+    let store = InfluxStore::new(
+        &nbi_core::store::InfluxDbConfig {
+            url: url.clone(),
+            database: name.clone(),
+            batch_points: 5000,
+            ..nbi_core::store::InfluxDbConfig::default()
+        },
+        None,
+    );
     if create {
         store.create_database().expect("create database");
     }

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use nbi_core::store::influx::{InfluxConfig, InfluxStore};
+use nbi_core::store::influx::InfluxStore;
 use nbi_core::store::HostFilter;
 use serde_json::Value;
 use support::services::{Broker, Influx};
@@ -48,12 +48,15 @@ impl Stack {
     }
 
     fn store(&self) -> InfluxStore {
-        InfluxStore::new(InfluxConfig {
-            url: self.influx.url(),
-            database: "nbi".into(),
-            token: None,
-            batch_points: 5000,
-        })
+        InfluxStore::new(
+            &nbi_core::store::InfluxDbConfig {
+                url: self.influx.url(),
+                database: "nbi".into(),
+                batch_points: 5000,
+                ..nbi_core::store::InfluxDbConfig::default()
+            },
+            None,
+        )
     }
 
     /// `nbi` configured for this stack; each watcher keeps its own spool.

@@ -9,11 +9,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use nbi_core::bus::kafka::{self, KafkaSettings, KafkaSubscriber};
+use nbi_core::bus::kafka::{self, KafkaSubscriber};
 use nbi_core::bus::Publisher;
-use nbi_core::collector::{Collector, CollectorOptions};
+use nbi_core::collector::{Collector, CollectorConfig};
 use nbi_core::config::KafkaConfig;
-use nbi_core::store::influx::{self, InfluxConfig, InfluxStore};
+use nbi_core::counting::CountingPolicy;
+use nbi_core::store::influx::{self, InfluxStore};
 use nbi_core::tick::Tick;
 use tokio_util::sync::CancellationToken;
 
@@ -43,12 +44,15 @@ fn ticks() -> Vec<Tick> {
 }
 
 fn influx(url: &str, db: &str) -> InfluxStore {
-    let s = InfluxStore::new(InfluxConfig {
-        url: url.to_string(),
-        database: db.to_string(),
-        token: None,
-        batch_points: BATCH_POINTS,
-    });
+    let s = InfluxStore::new(
+        &nbi_core::store::InfluxDbConfig {
+            url: url.to_string(),
+            database: db.to_string(),
+            batch_points: BATCH_POINTS,
+            ..nbi_core::store::InfluxDbConfig::default()
+        },
+        None,
+    );
     s.create_database().expect("create the bench database");
     s
 }
@@ -76,7 +80,7 @@ fn reference(url: &str, db: &str, ticks: &[Tick]) -> (usize, Duration) {
 
 async fn end_to_end(brokers: &str, url: &str, db: &str, ticks: &[Tick]) -> Duration {
     let topic = format!("bench-{}", std::process::id());
-    let settings = KafkaSettings::from_config(
+    let settings = KafkaConfig::for_host(
         &KafkaConfig {
             brokers: brokers.to_string(),
             topic,
@@ -93,11 +97,12 @@ async fn end_to_end(brokers: &str, url: &str, db: &str, ticks: &[Tick]) -> Durat
             .await
             .expect("subscriber"),
         store,
-        CollectorOptions {
+        CollectorConfig {
             batch_max: 1_000,
-            linger: Duration::from_millis(100),
-            ..CollectorOptions::default()
+            linger_ms: 100,
+            ..CollectorConfig::default()
         },
+        std::sync::Arc::new(CountingPolicy::count_everything()),
     );
     let mut stats = collector.stats();
     let stop = CancellationToken::new();

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -16,30 +17,61 @@ use crate::counting::CountingPolicy;
 use crate::store::{StoreError, TickWriter, WriteReport};
 use crate::tick::Tick;
 
-#[derive(Debug, Clone)]
-pub struct CollectorOptions {
+/// The `[collector]` section: how ticks are batched into the store, and
+/// how a failing store is retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// Most ticks written in one transaction.
     pub batch_max: usize,
-    pub linger: Duration,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    /// How long to keep retrying a failing store once shutdown is requested.
-    pub shutdown_grace: Duration,
-    /// Applied to every tick before it is stored: ticks that arrive already
-    /// counted (replays, other machines' watchers) meet the same name rules
-    /// as the live sources.
-    pub counting: Arc<CountingPolicy>,
+    /// Longest a tick waits in memory before it is written, in milliseconds.
+    pub linger_ms: u64,
+    /// Ticks the in-process bus holds before sources wait.
+    pub bus_capacity: usize,
+    /// First wait after a failed write, in milliseconds; doubled up to
+    /// `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long a stopping collector keeps retrying a failing store, in
+    /// milliseconds, before it gives up on what it holds (and says so).
+    pub shutdown_grace_ms: u64,
 }
 
-impl Default for CollectorOptions {
+impl Default for CollectorConfig {
     fn default() -> Self {
-        CollectorOptions {
+        CollectorConfig {
             batch_max: 500,
-            linger: Duration::from_secs(1),
-            retry_initial: Duration::from_millis(200),
-            retry_max: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(15),
-            counting: Arc::new(CountingPolicy::default()),
+            linger_ms: 1000,
+            bus_capacity: 4096,
+            retry_initial_ms: 200,
+            retry_max_ms: 30_000,
+            shutdown_grace_ms: 15_000,
         }
+    }
+}
+
+impl CollectorConfig {
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.linger_ms)
+    }
+
+    /// Checks the keys; an error names the key.
+    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
+        let bad = |key: &str| {
+            Err(crate::config::ConfigError::Invalid(format!(
+                "key `collector.{key}`: expected at least 1"
+            )))
+        };
+        if self.batch_max == 0 {
+            return bad("batch_max");
+        }
+        if self.bus_capacity == 0 {
+            return bad("bus_capacity");
+        }
+        if self.retry_initial_ms == 0 {
+            return bad("retry_initial_ms");
+        }
+        Ok(())
     }
 }
 
@@ -81,16 +113,27 @@ pub enum CollectorError {
 pub struct Collector<S: Subscriber, St: TickWriter> {
     subscriber: S,
     store: Option<St>,
-    options: CollectorOptions,
+    config: CollectorConfig,
+    counting: Arc<CountingPolicy>,
     stats: watch::Sender<CollectorStats>,
 }
 
 impl<S: Subscriber, St: TickWriter> Collector<S, St> {
-    pub fn new(subscriber: S, store: St, options: CollectorOptions) -> Self {
+    /// A collector from `subscriber` into `store`; `counting` is applied to
+    /// every tick before it is stored (ticks that arrive already counted,
+    /// from replays or other machines' watchers, meet the same name rules
+    /// as the live sources).
+    pub fn new(
+        subscriber: S,
+        store: St,
+        config: CollectorConfig,
+        counting: Arc<CountingPolicy>,
+    ) -> Self {
         Collector {
             subscriber,
             store: Some(store),
-            options,
+            config,
+            counting,
             stats: watch::Sender::new(CollectorStats::default()),
         }
     }
@@ -111,7 +154,7 @@ impl<S: Subscriber, St: TickWriter> Collector<S, St> {
         loop {
             let batch = tokio::select! {
                 biased;
-                b = self.subscriber.next_batch(self.options.batch_max, self.options.linger) => b?,
+                b = self.subscriber.next_batch(self.config.batch_max, self.config.linger()) => b?,
                 _ = stop.cancelled() => Vec::new(),
             };
             if batch.is_empty() {
@@ -139,7 +182,7 @@ impl<S: Subscriber, St: TickWriter> Collector<S, St> {
         let (ticks, acks): (Vec<Tick>, Vec<S::Ack>) = batch
             .into_iter()
             .map(|d| {
-                let (tick, removed) = self.options.counting.apply(d.tick);
+                let (tick, removed) = self.counting.apply(d.tick);
                 left_out += removed as u64;
                 (tick, d.ack)
             })
@@ -147,7 +190,7 @@ impl<S: Subscriber, St: TickWriter> Collector<S, St> {
         if left_out > 0 {
             self.stats.send_modify(|s| s.apps_left_out += left_out);
         }
-        let mut delay = self.options.retry_initial;
+        let mut delay = Duration::from_millis(self.config.retry_initial_ms);
         let mut gave_up_at: Option<tokio::time::Instant> = None;
         let ticks = std::sync::Arc::new(ticks);
         loop {
@@ -174,7 +217,8 @@ impl<S: Subscriber, St: TickWriter> Collector<S, St> {
                     });
                     if stop.is_cancelled() {
                         let deadline = *gave_up_at.get_or_insert_with(|| {
-                            tokio::time::Instant::now() + self.options.shutdown_grace
+                            tokio::time::Instant::now()
+                                + Duration::from_millis(self.config.shutdown_grace_ms)
                         });
                         if tokio::time::Instant::now() >= deadline {
                             return Err(CollectorError::Unflushed {
@@ -184,7 +228,7 @@ impl<S: Subscriber, St: TickWriter> Collector<S, St> {
                         }
                     }
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.options.retry_max);
+                    delay = (delay * 2).min(Duration::from_millis(self.config.retry_max_ms));
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "store write failed for good");
@@ -261,15 +305,19 @@ mod tests {
         )
     }
 
-    fn fast() -> CollectorOptions {
-        CollectorOptions {
+    fn fast() -> CollectorConfig {
+        CollectorConfig {
             batch_max: 7,
-            linger: Duration::from_millis(5),
-            retry_initial: Duration::from_millis(1),
-            retry_max: Duration::from_millis(5),
-            shutdown_grace: Duration::from_millis(50),
-            counting: Arc::new(CountingPolicy::count_everything()),
+            linger_ms: 5,
+            retry_initial_ms: 1,
+            retry_max_ms: 5,
+            shutdown_grace_ms: 50,
+            ..CollectorConfig::default()
         }
+    }
+
+    fn everything() -> Arc<CountingPolicy> {
+        Arc::new(CountingPolicy::count_everything())
     }
 
     #[tokio::test]
@@ -277,7 +325,7 @@ mod tests {
         let store = FlakyStore::default();
         *store.fail.lock().unwrap() = 5;
         let (tx, rx) = memory::channel(4);
-        let collector = Collector::new(rx, store.clone(), fast());
+        let collector = Collector::new(rx, store.clone(), fast(), everything());
         let stats = collector.stats();
         let handle = tokio::spawn(collector.run(None));
         for n in 1..=100 {
@@ -302,7 +350,8 @@ mod tests {
         *store.fail.lock().unwrap() = u32::MAX;
         let (tx, rx) = memory::channel(4);
         let stop = CancellationToken::new();
-        let handle = tokio::spawn(Collector::new(rx, store, fast()).run(Some(stop.clone())));
+        let handle =
+            tokio::spawn(Collector::new(rx, store, fast(), everything()).run(Some(stop.clone())));
         tx.publish(tick(1)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         stop.cancel();
@@ -319,12 +368,12 @@ mod tests {
         let (tx, rx) = memory::channel(64);
         let stop = CancellationToken::new();
         // A batch that would wait a minute for more ticks.
-        let options = CollectorOptions {
+        let options = CollectorConfig {
             batch_max: 1000,
-            linger: Duration::from_secs(60),
+            linger_ms: 60_000,
             ..fast()
         };
-        let collector = Collector::new(rx, store.clone(), options);
+        let collector = Collector::new(rx, store.clone(), options, everything());
         let handle = tokio::spawn(collector.run(Some(stop.clone())));
         for n in 1..=40 {
             tx.publish(tick(n)).await.unwrap();
@@ -348,7 +397,7 @@ mod tests {
             ..FlakyStore::default()
         };
         let (tx, rx) = memory::channel(4);
-        let handle = tokio::spawn(Collector::new(rx, store, fast()).run(None));
+        let handle = tokio::spawn(Collector::new(rx, store, fast(), everything()).run(None));
         tx.publish(tick(1)).await.unwrap();
         assert!(matches!(
             handle.await.unwrap(),

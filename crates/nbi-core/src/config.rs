@@ -1,7 +1,13 @@
 //! Configuration: built-in defaults, then the TOML file, then `NBI_*`
 //! environment variables, then command-line flags (applied by the caller).
+//!
+//! Each part owns its section — its keys, its defaults, its checks, and how
+//! it is built: [`SourceConfig`] (`[source]`), [`StoreConfig`] (`[store]`),
+//! [`InfluxDbConfig`] (`[influxdb]`), [`KafkaConfig`] (`[kafka]`),
+//! [`CollectorConfig`] (`[collector]`), [`IntelConfig`] (`[intel]`),
+//! [`UiConfig`] (`[ui]`). This module puts them together, reads them, and
+//! turns keys of older versions into their replacements with a note.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,9 +17,13 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
-use crate::counting::{carriers, CountingPolicy, SystemProcesses};
-use crate::intel::IntelConfig;
-use crate::source::SourceKind;
+pub use crate::bus::KafkaConfig;
+pub use crate::collector::CollectorConfig;
+use crate::counting::{CountingPolicy, SystemProcesses};
+pub use crate::intel::IntelConfig;
+pub use crate::source::SourceConfig;
+pub use crate::store::{InfluxDbConfig, StoreConfig};
+pub use crate::view::UiConfig;
 
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,286 +42,44 @@ pub struct Config {
     pub ui: UiConfig,
 }
 
-/// The tray app.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UiConfig {
-    /// Grafana's address (e.g. "http://127.0.0.1:3000/d/nbi"), opened by
-    /// "Open Grafana"; empty: the menu item is disabled.
-    pub grafana_url: String,
-}
+/// A secret (a token, a password): never printed, logged or shown by
+/// `Debug`; written out as "(set)". Compared by value.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(secrecy::SecretString);
 
-impl UiConfig {
-    /// The Grafana address, when one is configured.
-    pub fn grafana_url(&self) -> Option<&str> {
-        Some(self.grafana_url.trim()).filter(|u| !u.is_empty())
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(secrecy::SecretString::from(value.into()))
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let Some(url) = self.grafana_url() else {
-            return Ok(());
-        };
-        let host = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"))
-            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
-        match host {
-            Some(h) if !h.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
-            _ => Err(ConfigError::Invalid(format!(
-                "key `ui.grafana_url`: expected an http:// or https:// address such as \"http://127.0.0.1:3000\", found {url:?}"
-            ))),
-        }
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        use secrecy::ExposeSecret;
+        self.0.expose_secret()
     }
 }
 
-/// The Kafka bus (`--bus kafka`): where watchers publish and collectors read.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct KafkaConfig {
-    /// Bootstrap brokers, comma-separated ("host:port,host:port").
-    pub brokers: String,
-    pub topic: String,
-    /// The collectors' consumer group.
-    pub group: String,
-    /// This collector's static member name in the group (Kafka's
-    /// `group.instance.id`): a collector restarted after a crash takes its
-    /// partitions back at once. Empty: `nbi-collect-<host>`. Two collectors
-    /// on one machine need different names.
-    pub instance: String,
-    /// Partitions of the topic when nbi creates it (keyed by host).
-    pub partitions: i32,
-    pub replication: i32,
-    /// none, gzip, snappy, lz4 or zstd.
-    pub compression: String,
-    /// Where a watcher keeps ticks until the broker has them; empty: `spool`
-    /// beside the database.
-    pub spool_dir: Option<PathBuf>,
-    /// Largest spool on disk, in MiB; when full, the oldest ticks are dropped
-    /// (counted and logged).
-    pub spool_max_mb: u64,
-    /// Passed to librdkafka as they are (`security.protocol`,
-    /// `sasl.mechanisms`, `sasl.username`, `sasl.password`,
-    /// `ssl.ca.location`, …). Values of keys naming a password or secret are
-    /// never printed.
-    pub options: std::collections::BTreeMap<String, String>,
-}
-
-impl Default for KafkaConfig {
-    fn default() -> Self {
-        KafkaConfig {
-            brokers: "127.0.0.1:9092".into(),
-            topic: "network-metrics".into(),
-            group: "nbi-collector".into(),
-            instance: String::new(),
-            partitions: 3,
-            replication: 1,
-            compression: "lz4".into(),
-            spool_dir: None,
-            spool_max_mb: 256,
-            options: Default::default(),
-        }
-    }
-}
-
-impl KafkaConfig {
-    /// Whether a librdkafka option holds a secret (never printed or logged).
-    pub fn is_secret(key: &str) -> bool {
-        let k = key.to_ascii_lowercase();
-        ["password", "secret", "token", "key.pem", "keystore"]
-            .iter()
-            .any(|s| k.contains(s))
-    }
-
-    /// The options with secret values replaced, for printing.
-    pub fn printable_options(&self) -> std::collections::BTreeMap<String, String> {
-        self.options
-            .iter()
-            .map(|(k, v)| {
-                let v = if Self::is_secret(k) {
-                    "(set)".to_string()
-                } else {
-                    v.clone()
-                };
-                (k.clone(), v)
-            })
-            .collect()
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        let bad =
-            |key: &str, what: &str| Err(ConfigError::Invalid(format!("key `kafka.{key}`: {what}")));
-        if self.brokers.split(',').all(|b| b.trim().is_empty()) {
-            return bad("brokers", "expected host:port[,host:port…]");
-        }
-        if self.topic.trim().is_empty() {
-            return bad("topic", "expected a topic name");
-        }
-        if self.group.trim().is_empty() {
-            return bad("group", "expected a consumer group name");
-        }
-        if self.partitions < 1 || self.replication < 1 {
-            return bad(
-                "partitions",
-                "partitions and replication must be at least 1",
-            );
-        }
-        if !["none", "gzip", "snappy", "lz4", "zstd"].contains(&self.compression.as_str()) {
-            return bad(
-                "compression",
-                &format!(
-                    "expected none, gzip, snappy, lz4 or zstd, found {:?}",
-                    self.compression
-                ),
-            );
-        }
-        if self.spool_max_mb == 0 {
-            return bad("spool_max_mb", "expected at least 1 MiB");
-        }
-        Ok(())
-    }
-}
-
-impl std::fmt::Debug for KafkaConfig {
+impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaConfig")
-            .field("brokers", &self.brokers)
-            .field("topic", &self.topic)
-            .field("group", &self.group)
-            .field("instance", &self.instance)
-            .field("partitions", &self.partitions)
-            .field("replication", &self.replication)
-            .field("compression", &self.compression)
-            .field("spool_dir", &self.spool_dir)
-            .field("spool_max_mb", &self.spool_max_mb)
-            .field("options", &self.printable_options())
-            .finish()
+        self.0.fmt(f)
     }
 }
 
-/// Where `--store influx` writes and reads (InfluxDB's v1-compatible API).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct InfluxDbConfig {
-    /// e.g. "http://127.0.0.1:8086"; empty when InfluxDB is not used.
-    pub url: String,
-    /// The database (the bucket on InfluxDB 2.x).
-    pub database: String,
-    /// The API token (or `token_file`, or NBI_INFLUXDB__TOKEN). Never printed.
-    #[serde(skip_serializing)]
-    pub token: Option<String>,
-    pub token_file: Option<PathBuf>,
-    /// Points per write request.
-    pub batch_points: usize,
-}
-
-impl Default for InfluxDbConfig {
-    fn default() -> Self {
-        InfluxDbConfig {
-            url: String::new(),
-            database: "nbi".into(),
-            token: None,
-            token_file: None,
-            batch_points: 5000,
-        }
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
     }
 }
 
-impl std::fmt::Debug for InfluxDbConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InfluxDbConfig")
-            .field("url", &self.url)
-            .field("database", &self.database)
-            .field("token", &self.token.as_ref().map(|_| "(set)"))
-            .field("token_file", &self.token_file)
-            .field("batch_points", &self.batch_points)
-            .finish()
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(SECRET_SHOWN_AS)
     }
 }
 
-impl InfluxDbConfig {
-    /// The token: `token` itself, else the first line of `token_file`.
-    pub fn resolved_token(&self) -> Result<Option<String>, ConfigError> {
-        if let Some(t) = self.token.as_ref().filter(|t| !t.trim().is_empty()) {
-            return Ok(Some(t.trim().to_string()));
-        }
-        let Some(path) = &self.token_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
-            path: path.clone(),
-            source,
-        })?;
-        let token = text.lines().next().unwrap_or("").trim().to_string();
-        if token.is_empty() {
-            return Err(ConfigError::Invalid(format!(
-                "key `influxdb.token_file`: {} holds no token",
-                path.display()
-            )));
-        }
-        Ok(Some(token))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SourceConfig {
-    pub kind: SourceKind,
-    /// Seconds per tick.
-    pub interval: u32,
-    /// Count traffic whose two ends are both on this machine (a local dev
-    /// server, a database, a model server). Left out by default.
-    pub include_loopback: bool,
-    /// macOS's own daemons and Linux's system users: "count" (under their
-    /// own names) or "leave_out". Told by executable path and user, never pid.
-    pub system_processes: SystemProcesses,
-    /// Changes to the built-in list of tunnel carriers (VPN clients).
-    pub carriers: CarrierEdits,
-    /// Process or app names never counted, besides the carriers.
-    pub exclude: BTreeSet<String>,
-    /// Replaced by `system_processes`: read from older files and turned
-    /// into it (a pid does not say what a process is).
-    #[serde(default, skip_serializing)]
-    pub min_pid: Option<u32>,
-    /// The nettop program (macOS).
-    pub nettop: PathBuf,
-    /// Internal poll of the Linux source, in milliseconds.
-    pub linux_poll_ms: u64,
-    /// Use the kernel's TCP destroy notifications when allowed (root or
-    /// CAP_NET_ADMIN): the final bytes of every closed connection.
-    pub linux_destroy_events: bool,
-    /// Count traffic of connections whose process was never seen under this
-    /// name (e.g. "(unknown)"); left out when empty.
-    pub linux_unattributed_app: String,
-}
-
-/// Names added to and removed from the built-in tunnel carriers
-/// (`nbi config` lists the result).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CarrierEdits {
-    /// Process, executable or app names of further VPN clients.
-    pub add: BTreeSet<String>,
-    /// Built-in names to count after all.
-    pub remove: BTreeSet<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StoreConfig {
-    /// The SQLite database file.
-    pub db: PathBuf,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CollectorConfig {
-    /// Most ticks written in one transaction.
-    pub batch_max: usize,
-    /// Longest a tick waits in memory before it is written, in milliseconds.
-    pub linger_ms: u64,
-    /// Ticks the in-process bus holds before sources wait.
-    pub bus_capacity: usize,
-}
+/// How a secret is shown.
+pub const SECRET_SHOWN_AS: &str = "(set)";
 
 impl Default for Config {
     fn default() -> Self {
@@ -325,42 +93,6 @@ impl Default for Config {
             influxdb: InfluxDbConfig::default(),
             kafka: KafkaConfig::default(),
             ui: UiConfig::default(),
-        }
-    }
-}
-
-impl Default for SourceConfig {
-    fn default() -> Self {
-        SourceConfig {
-            kind: SourceKind::platform_default(),
-            interval: 60,
-            include_loopback: false,
-            system_processes: SystemProcesses::Count,
-            carriers: CarrierEdits::default(),
-            exclude: BTreeSet::new(),
-            min_pid: None,
-            nettop: PathBuf::from("nettop"),
-            linux_poll_ms: 250,
-            linux_destroy_events: true,
-            linux_unattributed_app: String::new(),
-        }
-    }
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            db: crate::paths::default_db(),
-        }
-    }
-}
-
-impl Default for CollectorConfig {
-    fn default() -> Self {
-        CollectorConfig {
-            batch_max: 500,
-            linger_ms: 1000,
-            bus_capacity: 4096,
         }
     }
 }
@@ -563,23 +295,9 @@ impl Config {
             ));
         }
         self.tz()?;
-        if self.source.interval == 0 || self.source.interval > 3600 {
-            return Err(ConfigError::Invalid(format!(
-                "key `source.interval`: expected 1 to 3600 seconds, found {}",
-                self.source.interval
-            )));
-        }
-        if self.collector.batch_max == 0 {
-            return Err(ConfigError::Invalid(
-                "key `collector.batch_max`: expected at least 1".into(),
-            ));
-        }
-        if self.source.linux_poll_ms < 10 {
-            return Err(ConfigError::Invalid(format!(
-                "key `source.linux_poll_ms`: expected at least 10 ms, found {}",
-                self.source.linux_poll_ms
-            )));
-        }
+        self.source.validate()?;
+        self.collector.validate()?;
+        self.influxdb.validate()?;
         self.intel.validate().map_err(ConfigError::Invalid)?;
         self.kafka.validate()?;
         self.ui.validate()?;
@@ -597,26 +315,19 @@ impl Config {
     }
 
     pub fn interval(&self) -> Duration {
-        Duration::from_secs(u64::from(self.source.interval))
+        self.source.interval()
     }
 
     /// The counting policy of `[source]`: what is left out wherever ticks
     /// enter.
     pub fn counting(&self) -> CountingPolicy {
-        let s = &self.source;
-        let carriers = carriers::built_in_names()
-            .filter(|n| !s.carriers.remove.contains(*n))
-            .map(str::to_string)
-            .chain(s.carriers.add.iter().cloned())
-            .collect::<Vec<_>>();
-        CountingPolicy::new(s.include_loopback, s.system_processes, carriers, &s.exclude)
+        self.source.counting()
     }
 
-    /// The effective configuration as TOML, as `nbi config` prints it.
+    /// The effective configuration as TOML, as `nbi config` prints it
+    /// (secrets as "(set)").
     pub fn to_toml(&self) -> String {
-        let mut printable = self.clone();
-        printable.kafka.options = self.kafka.printable_options();
-        toml::to_string_pretty(&printable).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot print: {e}\n"))
     }
 }
 
@@ -785,8 +496,11 @@ mod tests {
         let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
         assert_eq!(c.kafka.topic, "t");
         assert_eq!(c.kafka.compression, "zstd");
-        assert_eq!(
-            c.kafka.options["sasl.password"], "hunter2",
+        assert!(
+            c.kafka
+                .options
+                .exposed()
+                .any(|kv| kv == ("sasl.password", "hunter2")),
             "passed through as it is"
         );
         let printed = c.to_toml();
@@ -828,7 +542,11 @@ mod tests {
         );
         let c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
         assert_eq!(
-            c.influxdb.resolved_token().unwrap().as_deref(),
+            c.influxdb
+                .resolved_token()
+                .unwrap()
+                .as_ref()
+                .map(Secret::expose),
             Some("s3cret")
         );
         assert!(!c.to_toml().contains("s3cret"), "{}", c.to_toml());
@@ -838,7 +556,11 @@ mod tests {
             ..c.influxdb.clone()
         };
         assert_eq!(
-            from_file.resolved_token().unwrap().as_deref(),
+            from_file
+                .resolved_token()
+                .unwrap()
+                .as_ref()
+                .map(Secret::expose),
             Some("from-file")
         );
         let missing = InfluxDbConfig {
@@ -926,6 +648,34 @@ mod tests {
         assert!(
             e.contains("source.system_processes") && e.contains("hide"),
             "{e}"
+        );
+    }
+
+    /// The example configuration of the first release's README: every key
+    /// is still read, and the one that was replaced says so.
+    #[test]
+    fn a_configuration_of_the_first_release_still_loads() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, include_str!("../tests/fixtures/config/0.1-readme.toml"));
+        let mut c = Config::load(Some(&p), true, &ConfigEnv::default()).unwrap();
+        assert_eq!(c.host, "mbp");
+        assert_eq!(c.source.interval, 60);
+        assert_eq!(c.collector.batch_max, 500);
+        assert_eq!(c.kafka.topic, "network-metrics");
+        assert_eq!(c.influxdb.batch_points, 5000);
+        assert!(c.source.exclude.contains("MacPacketTunnel"));
+        // min_pid = 1000 asked to leave system daemons out.
+        assert_eq!(c.source.system_processes, SystemProcesses::LeaveOut);
+        assert!(c.migrate().is_empty(), "migrated once, at load");
+        let mut raw: Config =
+            toml::from_str::<toml::Value>(include_str!("../tests/fixtures/config/0.1-readme.toml"))
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .expect("the file itself parses into the new keys");
+        let notes = raw.migrate();
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].contains("source.min_pid") && notes[0].contains("source.system_processes")
         );
     }
 

@@ -12,7 +12,7 @@ pub mod human;
 pub mod intel;
 pub mod notify;
 pub mod paths;
-pub mod pipeline;
+pub mod runtime;
 pub mod schedule;
 pub mod source;
 pub mod spool;

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::intel::verdict::Verdict;
 use crate::intel::{judge_and_store, store_failure, IntelConfig, IntelError};
-use crate::store::{Store, StoreError};
+use crate::runtime::stores::Stores;
+use crate::store::Store;
 
 /// How often the nightly loop looks at the clock: a wake from sleep is
 /// noticed within this.
@@ -136,26 +137,25 @@ impl Nightly {
 
     /// Runs until cancelled: catches up now, then whenever a day falls due
     /// (checking the clock every [`POLL`], so sleep and wake are noticed),
-    /// calling `on_verdict` with each new verdict. `open` opens the store
-    /// for each round (a second connection beside the collector's).
-    pub async fn run<S, O, F>(self, open: O, mut on_verdict: F, cancel: CancellationToken)
+    /// calling `on_verdict` with each new verdict. Days are read through
+    /// one of `stores`' readers and their verdicts written through its
+    /// writer. After a round a passing fault stopped, the next comes later,
+    /// doubling up to [`MAX_BACKOFF`].
+    pub async fn run_with<F>(self, stores: Stores, mut on_verdict: F, cancel: CancellationToken)
     where
-        S: Store,
-        O: Fn() -> Result<S, StoreError> + Send + Sync + Clone + 'static,
         F: FnMut(&Verdict),
     {
         let mut wait = POLL;
         loop {
             let this = self.clone();
-            let open = open.clone();
+            let stores = stores.clone();
             let round = tokio::task::spawn_blocking(move || -> Round {
-                match open() {
-                    Ok(mut store) => this.catch_up(&mut store, Utc::now()),
-                    Err(e) => Round {
+                stores
+                    .with_judge(|judge| this.catch_up(judge, Utc::now()))
+                    .unwrap_or_else(|e| Round {
                         verdicts: Vec::new(),
                         deferred: Some(e.into()),
-                    },
-                }
+                    })
             })
             .await;
             let deferred = match round {
@@ -185,6 +185,7 @@ impl Nightly {
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
+    use crate::store::StoreError;
     use crate::store::TickWriter;
     use crate::store::VerdictStore;
     use crate::synth::Generator;

@@ -4,6 +4,7 @@
 //! tray icon's state. Kept here, beside the store and the intelligence, so
 //! that the app itself stays a thin shell.
 
+use crate::config::ConfigError;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,39 @@ use crate::intel::verdict::{Status, Verdict};
 use crate::intel::{parse_verdict, IntelError};
 use crate::source::{SourceState, SourceStatus};
 use crate::store::{HostFilter, Store, StoreError, VerdictRecord};
+
+/// The `[ui]` section: the tray app.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Grafana's address (e.g. "http://127.0.0.1:3000/d/nbi"), opened by
+    /// "Open Grafana"; empty: the menu item is disabled.
+    pub grafana_url: String,
+}
+
+impl UiConfig {
+    /// The Grafana address, when one is configured.
+    pub fn grafana_url(&self) -> Option<&str> {
+        Some(self.grafana_url.trim()).filter(|u| !u.is_empty())
+    }
+
+    /// Checks the keys; an error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let Some(url) = self.grafana_url() else {
+            return Ok(());
+        };
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        match host {
+            Some(h) if !h.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
+            _ => Err(ConfigError::Invalid(format!(
+                "key `ui.grafana_url`: expected an http:// or https:// address such as \"http://127.0.0.1:3000\", found {url:?}"
+            ))),
+        }
+    }
+}
 
 /// Apps drawn on their own; the rest are summed into "Other apps".
 pub const TOP_APPS: usize = 5;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use nbi_core::intel::{judge, IntelConfig};
-use nbi_core::store::influx::{InfluxConfig, InfluxStore};
+use nbi_core::store::influx::InfluxStore;
 use nbi_core::store::sqlite::SqliteStore;
 use nbi_core::store::{HostFilter, Store};
 use nbi_core::synth::Generator;
@@ -39,12 +39,15 @@ fn scratch(create: bool) -> Option<Scratch> {
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     );
-    let store = InfluxStore::new(InfluxConfig {
-        url,
-        database: name.clone(),
-        token: None,
-        batch_points: 5000,
-    });
+    let store = InfluxStore::new(
+        &nbi_core::store::InfluxDbConfig {
+            url,
+            database: name.clone(),
+            batch_points: 5000,
+            ..nbi_core::store::InfluxDbConfig::default()
+        },
+        None,
+    );
     if create {
         store.create_database().expect("create the test database");
     }

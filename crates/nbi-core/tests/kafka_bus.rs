@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use nbi_core::bus::kafka::{self, KafkaSettings, KafkaSubscriber, DLQ_REASON_HEADER};
+use nbi_core::bus::kafka::{self, KafkaSubscriber, DLQ_REASON_HEADER};
 use nbi_core::bus::Publisher;
-use nbi_core::collector::{Collector, CollectorOptions};
+use nbi_core::collector::{Collector, CollectorConfig};
 use nbi_core::config::KafkaConfig;
+use nbi_core::counting::CountingPolicy;
 use nbi_core::store::sqlite::SqliteStore;
 use nbi_core::store::{HostFilter, Store};
 use nbi_core::tick::Tick;
@@ -21,8 +22,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use support::services::Broker;
 use tokio_util::sync::CancellationToken;
 
-fn settings(broker: &Broker, topic: &str) -> KafkaSettings {
-    let mut s = KafkaSettings::from_config(
+fn settings(broker: &Broker, topic: &str) -> KafkaConfig {
+    let mut s = KafkaConfig::for_host(
         &KafkaConfig {
             brokers: broker.address(),
             topic: topic.to_string(),
@@ -33,7 +34,7 @@ fn settings(broker: &Broker, topic: &str) -> KafkaSettings {
         "testhost",
     );
     // Short, so an outage shows quickly in the test.
-    s.message_timeout = Duration::from_secs(5);
+    s.message_timeout_s = 5;
     s
 }
 
@@ -143,17 +144,18 @@ struct RunningCollector {
 }
 
 impl RunningCollector {
-    async fn start(s: &KafkaSettings, store: SqliteStore) -> RunningCollector {
+    async fn start(s: &KafkaConfig, store: SqliteStore) -> RunningCollector {
         let sub = KafkaSubscriber::connect(s.clone(), chrono_tz::UTC)
             .await
             .expect("subscriber");
         let collector = Collector::new(
             sub,
             store,
-            CollectorOptions {
-                linger: Duration::from_millis(200),
-                ..CollectorOptions::default()
+            CollectorConfig {
+                linger_ms: 200,
+                ..CollectorConfig::default()
             },
+            std::sync::Arc::new(CountingPolicy::count_everything()),
         );
         let stats = collector.stats();
         let stop = CancellationToken::new();
@@ -471,11 +473,12 @@ async fn a_stop_in_the_middle_of_a_batch_stores_and_commits_it() {
     let collector = Collector::new(
         sub,
         store,
-        CollectorOptions {
+        CollectorConfig {
             batch_max: 10_000,
-            linger: Duration::from_secs(120),
-            ..CollectorOptions::default()
+            linger_ms: 120_000,
+            ..CollectorConfig::default()
         },
+        std::sync::Arc::new(CountingPolicy::count_everything()),
     );
     let stats = collector.stats();
     let stop = CancellationToken::new();

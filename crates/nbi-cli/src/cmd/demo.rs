@@ -26,7 +26,8 @@ pub fn demo(global: &Global, args: DemoArgs) -> anyhow::Result<()> {
     if db == nbi_core::paths::default_db() {
         return Err(refuse());
     }
-    let mut store = super::run::open_store(&db)?;
+    let mut store = nbi_core::store::sqlite::SqliteStore::open(&db)
+        .with_context(|| format!("opening the store {}", db.display()))?;
     // A database with history that is not labelled DEMO is someone's real data.
     if store.meta("label")?.as_deref() != Some("DEMO") && store.summary()?.ticks > 0 {
         return Err(refuse());

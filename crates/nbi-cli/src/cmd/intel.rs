@@ -8,33 +8,31 @@ use chrono::{NaiveDate, Utc};
 use nbi_core::intel::detector::ModelKind;
 use nbi_core::intel::eval::{self, EvalOptions};
 use nbi_core::intel::verdict::{Status, Verdict};
-use nbi_core::intel::{self, judge_and_store, last_complete_day, parse_verdict};
-use nbi_core::store::Store;
+use nbi_core::intel::{self, parse_verdict};
 use serde::Serialize;
 
 use crate::args::{DetectArgs, EvalArgs, Global, MarkNormalArgs, VerdictsArgs};
 use crate::context::Context;
 
-fn existing_store(ctx: &Context) -> anyhow::Result<Box<dyn Store>> {
-    ctx.open_existing_store()?.with_context(|| {
-        format!(
-            "no data yet: nothing stored at {} (start watching with `nbi run`)",
-            ctx.db().display()
-        )
-    })
+/// The store's connections, when something has been stored.
+fn existing_stores(ctx: &Context) -> anyhow::Result<nbi_core::runtime::stores::Stores> {
+    anyhow::ensure!(
+        ctx.rt.open_readers()?.is_some(),
+        "no data yet: nothing stored at {} (start watching with `nbi run`)",
+        ctx.db().display()
+    );
+    Ok(ctx.rt.open_stores()?)
 }
 
 pub fn detect(global: &Global, args: DetectArgs) -> anyhow::Result<()> {
-    let mut ctx = Context::load(global)?;
-    if let Some(model) = args.model {
-        ctx.config.intel.model = model;
-    }
-    let mut store = existing_store(&ctx)?;
-    let now = Utc::now();
-    let day = args.day.unwrap_or_else(|| last_complete_day(now, ctx.tz));
-    let host = ctx.config.host.clone();
-    let verdict = judge_and_store(&mut store, &host, day, ctx.tz, &ctx.config.intel, now)
-        .with_context(|| format!("judging {day}"))?;
+    let ctx = Context::load_with(global, |c| {
+        if let Some(model) = args.model {
+            c.intel.model = model;
+        }
+        Ok(())
+    })?;
+    let stores = existing_stores(&ctx)?;
+    let verdict = parse_verdict(&ctx.rt.judge_day(&stores, args.day)?)?;
     if args.json {
         println!("{}", serde_json::to_string(&verdict)?);
     } else {
@@ -134,10 +132,10 @@ pub fn verdicts(global: &Global, args: VerdictsArgs) -> anyhow::Result<()> {
 
 pub fn mark_normal(global: &Global, args: MarkNormalArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    let mut store = existing_store(&ctx)?;
-    let marked = store.mark_normal(&ctx.config.host, args.day)?;
+    let stores = existing_stores(&ctx)?;
+    let marked = ctx.rt.mark_normal(&stores, args.day)?;
     anyhow::ensure!(
-        marked,
+        marked.is_some(),
         "{} has no verdict to mark (judge it with `nbi detect --day {}`)",
         args.day,
         args.day

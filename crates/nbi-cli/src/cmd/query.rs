@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Local, Utc};
-use nbi_core::pipeline::{self, RunStatus};
+use nbi_core::runtime::status::{self, RunStatus};
 use nbi_core::store::sqlite::SqliteStore;
 use nbi_core::store::HostFilter;
 use serde::Serialize;
@@ -125,7 +125,7 @@ struct StatusJson {
 pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
     let db = ctx.db();
-    let run = RunStatus::read(&pipeline::status_path(&db));
+    let run = RunStatus::read(&status::status_path(&db));
     let running = run
         .as_ref()
         .is_some_and(|r| r.is_live() && r.pid != std::process::id());

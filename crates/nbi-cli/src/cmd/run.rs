@@ -1,235 +1,80 @@
-//! `run`, `watch`, `collect` and `replay`: the pipeline in the foreground.
+//! `run`, `watch`, `collect` and `replay`: the runtime in the foreground,
+//! its parts chosen by flags.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use nbi_core::bus::kafka::{self, KafkaPublisher, KafkaSender, KafkaSubscriber};
 use nbi_core::bus::{memory, BusError, Publisher};
-use nbi_core::collector::{Collector, CollectorOptions};
-use nbi_core::counting::CountingPolicy;
-use nbi_core::pipeline::{self, EmbeddedRun, SourceSpec};
-use nbi_core::schedule::Nightly;
-use nbi_core::source::replay::{CsvOptions, ReplayConfig};
-use nbi_core::source::{SourceContext, SourceKind};
-use nbi_core::store::sqlite::SqliteStore;
+use nbi_core::runtime::{Controls, Judging, Run, WatchSink};
+use nbi_core::tick::TickDecoder;
 use nbi_core::Tick;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{
-    BusKind, CollectArgs, Global, PaceArgs, ReplayArgs, RunArgs, SourceArgs, WatchArgs,
-};
-use crate::context::Context;
+use crate::args::{BusKind, CollectArgs, Global, ReplayArgs, RunArgs, WatchArgs};
+use crate::context::{bus_kind, Context};
 
 pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
-    let mut ctx = Context::load(global)?;
-    let kind = ctx.apply_source(&args.source)?;
-    let spec = source_spec(&ctx, kind, &args.source)?;
-    let nightly = (!args.no_detect).then(|| Detection {
-        nightly: Nightly {
-            host: ctx.config.host.clone(),
-            tz: ctx.tz,
-            config: ctx.config.intel.clone(),
-            max_catch_up: 14,
-        },
-        notify: args.notify,
+    let (ctx, source) = Context::with_source(global, &args.source)?;
+    let notify = args.notify;
+    let judging = (!args.no_detect).then(|| Judging {
+        on_verdict: Arc::new(move |verdict| {
+            tracing::info!(day = %verdict.day, status = %verdict.status, "{}", verdict.summary);
+            if let Some(notice) = verdict.notice().filter(|_| notify) {
+                if let Err(e) = nbi_core::notify::send(&notice) {
+                    tracing::warn!(error = %e, "the unusual day could not be shown");
+                }
+            }
+        }),
+        max_catch_up: 14,
     });
-    run_pipeline(&ctx, spec, nightly, args.bus.bus).await
-}
-
-/// Judging days beside the pipeline: nightly, and on start for missed days.
-struct Detection {
-    nightly: Nightly,
-    notify: bool,
-}
-
-impl Detection {
-    fn spawn(
-        self,
-        ctx: &Context,
-        stop: CancellationToken,
-    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-        let notify = self.notify;
-        let open = ctx.store_opener()?;
-        Ok(tokio::spawn(self.nightly.run(
-            open,
-            move |verdict| {
-                tracing::info!(day = %verdict.day, status = %verdict.status, "{}", verdict.summary);
-                if !notify {
-                    return;
-                }
-                if let Some(notice) = verdict.notice() {
-                    if let Err(e) = nbi_core::notify::send(&notice) {
-                        tracing::warn!(error = %e, "the unusual day could not be shown");
-                    }
-                }
-            },
-            stop,
-        )))
-    }
+    let run = Run {
+        source,
+        bus: bus_kind(args.bus.bus),
+        judging,
+        controls: Controls::default(),
+        status_file: true,
+    };
+    let stores = ctx.rt.open_stores()?;
+    ctx.rt.run(run, &stores, shutdown_on_signals()).await?;
+    Ok(())
 }
 
 pub async fn replay(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
     ctx.require_sqlite("replay")?;
-    let spec = replay_spec(&ctx, args.file, &args.pace);
-    run_pipeline(&ctx, spec, None, BusKind::Memory).await
-}
-
-async fn run_pipeline(
-    ctx: &Context,
-    spec: SourceSpec,
-    detection: Option<Detection>,
-    bus: BusKind,
-) -> anyhow::Result<()> {
-    let db = ctx.db();
-    let store = ctx.open_store()?;
-    let shutdown = shutdown_on_signals();
-    let stop_detection = CancellationToken::new();
-    let detecting = detection
-        .map(|d| d.spawn(ctx, stop_detection.clone()))
-        .transpose()?;
-    let kind = spec.kind();
-    tracing::info!(source = %kind, store = %ctx.store_name(), bus = ?bus, host = %ctx.config.host, interval_s = ctx.config.source.interval, "watching");
-    let run = EmbeddedRun {
-        host: ctx.config.host.clone(),
-        interval: ctx.config.interval(),
-        counting: counting(ctx),
-        source: spec,
-        collector: collector_options(ctx),
-        bus_capacity: ctx.config.collector.bus_capacity,
-        status_file: Some(pipeline::status_path(&db)),
-        pause: None,
-        status: None,
-        stored: None,
+    let run = Run {
+        source: ctx
+            .rt
+            .replay_source(args.file, args.pace.speed, args.pace.date),
+        bus: nbi_core::runtime::BusKind::Memory,
+        judging: None,
+        controls: Controls::default(),
+        status_file: true,
     };
-    let report = match bus {
-        BusKind::Memory => run.run(store, shutdown).await,
-        BusKind::Kafka => {
-            let sender_stop = CancellationToken::new();
-            let (publisher, sender) = kafka_publisher(ctx, sender_stop.clone())?;
-            let status = sender.status();
-            let subscriber = KafkaSubscriber::new(ctx.kafka(), ctx.tz);
-            let (stored_tx, stored) = tokio::sync::watch::channel(Default::default());
-            let mut run = run;
-            run.stored = Some(stored_tx);
-            let handed_over = hand_over(
-                publisher.clone(),
-                sender,
-                sender_stop,
-                stored,
-                shutdown.clone(),
-            );
-            run.run_on(
-                publisher,
-                subscriber,
-                store,
-                shutdown,
-                Some(handed_over),
-                Some(status),
-            )
-            .await
-        }
-    };
-    stop_detection.cancel();
-    if let Some(task) = detecting {
-        let _ = task.await;
-    }
-    let report = report?;
-    tracing::info!(
-        ticks_written = report.collector.ticks_written,
-        ticks_already_stored = report.collector.ticks_skipped,
-        ticks_merged = report.collector.ticks_merged,
-        "stopped; everything received is stored"
-    );
+    let stores = ctx.rt.open_stores()?;
+    ctx.rt.run(run, &stores, shutdown_on_signals()).await?;
     Ok(())
 }
 
 pub async fn watch(global: &Global, args: WatchArgs) -> anyhow::Result<()> {
-    let mut ctx = Context::load(global)?;
-    let kind = ctx.apply_source(&args.source)?;
-    let spec = source_spec(&ctx, kind, &args.source)?;
-    let shutdown = shutdown_on_signals();
-    let (status, _rx) = pipeline::status_channel(kind);
-    let source_ctx = SourceContext {
-        host: ctx.config.host.clone(),
-        interval: ctx.config.interval(),
-        counting: counting(&ctx),
-        status,
-        shutdown: shutdown.clone(),
+    let (ctx, source) = Context::with_source(global, &args.source)?;
+    let sink = match args.bus.bus {
+        BusKind::Kafka => WatchSink::Kafka,
+        BusKind::Memory => WatchSink::Publisher(StdoutPublisher::default()),
     };
-    if args.bus.bus == BusKind::Kafka {
-        let sender_stop = CancellationToken::new();
-        let (publisher, sender) = kafka_publisher(&ctx, sender_stop.clone())?;
-        tracing::info!(source = %kind, topic = %ctx.config.kafka.topic, brokers = %ctx.config.kafka.brokers, host = %ctx.config.host, "watching");
-        let watched = pipeline::run_source(spec, source_ctx, publisher.clone()).await;
-        // A source that ended by itself (a replay): hand everything over
-        // first. After a signal, what is left stays spooled for next time.
-        publisher.drained(&shutdown).await;
-        sender_stop.cancel();
-        sender.join().await.context("sending to Kafka")?;
-        return watched.context("watching");
-    }
-    let out = StdoutPublisher::default();
-    match pipeline::run_source(spec, source_ctx, out).await {
-        // A closed stdout (`nbi watch | head`) is a normal end.
-        Err(nbi_core::source::SourceError::Bus(BusError::Closed)) => Ok(()),
-        other => other.context("watching"),
-    }
-}
-
-/// What `run --bus kafka` waits for once its source has returned: after a
-/// signal, only the sender's short grace (what is left stays spooled); when
-/// the source ended by itself (a replay), until the broker has every tick
-/// and the collector has stored as many as were sent.
-async fn hand_over(
-    publisher: KafkaPublisher,
-    sender: KafkaSender,
-    sender_stop: CancellationToken,
-    mut stored: tokio::sync::watch::Receiver<nbi_core::collector::CollectorStats>,
-    shutdown: CancellationToken,
-) {
-    publisher.drained(&shutdown).await;
-    let sent = sender.status().borrow().sent;
-    sender_stop.cancel();
-    if let Err(e) = sender.join().await {
-        tracing::warn!(error = %e, "the Kafka sender");
-    }
-    while !shutdown.is_cancelled() {
-        let s = stored.borrow_and_update().clone();
-        if s.ticks_handled() >= sent {
-            break;
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            r = stored.changed() => if r.is_err() { break },
-        }
-    }
-}
-
-/// The spooled Kafka publisher of `[kafka]`; its sender stops (after a
-/// short grace to send what it holds) once `shutdown` is cancelled.
-fn kafka_publisher(
-    ctx: &Context,
-    shutdown: CancellationToken,
-) -> anyhow::Result<(KafkaPublisher, KafkaSender)> {
-    let dir = ctx.spool_dir()?;
-    let max = ctx.config.kafka.spool_max_mb.saturating_mul(1 << 20);
-    kafka::publisher(ctx.kafka(), dir.clone(), max, shutdown)
-        .with_context(|| format!("opening the Kafka spool {}", dir.display()))
+    ctx.rt
+        .watch(source, sink, shutdown_on_signals())
+        .await
+        .context("watching")
 }
 
 pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
     let ctx = Context::load(global)?;
-    let store = ctx.open_store()?;
     let shutdown = shutdown_on_signals();
     if args.bus.bus == BusKind::Kafka {
-        tracing::info!(topic = %ctx.config.kafka.topic, group = %ctx.config.kafka.group, store = %ctx.store_name(), "collecting");
-        let subscriber = KafkaSubscriber::new(ctx.kafka(), ctx.tz);
-        let collector = Collector::new(subscriber, store, collector_options(&ctx));
-        let (_, stats) = collector.run(Some(shutdown)).await?;
+        let stats = ctx.rt.collect_kafka(shutdown).await?;
         tracing::info!(
             ticks_written = stats.ticks_written,
             ticks_already_stored = stats.ticks_skipped,
@@ -238,14 +83,17 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    // NDJSON on stdin, through the in-process bus.
     let (publisher, subscriber) = memory::channel(ctx.config.collector.bus_capacity);
-    let collector = Collector::new(subscriber, store, collector_options(&ctx));
-    let collecting = tokio::spawn(collector.run(None));
+    let collecting = {
+        let rt = ctx.rt.clone();
+        tokio::spawn(async move { rt.collect(subscriber, None).await })
+    };
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let (mut line_no, mut bad) = (0u64, 0u64);
     // Naive (original-format) times are the watcher's local time: the zone
     // of the configuration, in order across a fall-back's repeated hour.
-    let mut decoder = nbi_core::tick::TickDecoder::new(ctx.tz);
+    let mut decoder = TickDecoder::new(ctx.tz);
     loop {
         let line = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -265,7 +113,7 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
         }
     }
     drop(publisher);
-    let (_, stats) = collecting.await.context("collector task")??;
+    let stats = collecting.await.context("collector task")??;
     tracing::info!(
         ticks_written = stats.ticks_written,
         ticks_already_stored = stats.ticks_skipped,
@@ -274,55 +122,6 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
         "collected"
     );
     Ok(())
-}
-
-pub fn open_store(db: &std::path::Path) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(db).with_context(|| format!("opening the store {}", db.display()))
-}
-
-fn collector_options(ctx: &Context) -> CollectorOptions {
-    CollectorOptions {
-        batch_max: ctx.config.collector.batch_max,
-        linger: Duration::from_millis(ctx.config.collector.linger_ms),
-        counting: counting(ctx),
-        ..CollectorOptions::default()
-    }
-}
-
-/// The counting policy of the configuration, shared by the run's parts.
-fn counting(ctx: &Context) -> Arc<CountingPolicy> {
-    Arc::new(ctx.config.counting())
-}
-
-fn source_spec(ctx: &Context, kind: SourceKind, args: &SourceArgs) -> anyhow::Result<SourceSpec> {
-    if kind == SourceKind::Replay {
-        let file = args
-            .replay_file
-            .clone()
-            .context("--source replay needs --replay-file FILE")?;
-        return Ok(replay_spec(ctx, file, &args.pace));
-    }
-    anyhow::ensure!(
-        args.replay_file.is_none(),
-        "--replay-file is only for --source replay"
-    );
-    let state_dir = ctx.state_dir()?;
-    SourceSpec::live(&ctx.config, kind, &state_dir)
-        .with_context(|| format!("source {kind} cannot run live"))
-}
-
-fn replay_spec(ctx: &Context, file: std::path::PathBuf, pace: &PaceArgs) -> SourceSpec {
-    SourceSpec::Replay(ReplayConfig {
-        path: file,
-        csv: Some(CsvOptions {
-            date: pace.date,
-            tz: ctx.tz,
-            host: ctx.config.host.clone(),
-            interval_s: ctx.config.source.interval,
-            drop_first_block: true,
-        }),
-        speed: pace.speed.max(0.0),
-    })
 }
 
 /// Cancelled at the first Ctrl-C or SIGTERM; a second one exits at once.

@@ -12,7 +12,7 @@
 //! goes to the dead-letter topic (`<topic>.dlq`) with the reason in the
 //! `nbi-error` header, and the consumer moves on.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,65 +45,9 @@ const SEND_BATCH: usize = 5000;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Everything the Kafka clients need, from the `[kafka]` section.
-#[derive(Clone)]
-pub struct KafkaSettings {
-    pub brokers: String,
-    pub topic: String,
-    pub group: String,
-    /// The collector's static group membership (`group.instance.id`).
-    pub instance: Option<String>,
-    pub partitions: i32,
-    pub replication: i32,
-    pub compression: String,
-    /// How long the producer tries one message before the sender gives it
-    /// back to the spool and tries again later.
-    pub message_timeout: Duration,
-    /// librdkafka properties, passed through (SASL, TLS, …).
-    pub options: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for KafkaSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaSettings")
-            .field("brokers", &self.brokers)
-            .field("topic", &self.topic)
-            .field("group", &self.group)
-            .field("options", &self.options.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
-
-impl KafkaSettings {
-    /// The settings of `[kafka]`; a collector on `host` is the static group
-    /// member `nbi-collect-<host>` unless `instance` names it.
-    pub fn from_config(c: &KafkaConfig, host: &str) -> KafkaSettings {
-        KafkaSettings {
-            brokers: c
-                .brokers
-                .split(',')
-                .map(str::trim)
-                .filter(|b| !b.is_empty())
-                .collect::<Vec<_>>()
-                .join(","),
-            topic: c.topic.trim().to_string(),
-            group: c.group.trim().to_string(),
-            instance: Some(match c.instance.trim() {
-                "" => format!("nbi-collect-{host}"),
-                name => name.to_string(),
-            }),
-            partitions: c.partitions,
-            replication: c.replication,
-            compression: c.compression.clone(),
-            message_timeout: Duration::from_secs(30),
-            options: c.options.clone(),
-        }
-    }
-
-    pub fn dlq_topic(&self) -> String {
-        format!("{}.dlq", self.topic)
-    }
-
+/// How the Kafka clients are made from `[kafka]` (after
+/// [`KafkaConfig::for_host`]).
+impl KafkaConfig {
     /// A client configured by `defaults` (our settings for its role), then by
     /// the user's `[kafka.options]`, which win.
     fn client_with(
@@ -116,7 +60,7 @@ impl KafkaSettings {
             .set("client.id", client_id)
             .set("log_level", "3");
         defaults(&mut c);
-        for (k, v) in &self.options {
+        for (k, v) in self.options.exposed() {
             c.set(k, v);
         }
         c
@@ -134,7 +78,7 @@ impl KafkaSettings {
                 .set("linger.ms", "20")
                 .set(
                     "message.timeout.ms",
-                    self.message_timeout.as_millis().to_string(),
+                    self.message_timeout().as_millis().to_string(),
                 );
         })
     }
@@ -145,8 +89,8 @@ impl KafkaSettings {
                 .set("enable.auto.commit", "false")
                 .set("enable.auto.offset.store", "false")
                 .set("auto.offset.reset", "earliest");
-            if let Some(id) = &self.instance {
-                c.set("group.instance.id", id);
+            if !self.instance.is_empty() {
+                c.set("group.instance.id", &self.instance);
             }
         })
     }
@@ -157,7 +101,7 @@ fn bus_error(context: &str) -> impl FnOnce(KafkaError) -> BusError + '_ {
 }
 
 /// Creates the topic and its dead-letter topic when they do not exist.
-pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), BusError> {
+pub async fn ensure_topics(settings: &KafkaConfig) -> Result<(), BusError> {
     let admin: AdminClient<DefaultClientContext> = settings
         .client("nbi-admin")
         .create()
@@ -288,7 +232,7 @@ impl KafkaSender {
 /// Opens the spool and starts the sender. The spool directory belongs to
 /// one watcher at a time.
 pub fn publisher(
-    settings: KafkaSettings,
+    settings: KafkaConfig,
     spool_dir: PathBuf,
     spool_max_bytes: u64,
     shutdown: CancellationToken,
@@ -327,7 +271,7 @@ pub fn publisher(
 }
 
 struct Sender {
-    settings: KafkaSettings,
+    settings: KafkaConfig,
     producer: FutureProducer,
     shared: Arc<Shared>,
     status: watch::Sender<BusStatus>,
@@ -642,7 +586,7 @@ impl ConsumerContext for GroupContext {
 /// It connects on the first [`Subscriber::next_batch`] and retries while
 /// the broker is away, so a collector may start before its broker.
 pub struct KafkaSubscriber {
-    settings: KafkaSettings,
+    settings: KafkaConfig,
     zone: Tz,
     client: Option<Client>,
     offsets: Offsets,
@@ -663,7 +607,7 @@ struct Client {
 
 impl KafkaSubscriber {
     /// Naive timestamps of original-format messages are read in `zone`.
-    pub fn new(settings: KafkaSettings, zone: Tz) -> KafkaSubscriber {
+    pub fn new(settings: KafkaConfig, zone: Tz) -> KafkaSubscriber {
         KafkaSubscriber {
             settings,
             zone,
@@ -679,7 +623,7 @@ impl KafkaSubscriber {
 
     /// A subscriber that has joined the group (creating the topics when
     /// missing); fails when the broker cannot be reached now.
-    pub async fn connect(settings: KafkaSettings, zone: Tz) -> Result<KafkaSubscriber, BusError> {
+    pub async fn connect(settings: KafkaConfig, zone: Tz) -> Result<KafkaSubscriber, BusError> {
         let mut s = KafkaSubscriber::new(settings, zone);
         s.client = Some(s.open().await?);
         Ok(s)
@@ -887,7 +831,7 @@ impl Subscriber for KafkaSubscriber {
                     return Err(BusError::Other(format!(
                         "another collector joined group {} as {:?}: give each collector its own `kafka.instance`",
                         self.settings.group,
-                        self.settings.instance.as_deref().unwrap_or("")
+                        self.settings.instance
                     )));
                 }
                 Err(e) => {
@@ -993,9 +937,15 @@ mod tests {
     #[test]
     fn secrets_are_not_in_debug_output() {
         let mut c = KafkaConfig::default();
-        c.options.insert("sasl.password".into(), "hunter2".into());
-        let s = KafkaSettings::from_config(&c, "h");
+        c.options.insert("sasl.password", "hunter2");
+        c.options.insert("sasl.username", "nbi");
+        let s = c.for_host("h");
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(s.instance, "nbi-collect-h");
+        // librdkafka still gets it.
+        let exposed: Vec<_> = s.options.exposed().collect();
+        assert!(exposed.contains(&("sasl.password", "hunter2")));
+        assert!(exposed.contains(&("sasl.username", "nbi")));
     }
 }

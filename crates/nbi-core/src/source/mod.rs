@@ -9,6 +9,8 @@ pub mod nettop;
 pub mod pause;
 pub mod replay;
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +19,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::counting::CountingPolicy;
+use self::linux::LinuxConfig;
+use self::linux::LinuxSource;
+use self::nettop::NettopConfig;
+use self::nettop::NettopSource;
+use self::pause::PauseSwitch;
+use self::replay::{ReplayConfig, ReplaySource};
+use crate::bus::Publisher;
+use crate::config::ConfigError;
+use crate::counting::{carriers, CountingPolicy, SystemProcesses};
 
 /// Which source to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -63,6 +73,147 @@ impl std::str::FromStr for SourceKind {
             other => Err(format!(
                 "unknown source {other:?}: expected nettop, linux or replay"
             )),
+        }
+    }
+}
+
+/// The `[source]` section: what is watched, how often, and what counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// Seconds per tick.
+    pub interval: u32,
+    /// Count traffic whose two ends are both on this machine (a local dev
+    /// server, a database, a model server). Left out by default.
+    pub include_loopback: bool,
+    /// macOS's own daemons and Linux's system users: "count" (under their
+    /// own names) or "leave_out". Told by executable path and user, never pid.
+    pub system_processes: SystemProcesses,
+    /// Changes to the built-in list of tunnel carriers (VPN clients).
+    pub carriers: CarrierEdits,
+    /// Process or app names never counted, besides the carriers.
+    pub exclude: BTreeSet<String>,
+    /// Replaced by `system_processes`: read from older files and turned
+    /// into it (a pid does not say what a process is).
+    #[serde(default, skip_serializing)]
+    pub min_pid: Option<u32>,
+    /// The nettop program (macOS).
+    pub nettop: PathBuf,
+    /// Internal poll of the Linux source, in milliseconds.
+    pub linux_poll_ms: u64,
+    /// Use the kernel's TCP destroy notifications when allowed (root or
+    /// CAP_NET_ADMIN): the final bytes of every closed connection.
+    pub linux_destroy_events: bool,
+    /// Count traffic of connections whose process was never seen under this
+    /// name (e.g. "(unknown)"); left out when empty.
+    pub linux_unattributed_app: String,
+}
+
+/// Names added to and removed from the built-in tunnel carriers
+/// (`nbi config` lists the result).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CarrierEdits {
+    /// Process, executable or app names of further VPN clients.
+    pub add: BTreeSet<String>,
+    /// Built-in names to count after all.
+    pub remove: BTreeSet<String>,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: SourceKind::platform_default(),
+            interval: 60,
+            include_loopback: false,
+            system_processes: SystemProcesses::Count,
+            carriers: CarrierEdits::default(),
+            exclude: BTreeSet::new(),
+            min_pid: None,
+            nettop: PathBuf::from("nettop"),
+            linux_poll_ms: 250,
+            linux_destroy_events: true,
+            linux_unattributed_app: String::new(),
+        }
+    }
+}
+
+impl SourceConfig {
+    /// Seconds per tick.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.interval))
+    }
+
+    /// The counting policy these keys describe: what is left out wherever
+    /// ticks enter.
+    pub fn counting(&self) -> CountingPolicy {
+        let carriers = carriers::built_in_names()
+            .filter(|n| !self.carriers.remove.contains(*n))
+            .map(str::to_string)
+            .chain(self.carriers.add.iter().cloned())
+            .collect::<Vec<_>>();
+        CountingPolicy::new(
+            self.include_loopback,
+            self.system_processes,
+            carriers,
+            &self.exclude,
+        )
+    }
+
+    /// Checks the keys; an error names the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.interval == 0 || self.interval > 3600 {
+            return Err(ConfigError::Invalid(format!(
+                "key `source.interval`: expected 1 to 3600 seconds, found {}",
+                self.interval
+            )));
+        }
+        if self.linux_poll_ms < 10 {
+            return Err(ConfigError::Invalid(format!(
+                "key `source.linux_poll_ms`: expected at least 10 ms, found {}",
+                self.linux_poll_ms
+            )));
+        }
+        Ok(())
+    }
+
+    /// The live source `kind` (nettop or Linux) as these keys set it up;
+    /// `state_dir` keeps its small files (nettop's pid file). `None` for a
+    /// replay, which needs its file ([`SourceSpec::Replay`]).
+    pub fn live(&self, kind: SourceKind, state_dir: &Path) -> Option<SourceSpec> {
+        match kind {
+            SourceKind::Nettop => Some(SourceSpec::Nettop(NettopConfig {
+                program: self.nettop.clone(),
+                pid_file: Some(state_dir.join("nettop.pid")),
+                ..NettopConfig::default()
+            })),
+            SourceKind::Linux => Some(SourceSpec::Linux(LinuxConfig {
+                poll: Duration::from_millis(self.linux_poll_ms),
+                destroy_events: self.linux_destroy_events,
+                unattributed_app: Some(self.linux_unattributed_app.trim())
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string),
+            })),
+            SourceKind::Replay => None,
+        }
+    }
+}
+
+/// A source, ready to run.
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    Nettop(NettopConfig),
+    Linux(LinuxConfig),
+    Replay(ReplayConfig),
+}
+
+impl SourceSpec {
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            SourceSpec::Nettop(_) => SourceKind::Nettop,
+            SourceSpec::Linux(_) => SourceKind::Linux,
+            SourceSpec::Replay(_) => SourceKind::Replay,
         }
     }
 }
@@ -147,6 +298,94 @@ pub enum SourceError {
     },
 }
 
+/// Runs a source until it ends or `ctx.shutdown` is cancelled.
+pub async fn run<P: Publisher>(
+    spec: SourceSpec,
+    ctx: SourceContext,
+    out: P,
+) -> Result<(), SourceError> {
+    let result = match spec {
+        SourceSpec::Nettop(cfg) => NettopSource::new(cfg).run(ctx.clone(), out).await,
+        SourceSpec::Linux(cfg) => LinuxSource::new(cfg).run(ctx.clone(), out).await,
+        SourceSpec::Replay(cfg) => {
+            ReplaySource::new(cfg)
+                .run(ctx.clone(), out)
+                .await
+                .map(|report| {
+                    if report.bad_lines > 0 {
+                        tracing::warn!(
+                            bad_lines = report.bad_lines,
+                            "replay skipped lines that were not ticks"
+                        );
+                    }
+                    tracing::info!(ticks = report.ticks, "replay finished");
+                })
+        }
+    };
+    if let Err(e) = &result {
+        ctx.set_state(SourceState::Failing {
+            reason: e.to_string(),
+        });
+    }
+    result
+}
+
+/// Runs a source like [`run`], stopping it while `pause` is on (state
+/// `Paused`) and starting it afresh on resume. Returns when `ctx.shutdown` is
+/// cancelled, when the source fails, or when it ends by itself (a replay).
+pub async fn run_pausable<P: Publisher>(
+    spec: SourceSpec,
+    ctx: SourceContext,
+    out: P,
+    pause: &PauseSwitch,
+) -> Result<(), SourceError> {
+    loop {
+        if pause.is_paused() {
+            ctx.set_state(SourceState::Paused);
+            tracing::info!("watching paused");
+            tokio::select! {
+                _ = ctx.shutdown.cancelled() => {
+                    ctx.set_state(SourceState::Stopped);
+                    return Ok(());
+                }
+                _ = pause.wait_for(false) => {}
+            }
+            tracing::info!("watching resumed");
+            ctx.set_state(SourceState::Starting);
+        }
+        let stop = ctx.shutdown.child_token();
+        let stopper = {
+            let (pause, stop) = (pause.clone(), stop.clone());
+            tokio::spawn(async move {
+                pause.wait_for(true).await;
+                stop.cancel();
+            })
+        };
+        let run_ctx = SourceContext {
+            shutdown: stop,
+            ..ctx.clone()
+        };
+        let result = run(spec.clone(), run_ctx, out.clone()).await;
+        stopper.abort();
+        result?;
+        if ctx.shutdown.is_cancelled() || !pause.is_paused() {
+            return Ok(());
+        }
+    }
+}
+
+/// A fresh status for a source about to start.
+pub fn status_channel(
+    kind: SourceKind,
+) -> (watch::Sender<SourceStatus>, watch::Receiver<SourceStatus>) {
+    watch::channel(SourceStatus {
+        source: kind,
+        state: SourceState::Starting,
+        last_tick: None,
+        ticks: 0,
+    })
+}
+
 /// Keeps `at` strictly increasing for one source, so that a wall clock that
 /// jumps back never makes two ticks share a key (which would drop one).
 #[derive(Debug, Default)]
@@ -186,6 +425,54 @@ mod tests {
         assert_eq!(m.stamp(t(1120)), t(1120));
         // Forward jumps are kept as they are.
         assert_eq!(m.stamp(t(90_000)), t(90_000));
+    }
+
+    #[tokio::test]
+    async fn a_source_that_ends_by_itself_ends_the_pausable_run() {
+        use crate::bus::{memory, Subscriber};
+        let dir = tempfile::tempdir().unwrap();
+        let at: DateTime<Utc> = "2026-07-14T08:00:00Z".parse().unwrap();
+        let lines: Vec<String> = (0..3)
+            .map(|i| {
+                crate::tick::Tick::from_totals(
+                    "h",
+                    at + chrono::Duration::minutes(i),
+                    60,
+                    [("Slack".to_string(), (1u64, 1u64))],
+                )
+                .to_json()
+            })
+            .collect();
+        let path = dir.path().join("ticks.ndjson");
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let spec = SourceSpec::Replay(ReplayConfig {
+            path,
+            csv: None,
+            speed: 0.0,
+        });
+        let (tx, rx) = watch::channel(SourceStatus {
+            source: SourceKind::Replay,
+            state: SourceState::Starting,
+            last_tick: None,
+            ticks: 0,
+        });
+        let (publisher, mut subscriber) = memory::channel(16);
+        let ctx = SourceContext {
+            host: "h".into(),
+            interval: Duration::from_secs(60),
+            counting: Arc::new(CountingPolicy::count_everything()),
+            status: tx,
+            shutdown: CancellationToken::new(),
+        };
+        run_pausable(spec, ctx, publisher, &PauseSwitch::default())
+            .await
+            .unwrap();
+        assert_eq!(rx.borrow().state, SourceState::Finished);
+        let got = subscriber
+            .next_batch(10, Duration::from_millis(10))
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 3);
     }
 
     #[test]

@@ -23,7 +23,9 @@ use super::{
     answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreError,
     StoreSummary, TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
 };
+use crate::config::Secret;
 use crate::intel::verdict::Status;
+use crate::store::InfluxDbConfig;
 use crate::tick::Tick;
 
 pub const MEASUREMENT: &str = "network_traffic";
@@ -32,46 +34,31 @@ pub const TICKS: &str = "nbi_tick";
 /// draws them as annotations.
 pub const VERDICTS: &str = "nbi_verdict";
 
-/// Where the store writes and reads.
-#[derive(Clone)]
-pub struct InfluxConfig {
-    /// e.g. `http://127.0.0.1:8086`
-    pub url: String,
-    /// The database (the bucket on 2.x).
-    pub database: String,
-    /// Sent as `Authorization: Token …` when set; never logged.
-    pub token: Option<String>,
-    /// Points per write request.
-    pub batch_points: usize,
-}
-
-impl std::fmt::Debug for InfluxConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InfluxConfig")
-            .field("url", &self.url)
-            .field("database", &self.database)
-            .field("token", &self.token.as_ref().map(|_| "(set)"))
-            .field("batch_points", &self.batch_points)
-            .finish()
-    }
-}
-
 pub struct InfluxStore {
-    cfg: InfluxConfig,
+    url: String,
+    database: String,
+    /// Sent as `Authorization: Token …`; never logged.
+    token: Option<Secret>,
+    batch_points: usize,
     agent: ureq::Agent,
     /// Where verdict points are placed: the start of the local day.
     zone: Tz,
 }
 
 impl InfluxStore {
-    pub fn new(cfg: InfluxConfig) -> InfluxStore {
+    /// A client of the server and database `[influxdb]` names, sending
+    /// `token` (see [`InfluxDbConfig::resolved_token`]).
+    pub fn new(cfg: &InfluxDbConfig, token: Option<Secret>) -> InfluxStore {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(30)))
             .http_status_as_error(false)
             .build()
             .into();
         InfluxStore {
-            cfg,
+            url: cfg.url.trim().to_string(),
+            database: cfg.database.clone(),
+            token,
+            batch_points: cfg.batch_points.max(1),
             agent,
             zone: chrono_tz::UTC,
         }
@@ -184,20 +171,20 @@ impl InfluxStore {
 
     fn unreachable(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError::Unreachable {
-            url: self.cfg.url.clone(),
+            url: self.url.clone(),
             reason: e.to_string(),
         }
     }
 
     fn post_lines(&self, body: String) -> Result<(), StoreError> {
-        let url = format!("{}/write", self.cfg.url.trim_end_matches('/'));
+        let url = format!("{}/write", self.url.trim_end_matches('/'));
         let mut req = self
             .agent
             .post(&url)
-            .query("db", &self.cfg.database)
+            .query("db", &self.database)
             .query("precision", "s");
-        if let Some(t) = &self.cfg.token {
-            req = req.header("Authorization", &format!("Token {t}"));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", &format!("Token {}", t.expose()));
         }
         let mut resp = req.send(body).map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
@@ -214,15 +201,15 @@ impl InfluxStore {
 
     /// Runs one InfluxQL statement; returns its series.
     pub fn query(&self, q: &str) -> Result<Vec<Value>, StoreError> {
-        let url = format!("{}/query", self.cfg.url.trim_end_matches('/'));
+        let url = format!("{}/query", self.url.trim_end_matches('/'));
         let mut req = self
             .agent
             .get(&url)
-            .query("db", &self.cfg.database)
+            .query("db", &self.database)
             .query("epoch", "s")
             .query("q", q);
-        if let Some(t) = &self.cfg.token {
-            req = req.header("Authorization", &format!("Token {t}"));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", &format!("Token {}", t.expose()));
         }
         let mut resp = req.call().map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
@@ -314,7 +301,7 @@ impl InfluxStore {
 
     /// Creates the database (1.x; 2.x maps buckets itself and may refuse).
     pub fn create_database(&self) -> Result<(), StoreError> {
-        self.query(&format!("CREATE DATABASE {}", ident(&self.cfg.database)))
+        self.query(&format!("CREATE DATABASE {}", ident(&self.database)))
             .map(|_| ())
     }
 
@@ -529,7 +516,7 @@ impl TickWriter for InfluxStore {
                 body.push('\n');
                 points += 1;
             }
-            if points >= self.cfg.batch_points.max(1) {
+            if points >= self.batch_points.max(1) {
                 self.post_lines(std::mem::take(&mut body))?;
                 points = 0;
             }
@@ -767,25 +754,13 @@ mod tests {
     }
 
     #[test]
-    fn the_token_is_never_printed() {
-        let cfg = InfluxConfig {
-            url: "http://127.0.0.1:1".into(),
-            database: "nbi".into(),
-            token: Some("s3cret".into()),
-            batch_points: 5000,
-        };
-        assert!(!format!("{cfg:?}").contains("s3cret"));
-    }
-
-    #[test]
     fn an_unreachable_server_is_a_transient_error_naming_it() {
-        let mut s = InfluxStore::new(InfluxConfig {
-            // Port 9 (discard) on loopback: nothing listens there.
+        // Port 9 (discard) on loopback: nothing listens there.
+        let cfg = InfluxDbConfig {
             url: "http://127.0.0.1:9".into(),
-            database: "nbi".into(),
-            token: None,
-            batch_points: 5000,
-        });
+            ..InfluxDbConfig::default()
+        };
+        let mut s = InfluxStore::new(&cfg, None);
         let t = Tick::from_totals("h", Utc::now(), 60, [("a".to_string(), (1, 1))]);
         let err = s.write(&[t]).unwrap_err();
         assert!(err.is_transient(), "{err}");
