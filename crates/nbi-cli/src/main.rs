@@ -12,8 +12,8 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Before any thread exists: the models' tiny matrices are fastest on one.
-    nbi_core::intel::use_one_math_thread();
+    // Before any thread exists.
+    nbi_core::runtime::init_process();
     init_logging(&cli.global.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

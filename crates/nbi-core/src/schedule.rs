@@ -227,7 +227,6 @@ mod tests {
 
     #[test]
     fn a_store_judged_three_days_back_gets_three_verdicts_on_start() {
-        crate::intel::use_one_math_thread();
         let n = nightly();
         let dir = tempfile::tempdir().unwrap();
         let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
@@ -377,7 +376,6 @@ mod tests {
 
     #[test]
     fn a_day_that_cannot_be_judged_is_recorded_and_the_next_is_judged() {
-        crate::intel::use_one_math_thread();
         let n = nightly();
         let dir = tempfile::tempdir().unwrap();
         let (mut s, now) = faulty(dir.path(), false);
@@ -414,7 +412,6 @@ mod tests {
 
     #[test]
     fn a_passing_fault_defers_the_day_until_it_can_be_judged() {
-        crate::intel::use_one_math_thread();
         let n = nightly();
         let dir = tempfile::tempdir().unwrap();
         let (mut s, now) = faulty(dir.path(), true);

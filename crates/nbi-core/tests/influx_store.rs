@@ -226,7 +226,6 @@ fn detect_gives_the_same_verdict_on_both_stores() {
     let Some((influx, _dir, sqlite)) = both(&ticks) else {
         return;
     };
-    nbi_core::intel::use_one_math_thread();
     let cfg = IntelConfig::default();
     let a = judge(&influx.store, "mbp", last, tz, &cfg).unwrap().verdict;
     let b = judge(&sqlite, "mbp", last, tz, &cfg).unwrap().verdict;

@@ -7,7 +7,6 @@ use nbi_core::synth::Scenario;
 
 #[test]
 fn the_default_model_flags_every_anomaly_and_nothing_benign() {
-    nbi_core::intel::use_one_math_thread();
     let report = run(&EvalOptions {
         model: ModelKind::Default,
         days_per_kind: 4,
@@ -31,7 +30,6 @@ fn the_default_model_flags_every_anomaly_and_nothing_benign() {
 
 #[test]
 fn the_evaluation_repeats_exactly() {
-    nbi_core::intel::use_one_math_thread();
     let opts = EvalOptions {
         model: ModelKind::Original,
         days_per_kind: 1,

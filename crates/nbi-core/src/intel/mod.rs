@@ -447,7 +447,6 @@ mod tests {
 
     #[test]
     fn learning_then_judged_and_anomalous_days_stay_out_of_baselines() {
-        crate::intel::use_one_math_thread();
         let dir = tempfile::tempdir().unwrap();
         let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
         // 2026-06-01 is a Monday: four weeks of normal days, then one with
