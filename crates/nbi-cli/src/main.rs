@@ -15,8 +15,11 @@ fn main() -> ExitCode {
     // Before any thread exists.
     nbi_core::runtime::init_process();
     init_logging(&cli.global.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread for the async parts: they mostly wait, and a second
+    // worker would wake with the first on every timer (a battery's cost).
+    // Blocking work (the socket table, SQLite, training) runs on the
+    // blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
