@@ -25,7 +25,7 @@ await_up() {
         "$1" && { log "$2 is up at $3"; return 0; }
         sleep 0.1
     done
-    log "$2 did not start: $(tail -5 "$4")"
+    log "$2 did not start: $(tail -n 5 "$4")"
     return 1
 }
 
