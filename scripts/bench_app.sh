@@ -8,8 +8,17 @@
 # and its WebKit processes; then the same for `nbi run` (the pipeline without
 # the tray app) as the reference. Run by scripts/bench; alone:
 # scripts/bench_app.sh.
+# Linux only (bash; /proc, Xvfb, trayer, xdotool): on macOS it says so and
+# exits 0. There WebKit's processes are XPC services started by launchd, not
+# children of the app, no private desktop can host the tray, and `ps` has no
+# private-memory figure: a number measured there would not be this one.
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+if is_macos; then
+    log "bench_app.sh: the tray app's footprint is measured on Linux only (/proc, Xvfb, trayer): skipped on macOS"
+    exit 0
+fi
 cd "$NBI_ROOT"
 
 SETTLE=${NBI_BENCH_SETTLE:-60}

@@ -1,7 +1,10 @@
 # Shared by the scripts: install what is missing, and nothing twice.
-# shellcheck shell=bash
+# POSIX sh (macOS's /bin/sh and /bin/bash 3.2, Debian's dash): no arrays, no
+# `local`, no bash-only builtins. Sourced by the scripts in scripts/, so the
+# clone is the directory above the running script ($0).
+# shellcheck shell=sh
 
-NBI_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NBI_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export NBI_ROOT
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -16,33 +19,50 @@ as_root() {
 # apt_install PKG...: installs the Debian packages that are not installed yet.
 apt_install() {
     is_debian || return 0
-    local missing=()
+    apt_missing=
     for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || apt_missing="$apt_missing $p"
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing Debian packages: ${missing[*]}"
+    [ -n "$apt_missing" ] || return 0
+    log "installing Debian packages:$apt_missing"
     # A private archive cache: the image's apt hook deletes .debs after each run,
     # which breaks an install that overlaps another apt run.
-    local cache=/var/tmp/nbi-apt
-    as_root mkdir -p "$cache/partial"
+    apt_cache=/var/tmp/nbi-apt
+    as_root mkdir -p "$apt_cache/partial"
     as_root dpkg --configure -a >/dev/null 2>&1 || true
-    if [ ! -f /var/tmp/nbi-apt/.updated ] || [ -n "$(find /var/tmp/nbi-apt/.updated -mmin +720 2>/dev/null)" ]; then
+    if [ ! -f "$apt_cache/.updated" ] || [ -n "$(find "$apt_cache/.updated" -mmin +720 2>/dev/null)" ]; then
         as_root apt-get update -qq
-        as_root touch /var/tmp/nbi-apt/.updated
+        as_root touch "$apt_cache/.updated"
     fi
+    # Package names are single words: the list splits on spaces.
+    # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
-        -o Dir::Cache::Archives="$cache" "${missing[@]}"
+        -o Dir::Cache::Archives="$apt_cache" $apt_missing
+}
+
+# brew_install FORMULA [HINT]: installs a Homebrew formula (macOS) that is not
+# installed yet; without Homebrew, says what to install and fails.
+brew_install() {
+    if ! command -v brew >/dev/null 2>&1; then
+        log "${2:-$1} is needed: install Homebrew (https://brew.sh), then: brew install $1"
+        return 1
+    fi
+    brew list --versions "$1" >/dev/null 2>&1 && return 0
+    log "installing $1 (Homebrew)"
+    brew install "$1"
 }
 
 ensure_rust() {
     if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
-        export PATH="$HOME/.cargo/bin:$PATH"
+        PATH="$HOME/.cargo/bin:$PATH"
+        export PATH
     fi
     if ! command -v cargo >/dev/null 2>&1; then
         log "installing the Rust toolchain (rustup)"
         curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy
-        export PATH="$HOME/.cargo/bin:$PATH"
+        PATH="$HOME/.cargo/bin:$PATH"
+        export PATH
+        command -v cargo >/dev/null 2>&1 || { log "rustup did not install cargo"; exit 1; }
     fi
 }
 
@@ -57,7 +77,9 @@ ensure_build_deps() {
 }
 
 # What the tests need besides the build: real curl for Linux traffic tests,
-# python3 for the stand-in nettop, procps for process checks.
+# python3 for the stand-in nettop, procps for process checks. macOS has
+# curl, python3 (Xcode command line tools) and ps; InfluxDB comes from
+# Homebrew when test_services.sh starts it.
 ensure_test_deps() {
     ensure_build_deps
     if is_debian; then
@@ -80,9 +102,11 @@ ensure_tauri_build_deps() {
 
 # ...and testing it headless: Xvfb, a D-Bus session, dunst (notifications),
 # trayer (a tray host), xdotool (clicks), ImageMagick (screenshots), WebKit's
-# WebDriver and tauri-driver.
+# WebDriver and tauri-driver. The end-to-end test runs on Linux only (macOS
+# has no WebDriver for its web view): macOS needs nothing more.
 ensure_tauri_deps() {
     ensure_tauri_build_deps
+    is_macos && return 0
     if is_debian; then
         apt_install xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver trayer xdotool \
             imagemagick fonts-dejavu-core libnotify-bin at-spi2-core
@@ -102,11 +126,11 @@ sha256() {
 ensure_ui_node_modules() {
     ensure_node
     (
-        cd "$NBI_ROOT/ui"
-        local stamp=node_modules/.nbi-lock.sha256 want
+        cd "$NBI_ROOT/ui" || exit 1
+        stamp=node_modules/.nbi-lock.sha256
         want=$(sha256 package-lock.json package.json)
         if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-            return 0
+            exit 0
         fi
         log "npm ci (ui)"
         npm ci --no-audit --no-fund
@@ -138,14 +162,13 @@ ensure_node() {
     elif is_debian; then
         apt_install nodejs npm xz-utils curl ca-certificates || true
         if ! node_ok; then
-            local arch
             case "$(uname -m)" in
-                x86_64) arch=x64 ;;
-                aarch64) arch=arm64 ;;
+                x86_64) node_arch=x64 ;;
+                aarch64) node_arch=arm64 ;;
                 *) log "no Node.js build for $(uname -m): install Node.js 20.19 or later"; exit 1 ;;
             esac
             log "installing Node.js $NBI_NODE_VERSION from nodejs.org into /usr/local"
-            curl -fsSL "https://nodejs.org/dist/v$NBI_NODE_VERSION/node-v$NBI_NODE_VERSION-linux-$arch.tar.xz" |
+            curl -fsSL "https://nodejs.org/dist/v$NBI_NODE_VERSION/node-v$NBI_NODE_VERSION-linux-$node_arch.tar.xz" |
                 as_root tar -xJ -C /usr/local --strip-components=1
             hash -r
         fi

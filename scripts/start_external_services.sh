@@ -1,10 +1,11 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Starts Kafka (KRaft), InfluxDB 2 and Grafana from docker/compose.yaml,
 # detached, waits until each is healthy, creates the topics nbi uses, and
 # prints the URLs and the nbi configuration for watchers and the collector.
 # Needs Docker with the compose plugin. Safe to run twice.
 #   NBI_BIND=0.0.0.0 ./scripts/start_external_services.sh   # let other machines in
-set -euo pipefail
+set -eu
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$NBI_ROOT/docker"
 
@@ -19,7 +20,7 @@ log "starting kafka, influxdb and grafana"
 docker compose up -d
 
 wait_healthy() {
-    local service=$1 id state
+    service=$1
     id=$(docker compose ps -q "$service")
     for _ in $(seq 1 120); do
         state=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null || echo starting)

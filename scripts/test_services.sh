@@ -1,12 +1,14 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Installs and starts, on 127.0.0.1, the real servers the tests use, or stops
 # them again:  test_services.sh start|stop|env
-#   InfluxDB (Debian's influxdb, v1 API) on 127.0.0.1:18086
+#   InfluxDB 1.x (v1 API: Debian's influxdb, Homebrew's influxdb@1 on macOS)
+#     on 127.0.0.1:18086
 #   tansu (an Apache-Kafka-compatible broker, SQLite storage) on 127.0.0.1:19092
 # `env` prints the variables the tests read, one per line: the servers'
 # addresses, and the programs for tests that start (and stop) their own.
 # Safe to run twice; stops only what it started (by pid file).
-set -euo pipefail
+set -eu
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 dir="$NBI_ROOT/target/test-services"
@@ -23,18 +25,42 @@ await_up() {
         "$1" && { log "$2 is up at $3"; return 0; }
         sleep 0.1
     done
-    log "$2 did not start: $(tail -5 "$4")"
+    log "$2 did not start: $(tail -n 5 "$4")"
     return 1
 }
 
 influx_up() { curl -fsS -o /dev/null "$(influx_url)/ping" 2>/dev/null; }
 
-start_influx() {
-    if influx_up; then return 0; fi
-    if ! command -v influxd >/dev/null 2>&1; then
+# influxd_bin: an influxd of InfluxDB 1.x (its -config file is TOML; 2.x's
+# influxd takes other flags): the one on PATH, else Homebrew's influxdb@1,
+# which is keg-only (not linked onto PATH).
+influxd_bin() {
+    brew_influxd=
+    if command -v brew >/dev/null 2>&1; then
+        brew_influxd="$(brew --prefix)/opt/influxdb@1/bin/influxd"
+    fi
+    for i in "$(command -v influxd 2>/dev/null || true)" "$brew_influxd"; do
+        if [ -n "$i" ] && [ -x "$i" ] && "$i" version 2>/dev/null | grep -q '^InfluxDB v1\.'; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
+install_influx() {
+    influxd_bin >/dev/null && return 0
+    if is_macos; then
+        brew_install influxdb@1 "InfluxDB 1.x" || return 1
+    else
         apt_install influxdb
     fi
-    command -v influxd >/dev/null 2>&1 || { log "influxd is not available"; return 1; }
+    influxd_bin >/dev/null || { log "no influxd of InfluxDB 1.x is available"; return 1; }
+}
+
+start_influx() {
+    if influx_up; then return 0; fi
+    install_influx
     mkdir -p "$dir/influxdb"
     # The stock config listens on every interface: everything here is on loopback.
     cat > "$dir/influxdb/influxdb.conf" <<EOC
@@ -57,26 +83,25 @@ bind-address = "127.0.0.1:18088"
 [continuous_queries]
   enabled = false
 EOC
-    influxd -config "$dir/influxdb/influxdb.conf" > "$dir/influxdb/influxd.log" 2>&1 &
+    "$(influxd_bin)" -config "$dir/influxdb/influxdb.conf" > "$dir/influxdb/influxd.log" 2>&1 &
     echo $! > "$dir/influxdb/pid"
     await_up influx_up InfluxDB "$(influx_url)" "$dir/influxdb/influxd.log"
 }
 
 # stop_started NAME PROGRAM: stops the server this script started under
-# $dir/NAME (by its pid file, and only if that pid is still PROGRAM).
+# $dir/NAME (by its pid file, and only if that pid still runs PROGRAM).
 stop_started() {
-    local pidfile="$dir/$1/pid" pid
+    pidfile="$dir/$1/pid"
     [ -f "$pidfile" ] || return 0
     pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null && grep -q "$2" "/proc/$pid/cmdline" 2>/dev/null; then
-        kill "$pid"
+    if kill -0 "$pid" 2>/dev/null && ps -p "$pid" -o command= 2>/dev/null | grep -q "$2"; then
+        kill "$pid" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -f "$pidfile"
 }
 
 tansu_bin() {
-    local t
     for t in "$(command -v tansu 2>/dev/null || true)" "$HOME/.cargo/bin/tansu"; do
         if [ -n "$t" ] && [ -x "$t" ] && "$t" --version 2>/dev/null | grep -qx "tansu $tansu_version"; then
             echo "$t"
@@ -96,10 +121,16 @@ install_tansu() {
     tansu_bin >/dev/null || { log "tansu $tansu_version did not install"; return 1; }
 }
 
-kafka_up() { (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null; }
+# Whether something accepts connections on the broker's port (python3: the
+# tests need it anyway, and sh has no sockets).
+kafka_up() {
+    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' \
+        "$kafka_port" 2>/dev/null
+}
 
 start_kafka() {
     install_tansu
+    command -v python3 >/dev/null 2>&1 || apt_install python3
     if kafka_up; then return 0; fi
     mkdir -p "$dir/tansu"
     # tansu reads the path after sqlite:// relative to its directory.
@@ -113,12 +144,12 @@ start_kafka() {
 
 
 case "${1:-}" in
-    start) start_influx && start_kafka ;;
+    start) start_influx; start_kafka ;;
     stop) stop_started tansu tansu; stop_started influxdb influxd ;;
     env)
         influx_up && echo "NBI_TEST_INFLUX_URL=$(influx_url)"
         kafka_up && echo "NBI_TEST_KAFKA=127.0.0.1:$kafka_port"
-        command -v influxd >/dev/null 2>&1 && echo "NBI_TEST_INFLUXD=$(command -v influxd)"
+        influxd_bin >/dev/null && echo "NBI_TEST_INFLUXD=$(influxd_bin)"
         tansu_bin >/dev/null && echo "NBI_TEST_TANSU=$(tansu_bin)"
         true
         ;;

@@ -1,9 +1,10 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # Builds the webview (ui/) and runs its tests: type check, unit tests (Vitest)
 # and browser tests (real Chromium through playwright-core, Tauri IPC mocked).
 # Installs what is missing and nothing twice; ends with one line
 # "ui: N passed, M failed" and exits non-zero if anything failed.
-set -euo pipefail
+set -eu
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$NBI_ROOT/ui"
 
@@ -34,14 +35,17 @@ failed=0
 
 # step NAME CMD...: a build step; its failure counts as one failed test.
 step() {
-    local name=$1
+    step_name=$1
     shift
-    log "$name"
+    log "$step_name"
     if ! "$@"; then
-        log "$name failed"
+        log "$step_name failed"
         failed=$((failed + 1))
     fi
 }
+
+# The escape character that starts a color code.
+esc=$(printf '\033')
 
 # tests NAME LOG PASS_SED FAIL_SED CMD...: runs a test runner, keeps its
 # output in LOG and adds up the counts that the sed expressions pick out of
@@ -49,23 +53,23 @@ step() {
 # crashed, or did not start) still counts as one failure, and one that
 # passes having run nothing counts as one too.
 tests() {
-    local name=$1 out=$2 pass_sed=$3 fail_sed=$4 status p f
+    t_name=$1 t_out=$2 t_pass=$3 t_fail=$4
     shift 4
-    log "$name"
-    set +e
-    "$@" 2>&1 | tee "$out"
-    status=${PIPESTATUS[0]}
-    set -e
+    log "$t_name"
+    # The runner's status through a file: sh has no pipefail.
+    { s=0; "$@" 2>&1 || s=$?; echo "$s" >"$t_out.status"; } | tee "$t_out"
+    t_status=$(cat "$t_out.status")
+    rm -f "$t_out.status"
     # Runners color their output when they think a person is watching.
-    sed -i.bak $'s/\x1b\\[[0-9;]*m//g' "$out" && rm -f "$out.bak"
-    p=$(sed -nE "$pass_sed" "$out" | awk '{s+=$1} END {print s+0}')
-    f=$(sed -nE "$fail_sed" "$out" | awk '{s+=$1} END {print s+0}')
-    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
-        log "$name exited with status $status"
+    sed "s/$esc\[[0-9;]*m//g" "$t_out" >"$t_out.plain" && mv "$t_out.plain" "$t_out"
+    p=$(sed -nE "$t_pass" "$t_out" | awk '{s+=$1} END {print s+0}')
+    f=$(sed -nE "$t_fail" "$t_out" | awk '{s+=$1} END {print s+0}')
+    if [ "$t_status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        log "$t_name exited with status $t_status"
         f=1
     fi
-    if [ "$status" -eq 0 ] && [ "$p" -eq 0 ]; then
-        log "$name ran no test"
+    if [ "$t_status" -eq 0 ] && [ "$p" -eq 0 ]; then
+        log "$t_name ran no test"
         f=$((f + 1))
     fi
     passed=$((passed + p))
