@@ -559,6 +559,14 @@ impl Runtime {
         self.collect(subscriber, Some(stop)).await
     }
 
+    #[cfg(not(feature = "kafka"))]
+    pub async fn collect_kafka(
+        &self,
+        _stop: CancellationToken,
+    ) -> Result<CollectorStats, RuntimeError> {
+        Err(kafka_unavailable())
+    }
+
     /// `[kafka]` as this host's clients use it.
     pub fn kafka_config(&self) -> crate::bus::KafkaConfig {
         self.config.kafka.for_host(&self.config.host)
