@@ -294,6 +294,13 @@ mod tests {
                 ..Default::default()
             })
         }
+
+        fn prune_minutes(
+            &mut self,
+            _before: chrono::DateTime<chrono::Utc>,
+        ) -> Result<u64, StoreError> {
+            Ok(0)
+        }
     }
 
     fn tick(n: i64) -> Tick {

@@ -278,6 +278,9 @@ mod tests {
         fn write(&mut self, t: &[crate::Tick]) -> Result<crate::store::WriteReport, StoreError> {
             self.inner.write(t)
         }
+        fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+            self.inner.prune_minutes(before)
+        }
     }
 
     impl crate::store::UsageQuery for Faulty {
@@ -328,6 +331,15 @@ mod tests {
             step: u32,
         ) -> Result<crate::store::DayCurve, StoreError> {
             self.inner.day_curve(h, d, tz, step)
+        }
+        fn for_each_tick(
+            &self,
+            h: &crate::store::HostFilter,
+            start: DateTime<Utc>,
+            end: DateTime<Utc>,
+            f: &mut dyn FnMut(crate::Tick) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            self.inner.for_each_tick(h, start, end, f)
         }
         fn summary(&self) -> Result<crate::store::StoreSummary, StoreError> {
             self.inner.summary()

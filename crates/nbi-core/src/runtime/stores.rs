@@ -6,12 +6,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::store::{
-    AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError, StoreSummary,
-    TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
+    AppTotal, DailyUsage, DayCurve, HostFilter, HourCoverage, HourlyUsage, Store, StoreError,
+    StoreSummary, TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
 };
 use crate::tick::Tick;
 
@@ -40,6 +40,9 @@ impl Writer {
 impl TickWriter for Writer {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
         self.lock().write(ticks)
+    }
+    fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.lock().prune_minutes(before)
     }
 }
 
@@ -119,6 +122,9 @@ impl TickWriter for Judge {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
         self.writer.lock().write(ticks)
     }
+    fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.writer.lock().prune_minutes(before)
+    }
 }
 
 impl UsageQuery for Judge {
@@ -156,6 +162,24 @@ impl UsageQuery for Judge {
         step_minutes: u32,
     ) -> Result<DayCurve, StoreError> {
         self.reader.day_curve(host, day, tz, step_minutes)
+    }
+    fn daily(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<DailyUsage>, StoreError> {
+        self.reader.daily(host, from, to, tz)
+    }
+    fn for_each_tick(
+        &self,
+        host: &HostFilter,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        f: &mut dyn FnMut(Tick) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.reader.for_each_tick(host, start, end, f)
     }
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         self.reader.summary()

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 use super::timeline::{local_day_bounds, DayBounds};
-use super::{AppCurve, AppTotal, DayCurve, HourCoverage, HourlyUsage, StoreError};
+use super::{AppCurve, AppTotal, DailyUsage, DayCurve, HourCoverage, HourlyUsage, StoreError};
 
 /// The UTC range of the local days `from..=to`.
 pub(crate) fn range(from: NaiveDate, to: NaiveDate, tz: Tz) -> Result<DayBounds, StoreError> {
@@ -77,4 +77,31 @@ pub(crate) fn coverage(seconds: HashMap<(NaiveDate, u8), u64>) -> Vec<HourCovera
         .collect();
     out.sort_by_key(|c| (c.day, c.hour));
     out
+}
+
+/// Hourly rows summed per (day, app), by day then app.
+pub(crate) fn daily_from_hourly(hourly: Vec<HourlyUsage>) -> Vec<DailyUsage> {
+    let mut sums: HashMap<(NaiveDate, String), (u64, u64)> = HashMap::new();
+    for h in hourly {
+        let e = sums.entry((h.day, h.app)).or_default();
+        e.0 += h.bytes_in;
+        e.1 += h.bytes_out;
+    }
+    let mut out: Vec<DailyUsage> = sums
+        .into_iter()
+        .filter(|(_, (i, o))| *i + *o > 0)
+        .map(|((day, app), (bytes_in, bytes_out))| DailyUsage {
+            day,
+            app,
+            bytes_in,
+            bytes_out,
+        })
+        .collect();
+    sort_daily(&mut out);
+    out
+}
+
+/// By day, then app.
+pub(crate) fn sort_daily(rows: &mut [DailyUsage]) {
+    rows.sort_by(|a, b| (a.day, &a.app).cmp(&(b.day, &b.app)));
 }

@@ -352,6 +352,9 @@ impl InfluxStore {
     }
 }
 
+/// A tick read back in parts: its interval and its apps' (in, out).
+type TickParts = (u32, Vec<(String, (u64, u64))>);
+
 /// A quoted InfluxQL identifier.
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
@@ -526,6 +529,11 @@ impl TickWriter for InfluxStore {
         }
         Ok(report)
     }
+
+    /// The server's retention policies decide what it keeps.
+    fn prune_minutes(&mut self, _before: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 }
 
 impl UsageQuery for InfluxStore {
@@ -644,6 +652,78 @@ impl UsageQuery for InfluxStore {
         Ok(curve)
     }
 
+    fn for_each_tick(
+        &self,
+        host: &HostFilter,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        f: &mut dyn FnMut(Tick) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // A day of points per query: a year is not one answer in memory.
+        const CHUNK_S: i64 = 86_400;
+        let (mut from, end) = (start.timestamp(), end.timestamp());
+        while from < end {
+            let to = (from + CHUNK_S).min(end);
+            let bounds = DayBounds {
+                start: DateTime::from_timestamp(from, 0).unwrap_or_default(),
+                end: DateTime::from_timestamp(to, 0).unwrap_or_default(),
+            };
+            let w = where_clause(host, bounds);
+            // (time, host) → (interval, per-app (in, out))
+            let mut ticks: std::collections::BTreeMap<(i64, String), TickParts> =
+                Default::default();
+            let q = format!(
+                "SELECT \"interval_s\" FROM {} WHERE {w} GROUP BY \"host\"",
+                ident(TICKS)
+            );
+            for series in self.query(&q)? {
+                let h = series["tags"]["host"].as_str().unwrap_or("").to_string();
+                for row in series["values"].as_array().into_iter().flatten() {
+                    if let Some(t) = row[0].as_i64() {
+                        let interval = row[1]
+                            .as_u64()
+                            .and_then(|v| u32::try_from(v).ok())
+                            .unwrap_or(0);
+                        ticks.insert((t, h.clone()), (interval, Vec::new()));
+                    }
+                }
+            }
+            let q = format!(
+                "SELECT \"in\", \"out\" FROM {} WHERE {w} GROUP BY \"host\", \"process_name\"",
+                ident(MEASUREMENT)
+            );
+            for series in self.query(&q)? {
+                let h = series["tags"]["host"].as_str().unwrap_or("").to_string();
+                let app = series["tags"]["process_name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                for row in series["values"].as_array().into_iter().flatten() {
+                    let n = |v: &Value| {
+                        v.as_u64()
+                            .or_else(|| v.as_f64().map(|f| f as u64))
+                            .unwrap_or(0)
+                    };
+                    if let Some(t) = row[0].as_i64() {
+                        // Points without their tick (written by another tool)
+                        // come as ticks of unknown interval.
+                        ticks
+                            .entry((t, h.clone()))
+                            .or_insert((0, Vec::new()))
+                            .1
+                            .push((app.clone(), (n(&row[1]), n(&row[2]))));
+                    }
+                }
+            }
+            for ((t, h), (interval, apps)) in ticks {
+                let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
+                f(Tick::from_totals(h, at, interval, apps))?;
+            }
+            from = to;
+        }
+        Ok(())
+    }
+
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         let count = |q: &str| -> Result<u64, StoreError> {
             Ok(self
@@ -682,6 +762,9 @@ impl UsageQuery for InfluxStore {
             hosts: hosts.into_iter().collect(),
             first_tick: edge("first")?,
             last_tick: edge("last")?,
+            // The server's retention policies are its own.
+            minute_data_from: None,
+            file_bytes: None,
         })
     }
 }

@@ -29,12 +29,20 @@ pub use timeline::{local_day_bounds, DayBounds};
 pub struct StoreConfig {
     /// The SQLite database file.
     pub db: PathBuf,
+    /// Days the embedded store keeps every tick (minute data) for; older
+    /// days keep their hourly and daily sums for ever. 0: keep every tick.
+    pub keep_minutes_days: u32,
 }
+
+/// A season of minute detail: the Today view's curves, exports by the
+/// minute. A year of it costs about 20 MB (`scripts/bench`).
+pub const DEFAULT_KEEP_MINUTES_DAYS: u32 = 90;
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             db: crate::paths::default_db(),
+            keep_minutes_days: DEFAULT_KEEP_MINUTES_DAYS,
         }
     }
 }
@@ -227,6 +235,15 @@ pub struct HourlyUsage {
     pub bytes_out: u64,
 }
 
+/// One app's bytes in one local day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyUsage {
+    pub day: NaiveDate,
+    pub app: String,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
 /// Seconds of one local hour during which a watcher was running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HourCoverage {
@@ -267,6 +284,14 @@ pub struct StoreSummary {
     pub hosts: Vec<String>,
     pub first_tick: Option<DateTime<Utc>>,
     pub last_tick: Option<DateTime<Utc>>,
+    /// Minute data (the ticks themselves) is kept from here on; before it,
+    /// only hourly sums (see `[store] keep_minutes_days`). `None`: all kept.
+    #[serde(default)]
+    pub minute_data_from: Option<DateTime<Utc>>,
+    /// The database file's size in bytes (SQLite, with its write-ahead
+    /// log); `None` for a server.
+    #[serde(default)]
+    pub file_bytes: Option<u64>,
 }
 
 /// A day's verdict as the store keeps it: the verdict itself as JSON (the
@@ -294,6 +319,13 @@ pub trait TickWriter: Send + 'static {
     /// is is skipped, a different one at a stored (host, second) is added
     /// to it.
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError>;
+
+    /// Retention: deletes what is kept per tick before `before`, keeping
+    /// the hourly and daily sums (history, the detector and export read
+    /// those there). Returns the ticks deleted. A server with retention
+    /// policies of its own (InfluxDB) keeps what they say and deletes
+    /// nothing here.
+    fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// What is asked about usage: totals, hours, curves, watched time.
@@ -333,6 +365,31 @@ pub trait UsageQuery: Send + 'static {
         tz: Tz,
         step_minutes: u32,
     ) -> Result<DayCurve, StoreError>;
+
+    /// Per-app bytes per local day over the local days `from..=to`, by day
+    /// then app; only days and apps with traffic. Stores without a daily
+    /// roll-up in `tz` sum [`UsageQuery::hourly`].
+    fn daily(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<DailyUsage>, StoreError> {
+        Ok(answer::daily_from_hourly(self.hourly(host, from, to, tz)?))
+    }
+
+    /// Hands `f` every tick stored in the UTC range `[start, end)`, in time
+    /// order (then by host). Where only hourly sums are kept (older than
+    /// `[store] keep_minutes_days`), each hour comes as one tick of 3600 s.
+    /// An error from `f` stops the walk and is returned.
+    fn for_each_tick(
+        &self,
+        host: &HostFilter,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        f: &mut dyn FnMut(Tick) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 
     fn summary(&self) -> Result<StoreSummary, StoreError>;
 }
@@ -383,6 +440,9 @@ impl TickWriter for Box<dyn Store> {
     fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
         (**self).write(ticks)
     }
+    fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        (**self).prune_minutes(before)
+    }
 }
 
 impl UsageQuery for Box<dyn Store> {
@@ -420,6 +480,24 @@ impl UsageQuery for Box<dyn Store> {
         step_minutes: u32,
     ) -> Result<DayCurve, StoreError> {
         (**self).day_curve(host, day, tz, step_minutes)
+    }
+    fn daily(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<DailyUsage>, StoreError> {
+        (**self).daily(host, from, to, tz)
+    }
+    fn for_each_tick(
+        &self,
+        host: &HostFilter,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        f: &mut dyn FnMut(Tick) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        (**self).for_each_tick(host, start, end, f)
     }
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         (**self).summary()

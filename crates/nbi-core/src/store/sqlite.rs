@@ -6,13 +6,18 @@
 //! still keyed by (host, app, ts): a tick seen again only adds the apps it
 //! did not have. In the same transaction the store keeps an hourly roll-up
 //! and an hourly coverage table (seconds watched), so the
-//! queries the intelligence and the UI ask stay fast after years of history.
+//! queries the intelligence and the UI ask stay fast after years of history,
+//! and a daily roll-up in one time zone (the configured one, named in
+//! `meta`), so a year of history by day or month reads a few thousand rows.
+//!
+//! Retention ([`SqliteStore::prune_minutes`]) deletes the ticks themselves
+//! before a day; the hourly, daily and coverage tables are kept for ever.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
@@ -20,9 +25,10 @@ use super::timeline::{
     local_day_bounds, local_day_hour, offsets_aligned, whole_hour_offsets, DayBounds,
 };
 use super::{
-    answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreError,
-    StoreSummary, TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
+    answer, AppCurve, AppTotal, DailyUsage, DayCurve, HostFilter, HourCoverage, HourlyUsage,
+    StoreError, StoreSummary, TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
 };
+use crate::tick::AppUsage;
 use crate::tick::Tick;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -40,6 +46,12 @@ CREATE TABLE IF NOT EXISTS hourly (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
     bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id, app_id)) WITHOUT ROWID;
+-- Per local day of the zone in meta `daily_zone` (days since 0001-01-01,
+-- chrono's num_days_from_ce); complete for that zone, or unused without it.
+CREATE TABLE IF NOT EXISTS daily (
+    day INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (day, host_id, app_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS coverage (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, seconds INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id)) WITHOUT ROWID;
@@ -84,7 +96,17 @@ pub struct SqliteStore {
     path: PathBuf,
     hosts: HashMap<String, i64>,
     apps: HashMap<String, i64>,
+    /// The zone the daily roll-up is kept in (meta `daily_zone`).
+    daily_zone: Option<Tz>,
+    /// Ticks before this are pruned: only hourly sums remain (meta
+    /// `minute_data_from`, seconds).
+    minute_data_from: Option<i64>,
+    /// Opened by [`SqliteStore::open_read_only`].
+    read_only: bool,
 }
+
+const META_DAILY_ZONE: &str = "daily_zone";
+const META_MINUTE_DATA_FROM: &str = "minute_data_from";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` for reading and writing.
@@ -145,12 +167,9 @@ impl SqliteStore {
                 path: path.display().to_string(),
             });
         }
-        Ok(SqliteStore {
-            conn,
-            path: path.to_path_buf(),
-            hosts: HashMap::new(),
-            apps: HashMap::new(),
-        })
+        let mut store = SqliteStore::with_meta(conn, path)?;
+        store.read_only = true;
+        Ok(store)
     }
 
     fn init(conn: Connection, path: &Path) -> Result<SqliteStore, StoreError> {
@@ -161,12 +180,13 @@ impl SqliteStore {
             .map_err(e)?;
         check_version(path, version)?;
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
-            return Ok(SqliteStore {
-                conn,
-                path: path.to_path_buf(),
-                hosts: HashMap::new(),
-                apps: HashMap::new(),
-            });
+            return SqliteStore::with_meta(conn, path);
+        }
+        // Pages that retention frees go back to the file system
+        // (`PRAGMA incremental_vacuum`); set before the first table exists.
+        if version == 0 {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+                .map_err(e)?;
         }
         // WAL: readers (the UI, `nbi today`) never block the collector.
         // synchronous=NORMAL in WAL mode survives a killed process; only a
@@ -180,16 +200,198 @@ impl SqliteStore {
             "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(e)?;
-        Ok(SqliteStore {
+        SqliteStore::with_meta(conn, path)
+    }
+
+    /// The store over an open connection, with what `meta` says of its
+    /// roll-ups (nothing, when the schema is not there yet).
+    fn with_meta(conn: Connection, path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
             hosts: HashMap::new(),
             apps: HashMap::new(),
-        })
+            daily_zone: None,
+            minute_data_from: None,
+            read_only: false,
+        };
+        let has_meta: bool = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| store.err(e))?;
+        if has_meta {
+            store.daily_zone = store
+                .meta(META_DAILY_ZONE)?
+                .and_then(|z| z.parse::<Tz>().ok());
+            store.minute_data_from = store
+                .meta(META_MINUTE_DATA_FROM)?
+                .and_then(|t| t.parse::<i64>().ok());
+        }
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Keeps the daily roll-up in `tz` from now on (the configured zone),
+    /// rebuilding it when it was kept in another zone or never: from the
+    /// ticks, and from the hourly sums where ticks were pruned (there, in
+    /// zones whose hours are not whole UTC hours, an hour counts on the day
+    /// it starts). A store opened read-only only reads it.
+    pub fn keep_days_in(&mut self, tz: Tz) -> Result<(), StoreError> {
+        if self.daily_zone == Some(tz) || self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        self.rebuild_daily(tz).map_err(|e| self.err(e))?;
+        self.daily_zone = Some(tz);
+        tracing::info!(zone = %tz, took_ms = started.elapsed().as_millis() as u64, db = %self.path.display(), "daily sums rebuilt for the configured time zone");
+        Ok(())
+    }
+
+    fn rebuild_daily(&mut self, tz: Tz) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM daily", [])?;
+        let mut sums: HashMap<(i32, i64, i64), (u64, u64)> = HashMap::new();
+        let cut = self.minute_data_from.unwrap_or(i64::MIN);
+        {
+            let mut last: Option<(i64, i32)> = None;
+            let mut day_of = |ts: i64| -> i32 {
+                match last {
+                    Some((t, d)) if t == ts => d,
+                    _ => {
+                        let d = local_day_number(ts, tz);
+                        last = Some((ts, d));
+                        d
+                    }
+                }
+            };
+            let mut hourly = tx.prepare(
+                "SELECT hour_ts, host_id, app_id, bytes_in, bytes_out FROM hourly WHERE hour_ts < ?1",
+            )?;
+            let mut rows = hourly.query([cut])?;
+            while let Some(r) = rows.next()? {
+                let e = sums
+                    .entry((day_of(int_at(r, 0)), int_at(r, 1), int_at(r, 2)))
+                    .or_default();
+                e.0 += int_at(r, 3).max(0) as u64;
+                e.1 += int_at(r, 4).max(0) as u64;
+            }
+            let mut ticks = tx.prepare("SELECT ts, host_id, apps FROM ticks WHERE ts >= ?1")?;
+            let mut rows = ticks.query([cut])?;
+            while let Some(r) = rows.next()? {
+                let (day, host) = (day_of(int_at(r, 0)), int_at(r, 1));
+                let blob = r.get_ref(2)?.as_blob().unwrap_or(&[]);
+                // A damaged blob is reported by the queries that read it.
+                let _ = for_each_packed(blob, |app, i, o| {
+                    let e = sums.entry((day, host, app)).or_default();
+                    e.0 += i;
+                    e.1 += o;
+                });
+            }
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT INTO daily (day, host_id, app_id, bytes_in, bytes_out) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for ((day, host, app), (i, o)) in sums {
+                insert.execute(params![day, host, app, clamp(i), clamp(o)])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [META_DAILY_ZONE, tz.name()],
+        )?;
+        tx.commit()
+    }
+
+    /// Retention: deletes the ticks before `before` (and what only they
+    /// needed), keeping the hourly, daily and coverage sums, and gives the
+    /// freed pages back to the file system. Returns the ticks deleted.
+    /// `before` only moves forward: an earlier one deletes nothing.
+    pub fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cut = before.timestamp();
+        if self.minute_data_from.is_some_and(|t| t >= cut) {
+            return Ok(0);
+        }
+        let deleted = (|| -> rusqlite::Result<u64> {
+            let tx = self.conn.transaction()?;
+            let n = tx.execute("DELETE FROM ticks WHERE ts < ?1", [cut])?;
+            tx.execute("DELETE FROM merged WHERE ts < ?1", [cut])?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [META_MINUTE_DATA_FROM, &cut.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(n as u64)
+        })()
+        .map_err(|e| self.err(e))?;
+        self.minute_data_from = Some(cut);
+        if deleted > 0 {
+            self.give_back_free_pages()?;
+        }
+        Ok(deleted)
+    }
+
+    /// Frees the pages of deleted rows: incrementally where the file was
+    /// made so, else once by a full `VACUUM`, which makes it so.
+    fn give_back_free_pages(&mut self) -> Result<(), StoreError> {
+        let mode: i64 = self
+            .conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let sql = if mode == 2 {
+            "PRAGMA incremental_vacuum;"
+        } else {
+            "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;"
+        };
+        self.conn.execute_batch(sql).map_err(|e| self.err(e))?;
+        // The write-ahead log holds the old pages until a checkpoint.
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))
+    }
+
+    /// Where a query of `step_secs` buckets over `bounds` reads: the ticks
+    /// only where they are kept.
+    fn table_for(&self, step_secs: i64, tz: Tz, bounds: DayBounds) -> Table {
+        match Table::for_steps(step_secs, tz, bounds) {
+            Table::Samples if self.pruned_from(bounds.start.timestamp()) => Table::Hourly,
+            t => t,
+        }
+    }
+
+    /// Whether some of the time from `ts` on has only hourly sums.
+    fn pruned_from(&self, ts: i64) -> bool {
+        self.rollups().1.is_some_and(|cut| ts < cut)
+    }
+
+    /// The daily roll-up's zone and where minute data starts. A connection
+    /// that only reads asks the file each time: the writer may have pruned
+    /// or rebuilt since it opened.
+    fn rollups(&self) -> (Option<Tz>, Option<i64>) {
+        if !self.read_only {
+            return (self.daily_zone, self.minute_data_from);
+        }
+        let read = |key: &str| -> Option<String> {
+            self.conn
+                .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+                .and_then(|mut st| st.query_row([key], |r| r.get(0)).optional())
+                .ok()
+                .flatten()
+        };
+        (
+            read(META_DAILY_ZONE).and_then(|z| z.parse().ok()),
+            read(META_MINUTE_DATA_FROM).and_then(|t| t.parse().ok()),
+        )
     }
 
     /// Sets a small piece of metadata (e.g. `label = demo`).
@@ -228,6 +430,17 @@ impl SqliteStore {
                 Ok(id.map(Some))
             }
         }
+    }
+
+    fn host_names(&self) -> Result<HashMap<i64, String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name FROM hosts")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
     fn app_names(&self) -> Result<HashMap<i64, String>, StoreError> {
@@ -334,6 +547,13 @@ impl SqliteStore {
                 "INSERT INTO coverage (hour_ts, host_id, seconds) VALUES (?1, ?2, ?3)
                  ON CONFLICT (hour_ts, host_id) DO UPDATE SET seconds = seconds + excluded.seconds",
             )?;
+            let mut add_daily = tx.prepare_cached(
+                "INSERT INTO daily (day, host_id, app_id, bytes_in, bytes_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (day, host_id, app_id) DO UPDATE SET
+                   bytes_in = bytes_in + excluded.bytes_in,
+                   bytes_out = bytes_out + excluded.bytes_out",
+            )?;
             let mut add_hourly = tx.prepare_cached(
                 "INSERT INTO hourly (hour_ts, host_id, app_id, bytes_in, bytes_out)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -404,9 +624,13 @@ impl SqliteStore {
                         }
                     };
                 report.samples_written += new_samples;
+                let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
                 for (app_id, i, o) in fresh {
                     let (i, o) = (clamp(i), clamp(o));
                     add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
+                    if let Some(day) = day {
+                        add_daily.execute(params![day, host_id, app_id, i, o])?;
+                    }
                 }
             }
             tx.execute(
@@ -499,6 +723,20 @@ fn sqlite_err(path: &Path, source: rusqlite::Error) -> StoreError {
 
 /// Column `i` of a row of NOT NULL integers. Reads the raw value, which
 /// skips rusqlite's per-value conversion checks on the hot scan paths.
+/// The local day of `ts` in `tz`, as the daily table keys it.
+fn local_day_number(ts: i64, tz: Tz) -> i32 {
+    let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+    at.with_timezone(&tz).date_naive().num_days_from_ce()
+}
+
+/// The database's size on disk: the file and its write-ahead log.
+fn file_bytes(path: &Path) -> u64 {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    size(path) + size(Path::new(&wal))
+}
+
 fn int_at(row: &rusqlite::Row<'_>, i: usize) -> i64 {
     row.get_ref(i)
         .ok()
@@ -650,6 +888,10 @@ impl TickWriter for SqliteStore {
         }
         Ok(report)
     }
+
+    fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        SqliteStore::prune_minutes(self, before)
+    }
 }
 
 impl UsageQuery for SqliteStore {
@@ -667,7 +909,7 @@ impl UsageQuery for SqliteStore {
         self.scan(
             host_id,
             bounds,
-            Table::for_steps(3600, tz, bounds),
+            self.table_for(3600, tz, bounds),
             |_, app, i, o| {
                 let e = sums.entry(app).or_default();
                 e.0 += i;
@@ -707,7 +949,7 @@ impl UsageQuery for SqliteStore {
         self.scan(
             host_id,
             bounds,
-            Table::for_steps(3600, tz, bounds),
+            self.table_for(3600, tz, bounds),
             |ts, app, i, o| {
                 let key = match last {
                     Some((t, k)) if t == ts => k,
@@ -786,7 +1028,14 @@ impl UsageQuery for SqliteStore {
         // App ids are small and dense: index by id, not through a hash map.
         let mut by_app: Vec<Option<(Vec<u64>, Vec<u64>)>> = Vec::new();
         // Whole-hour steps read the hourly roll-up (24 rows per app, not 1440).
-        let table = Table::for_steps(step, tz, bounds);
+        let table = self.table_for(step, tz, bounds);
+        // A day whose ticks were pruned has hours only.
+        let (step, buckets) = if table == Table::Hourly && step % 3600 != 0 {
+            curve = answer::curve_frame(day, tz, 60)?;
+            (3600, curve.buckets)
+        } else {
+            (step, buckets)
+        };
         self.scan(host_id, bounds, table, |ts, app, i, o| {
             let b = (((ts - start) / step) as usize).min(buckets.saturating_sub(1));
             let Ok(slot) = usize::try_from(app) else {
@@ -818,6 +1067,152 @@ impl UsageQuery for SqliteStore {
         Ok(curve)
     }
 
+    fn daily(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<DailyUsage>, StoreError> {
+        if self.rollups().0 != Some(tz) {
+            return Ok(answer::daily_from_hourly(self.hourly(host, from, to, tz)?));
+        }
+        answer::range(from, to, tz)?;
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT day, app_id, sum(bytes_in), sum(bytes_out) FROM daily
+                 WHERE day >= ?1 AND day <= ?2 AND (?3 IS NULL OR host_id = ?3)
+                 GROUP BY day, app_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![
+                from.num_days_from_ce(),
+                to.num_days_from_ce(),
+                host_id
+            ])
+            .map_err(|e| self.err(e))?;
+        let names = self.app_names()?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let (Some(day), Some(app)) = (
+                i32::try_from(int_at(r, 0))
+                    .ok()
+                    .and_then(NaiveDate::from_num_days_from_ce_opt),
+                names.get(&int_at(r, 1)),
+            ) else {
+                continue;
+            };
+            let (bytes_in, bytes_out) = (int_at(r, 2).max(0) as u64, int_at(r, 3).max(0) as u64);
+            if bytes_in + bytes_out > 0 {
+                out.push(DailyUsage {
+                    day,
+                    app: app.clone(),
+                    bytes_in,
+                    bytes_out,
+                });
+            }
+        }
+        answer::sort_daily(&mut out);
+        Ok(out)
+    }
+
+    fn for_each_tick(
+        &self,
+        host: &HostFilter,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        f: &mut dyn FnMut(Tick) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(());
+        };
+        let hosts = self.host_names()?;
+        let apps = self.app_names()?;
+        let host_name = |id: i64| hosts.get(&id).cloned().unwrap_or_default();
+        let (start, end) = (start.timestamp(), end.timestamp());
+        // Hours whose ticks were pruned: one tick of 3600 s per hour.
+        let cut = self
+            .rollups()
+            .1
+            .unwrap_or(i64::MIN)
+            .clamp(start, end.max(start));
+        if start < cut {
+            let mut hours: BTreeMap<(i64, i64), Vec<AppUsage>> = BTreeMap::new();
+            self.each_row_in(
+                "SELECT hour_ts, host_id, app_id, bytes_in, bytes_out FROM hourly
+                 WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)",
+                host_id,
+                DayBounds {
+                    start: DateTime::from_timestamp(start, 0).unwrap_or_default(),
+                    end: DateTime::from_timestamp(cut, 0).unwrap_or_default(),
+                },
+                |r| {
+                    if let Some(app) = apps.get(&int_at(r, 2)) {
+                        hours
+                            .entry((int_at(r, 0), int_at(r, 1)))
+                            .or_default()
+                            .push(AppUsage {
+                                app: app.clone(),
+                                bytes_in: int_at(r, 3).max(0) as u64,
+                                bytes_out: int_at(r, 4).max(0) as u64,
+                            });
+                    }
+                    Ok(())
+                },
+            )?;
+            for ((ts, host), usage) in hours {
+                let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+                let totals = usage
+                    .into_iter()
+                    .map(|u| (u.app, (u.bytes_in, u.bytes_out)));
+                f(Tick::from_totals(host_name(host), at, 3600, totals))?;
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ts, host_id, interval_s, apps FROM ticks
+                 WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR host_id = ?3)
+                 ORDER BY ts, host_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![cut.max(start), end, host_id])
+            .map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let ts = int_at(r, 0);
+            let blob = r
+                .get_ref(3)
+                .ok()
+                .and_then(|v| v.as_blob().ok())
+                .unwrap_or(&[]);
+            let mut totals = Vec::new();
+            for_each_packed(blob, |app, i, o| {
+                if let Some(name) = apps.get(&app) {
+                    totals.push((name.clone(), (i, o)));
+                }
+            })
+            .map_err(|()| StoreError::Corrupt {
+                path: self.path.display().to_string(),
+                what: format!("the apps of the tick at {ts}"),
+            })?;
+            let interval = u32::try_from(int_at(r, 2)).unwrap_or(0);
+            let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+            f(Tick::from_totals(
+                host_name(int_at(r, 1)),
+                at,
+                interval,
+                totals,
+            ))?;
+        }
+        Ok(())
+    }
+
     fn summary(&self) -> Result<StoreSummary, StoreError> {
         let counter = |name: &str| -> Result<u64, StoreError> {
             let v: Option<i64> = self
@@ -840,9 +1235,13 @@ impl UsageQuery for SqliteStore {
             .map_err(|e| self.err(e))?;
         let (first, last): (Option<i64>, Option<i64>) = self
             .conn
-            .query_row("SELECT min(ts), max(ts) FROM ticks", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT min(first), max(last) FROM (
+                   SELECT min(ts) AS first, max(ts) AS last FROM ticks
+                   UNION ALL SELECT min(hour_ts), NULL FROM coverage)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(|e| self.err(e))?;
         Ok(StoreSummary {
             ticks: counter("ticks")?,
@@ -851,6 +1250,10 @@ impl UsageQuery for SqliteStore {
             hosts,
             first_tick: first.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
             last_tick: last.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+            minute_data_from: self
+                .minute_data_from
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+            file_bytes: Some(file_bytes(&self.path)),
         })
     }
 }
@@ -1337,5 +1740,154 @@ mod tests {
         let ro = SqliteStore::open_read_only(&d.path().join("nested/nbi.sqlite")).unwrap();
         assert_eq!(ro.summary().unwrap().ticks, 1);
         assert!(SqliteStore::open_read_only(&d.path().join("missing.sqlite")).is_err());
+    }
+
+    /// Ten days of minutes for three apps in Berlin, across the fall-back
+    /// night of 25 Oct 2026.
+    fn ten_days(s: &mut SqliteStore) -> Vec<Tick> {
+        let start = utc(2026, 10, 20, 22, 0);
+        let ticks: Vec<Tick> = (0..10 * 24 * 60)
+            .map(|m| {
+                let at = start + chrono::Duration::minutes(m);
+                let k = (m % 97) as u64;
+                tick(
+                    "h",
+                    at,
+                    &[("A", 1000 + k, 10), ("B", k * k, 1), ("C, Inc", 7, k)],
+                )
+            })
+            .collect();
+        for batch in ticks.chunks(500) {
+            s.write(batch).unwrap();
+        }
+        ticks
+    }
+
+    #[test]
+    fn retention_keeps_every_answer_the_detector_and_history_read() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let (d, mut s) = open();
+        s.keep_days_in(tz).unwrap();
+        ten_days(&mut s);
+        let host = HostFilter::One("h".into());
+        let (from, to) = (
+            NaiveDate::from_ymd_opt(2026, 10, 20).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+        );
+        let before = (
+            s.hourly(&host, from, to, tz).unwrap(),
+            s.coverage(&host, from, to, tz).unwrap(),
+            s.daily(&host, from, to, tz).unwrap(),
+            s.day_curve(
+                &host,
+                NaiveDate::from_ymd_opt(2026, 10, 25).unwrap(),
+                tz,
+                60,
+            )
+            .unwrap(),
+        );
+        let size_before = s.summary().unwrap().file_bytes.unwrap();
+        let cut = local_day_bounds(NaiveDate::from_ymd_opt(2026, 10, 27).unwrap(), tz).start;
+        let deleted = s.prune_minutes(cut).unwrap();
+        assert!(deleted > 5000, "{deleted}");
+        assert_eq!(
+            s.prune_minutes(cut).unwrap(),
+            0,
+            "pruning again deletes nothing"
+        );
+        let after = (
+            s.hourly(&host, from, to, tz).unwrap(),
+            s.coverage(&host, from, to, tz).unwrap(),
+            s.daily(&host, from, to, tz).unwrap(),
+            s.day_curve(
+                &host,
+                NaiveDate::from_ymd_opt(2026, 10, 25).unwrap(),
+                tz,
+                60,
+            )
+            .unwrap(),
+        );
+        assert_eq!(before, after);
+        let summary = s.summary().unwrap();
+        assert_eq!(summary.minute_data_from, Some(cut));
+        assert!(
+            summary.file_bytes.unwrap() < size_before,
+            "{summary:?} vs {size_before}"
+        );
+        // A reader opened before the pruning sees it too.
+        let ro = SqliteStore::open_read_only(&d.path().join("nested/nbi.sqlite")).unwrap();
+        assert_eq!(ro.hourly(&host, from, to, tz).unwrap(), before.0);
+        // A pruned day's quarter-hour curve comes in hours, with its bytes.
+        let day = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
+        let curve = ro.day_curve(&host, day, tz, 15).unwrap();
+        assert_eq!((curve.step_minutes, curve.buckets), (60, 25));
+        let total = |c: &DayCurve| -> u64 {
+            c.apps
+                .iter()
+                .flat_map(|a| a.bytes_in.iter().chain(&a.bytes_out))
+                .sum()
+        };
+        assert_eq!(total(&curve), total(&before.3));
+        // A kept day still has its minutes.
+        let kept = NaiveDate::from_ymd_opt(2026, 10, 28).unwrap();
+        assert_eq!(ro.day_curve(&host, kept, tz, 15).unwrap().step_minutes, 15);
+    }
+
+    #[test]
+    fn an_export_of_pruned_days_comes_in_hours_with_the_same_bytes() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let (_d, mut s) = open();
+        let ticks = ten_days(&mut s);
+        let cut = utc(2026, 10, 26, 12, 0);
+        s.prune_minutes(cut).unwrap();
+        let mut seen = Vec::new();
+        s.for_each_tick(
+            &HostFilter::All,
+            utc(2026, 10, 20, 0, 0),
+            utc(2026, 11, 1, 0, 0),
+            &mut |t| {
+                seen.push(t);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let sums = |ts: &[Tick]| -> BTreeMap<String, (u64, u64)> {
+            let mut m = BTreeMap::new();
+            for t in ts {
+                for a in &t.apps {
+                    let e: &mut (u64, u64) = m.entry(a.app.clone()).or_default();
+                    e.0 += a.bytes_in;
+                    e.1 += a.bytes_out;
+                }
+            }
+            m
+        };
+        assert_eq!(sums(&seen), sums(&ticks));
+        assert!(seen.windows(2).all(|w| w[0].at < w[1].at), "in time order");
+        let (hours, minutes): (Vec<&Tick>, Vec<&Tick>) = seen.iter().partition(|t| t.at < cut);
+        assert!(hours.iter().all(|t| t.interval_s == 3600));
+        // 20 Oct 22:00 to 26 Oct 12:00 UTC: one tick per hour.
+        assert_eq!(hours.len(), 5 * 24 + 14);
+        assert!(minutes.iter().all(|t| t.interval_s == 60));
+        let _ = tz;
+    }
+
+    #[test]
+    fn the_daily_sums_follow_a_change_of_zone() {
+        let (_d, mut s) = open();
+        ten_days(&mut s);
+        let host = HostFilter::All;
+        let (from, to) = (
+            NaiveDate::from_ymd_opt(2026, 10, 19).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        );
+        for zone in ["Europe/Berlin", "Asia/Kolkata", "America/Los_Angeles"] {
+            let tz: Tz = zone.parse().unwrap();
+            s.keep_days_in(tz).unwrap();
+            let from_daily = s.daily(&host, from, to, tz).unwrap();
+            let from_hours = answer::daily_from_hourly(s.hourly(&host, from, to, tz).unwrap());
+            assert_eq!(from_daily, from_hours, "{zone}");
+            assert_eq!(s.meta(META_DAILY_ZONE).unwrap().as_deref(), Some(zone));
+        }
     }
 }
