@@ -10,6 +10,7 @@ use nbi_core::collector::CollectorStats;
 use nbi_core::intel::verdict::Verdict;
 use nbi_core::notify::Notice;
 use nbi_core::runtime::stores::Stores;
+use nbi_core::runtime::upkeep::{plan_notice, Upkeep};
 use nbi_core::runtime::{self, Controls, Judging, Run, Runtime, FLUSH_WAIT};
 use nbi_core::source::pause::PauseSwitch;
 use nbi_core::source::{SourceState, SourceStatus, StatusTx};
@@ -115,6 +116,8 @@ impl AppState {
             },
             // So that `nbi status` sees the app's pipeline too.
             status_file: true,
+            // Started beside the runs, as judging is.
+            upkeep: None,
         };
         let status = self.status.clone();
         let shutdown = self.shutdown.clone();
@@ -125,7 +128,8 @@ impl AppState {
         }));
     }
 
-    /// Judges the days due now and then every night, until the app quits.
+    /// Judges the days due now and then every night, and keeps the store
+    /// and the data plan up, until the app quits.
     fn start_judging(&self) {
         let Some(stores) = &self.stores else {
             return;
@@ -139,7 +143,30 @@ impl AppState {
             .settings
             .rt
             .judge_nightly(stores, judging, self.shutdown.child_token());
-        *lock(&self.judging) = Some(async_runtime::spawn(nightly));
+        let notify = self.settings.notify;
+        let upkeep = Upkeep {
+            on_plan: Some(Arc::new(move |usage, level| {
+                let notice = plan_notice(usage, level);
+                tracing::info!(
+                    used_bytes = usage.used_bytes,
+                    limit_bytes = usage.limit_bytes,
+                    "{}",
+                    notice.title
+                );
+                if notify {
+                    if let Err(e) = nbi_core::notify::send(&notice) {
+                        tracing::warn!(error = %e, "the data plan notice could not be shown");
+                    }
+                }
+            })),
+        };
+        let upkeep = self
+            .settings
+            .rt
+            .upkeep(stores, upkeep, self.shutdown.child_token());
+        *lock(&self.judging) = Some(async_runtime::spawn(async move {
+            tokio::join!(nightly, upkeep);
+        }));
     }
 
     /// Stops watching and judging, and waits (a little) for what was

@@ -87,7 +87,11 @@ pub enum Command {
     Import(ImportArgs),
     /// Per-app totals of a local day
     Today(TodayArgs),
-    /// Whether a watcher is running, its last tick, and what the store holds
+    /// Per-app totals by local day or month over a range of days
+    History(HistoryArgs),
+    /// Write the stored ticks of a range of days as CSV or NDJSON
+    Export(ExportArgs),
+    /// Whether a watcher is running, its last tick, the data plan, and what the store holds
     Status(StatusArgs),
     /// Print the effective configuration as TOML
     Config,
@@ -185,6 +189,65 @@ pub struct TodayArgs {
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub day: Option<NaiveDate>,
     /// Sum over every host in the store, not only this one
+    #[arg(long)]
+    pub all_hosts: bool,
+}
+
+/// How history is summed.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Day,
+    Month,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// First local day [default: 29 days before --to]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<NaiveDate>,
+    /// Last local day [default: today]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<NaiveDate>,
+    /// One row per app per local day, or per calendar month
+    #[arg(long, value_name = "day|month", default_value = "day")]
+    pub by: By,
+    /// Only this app (its name as `nbi today` shows it)
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Print JSON: {"from", "to", "by", "rows": [{"period", "app", "bytes_in", "bytes_out"}]}
+    #[arg(long)]
+    pub json: bool,
+    /// Sum over every host in the store, not only this one
+    #[arg(long)]
+    pub all_hosts: bool,
+}
+
+/// The file format of an export.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormatArg {
+    /// timestamp,host,app,bytes_in,bytes_out: one row per app per tick
+    Csv,
+    /// one tick message per line, as `nbi import` reads it
+    Ndjson,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// First local day
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: NaiveDate,
+    /// Last local day [default: today]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<NaiveDate>,
+    #[arg(long, value_name = "csv|ndjson", default_value = "csv")]
+    pub format: ExportFormatArg,
+    /// Only this app's traffic
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Write to this file instead of stdout (replaced only once complete)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Every host in the store, not only this one
     #[arg(long)]
     pub all_hosts: bool,
 }

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use nbi_core::config::{Config, ConfigEnv};
 use nbi_core::runtime::{self, Runtime};
 use nbi_core::source::{SourceKind, SourceSpec};
-use nbi_core::store::Store;
+use nbi_core::store::{Store, StoreError, UsageQuery};
 
 use crate::args::{BusKind, Global, SourceArgs, StoreKind};
 
@@ -108,6 +108,19 @@ impl Context {
         self.rt
             .open_store()
             .with_context(|| format!("opening the store {}", self.store_name()))
+    }
+
+    /// Runs `f` on a read-only connection to the store (blocking); `None`
+    /// when nothing is stored yet (no SQLite file, or one being created).
+    pub fn read<T>(&self, f: impl FnOnce(&dyn UsageQuery) -> T) -> anyhow::Result<Option<T>> {
+        let Some(readers) = self.rt.open_readers()? else {
+            return Ok(None);
+        };
+        match readers.with(|s| f(s)) {
+            Ok(v) => Ok(Some(v)),
+            Err(StoreError::NotInitialized { .. }) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("opening the store {}", self.store_name())),
+        }
     }
 
     pub fn db(&self) -> PathBuf {

@@ -47,6 +47,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(a) => cmd::run::replay(&global, a).await,
         Command::Import(a) => cmd::import::import(&global, a).await,
         Command::Today(a) => cmd::query::today(&global, a),
+        Command::History(a) => cmd::usage::history(&global, a),
+        Command::Export(a) => cmd::usage::export(&global, a),
         Command::Status(a) => cmd::query::status(&global, a),
         Command::Config => cmd::query::config(&global),
         Command::Demo(a) => cmd::demo::demo(&global, a),

@@ -5,7 +5,7 @@
 //! it is built: [`SourceConfig`] (`[source]`), [`StoreConfig`] (`[store]`),
 //! [`InfluxDbConfig`] (`[influxdb]`), [`KafkaConfig`] (`[kafka]`),
 //! [`CollectorConfig`] (`[collector]`), [`IntelConfig`] (`[intel]`),
-//! [`UiConfig`] (`[ui]`). This module puts them together, reads them, and
+//! [`UiConfig`] (`[ui]`), [`PlanConfig`] (`[plan]`). This module puts them together, reads them, and
 //! turns keys of older versions into their replacements with a note.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ pub use crate::bus::KafkaConfig;
 pub use crate::collector::CollectorConfig;
 use crate::counting::{CountingPolicy, SystemProcesses};
 pub use crate::intel::IntelConfig;
+pub use crate::plan::PlanConfig;
 pub use crate::source::SourceConfig;
 pub use crate::store::{InfluxDbConfig, StoreConfig};
 pub use crate::view::UiConfig;
@@ -40,6 +41,7 @@ pub struct Config {
     pub influxdb: InfluxDbConfig,
     pub kafka: KafkaConfig,
     pub ui: UiConfig,
+    pub plan: PlanConfig,
 }
 
 /// A secret (a token, a password): never printed, logged or shown by
@@ -93,6 +95,7 @@ impl Default for Config {
             influxdb: InfluxDbConfig::default(),
             kafka: KafkaConfig::default(),
             ui: UiConfig::default(),
+            plan: PlanConfig::default(),
         }
     }
 }
@@ -301,6 +304,7 @@ impl Config {
         self.intel.validate().map_err(ConfigError::Invalid)?;
         self.kafka.validate()?;
         self.ui.validate()?;
+        self.plan.validate()?;
         Ok(())
     }
 

@@ -35,6 +35,7 @@
 
 pub mod status;
 pub mod stores;
+pub mod upkeep;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +59,7 @@ use crate::source::{
 };
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError, VerdictRecord, VerdictStore};
+pub use upkeep::Upkeep;
 
 use self::stores::{Opener, Readers, Stores, Writer};
 
@@ -140,6 +142,8 @@ pub struct Run {
     pub controls: Controls,
     /// Write the status file beside the database (`nbi status` reads it).
     pub status_file: bool,
+    /// Retention and data-plan notifications beside the run; `None`: none.
+    pub upkeep: Option<Upkeep>,
 }
 
 /// What a finished run did.
@@ -281,11 +285,14 @@ impl Runtime {
         match self.store {
             StoreKind::Sqlite => {
                 let db = self.db().to_path_buf();
+                let tz = self.tz;
                 Ok(Arc::new(move || {
                     let store = if read_only {
                         SqliteStore::open_read_only(&db)?
                     } else {
-                        SqliteStore::open(&db)?
+                        let mut s = SqliteStore::open(&db)?;
+                        s.keep_days_in(tz)?;
+                        s
                     };
                     Ok(Box::new(store) as Box<dyn Store>)
                 }))
@@ -383,6 +390,10 @@ impl Runtime {
             .judging
             .clone()
             .map(|j| tokio::spawn(self.judge_nightly(stores, j, stop_judging.clone())));
+        let upkeep = run
+            .upkeep
+            .clone()
+            .map(|u| tokio::spawn(self.upkeep(stores, u, stop_judging.clone())));
         let parts = Parts {
             rt: self,
             source: run.source,
@@ -407,6 +418,9 @@ impl Runtime {
         };
         stop_judging.cancel();
         if let Some(task) = judging {
+            let _ = task.await;
+        }
+        if let Some(task) = upkeep {
             let _ = task.await;
         }
         let report = report?;
@@ -600,6 +614,39 @@ impl Runtime {
             status,
             shutdown,
         }
+    }
+
+    /// Retention and data-plan notifications until `stop` (see
+    /// [`upkeep`]); a host whose runs come and go spawns it apart from
+    /// them, as [`Runtime::judge_nightly`].
+    pub fn upkeep(
+        &self,
+        stores: &Stores,
+        upkeep: Upkeep,
+        stop: CancellationToken,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let task = upkeep::UpkeepTask {
+            host: self.config.host.clone(),
+            tz: self.tz,
+            keep_minutes_days: match self.store {
+                StoreKind::Sqlite => self.config.store.keep_minutes_days,
+                StoreKind::Influx => 0,
+            },
+            plan: self.config.plan.clone(),
+            alerts_file: self.state_dir().ok().map(|d| d.join("plan-alerts.json")),
+            upkeep,
+        };
+        task.run(stores.clone(), stop)
+    }
+
+    /// The data plan's current billing period and its usage so far; `None`
+    /// without a plan (`[plan] limit`).
+    pub fn plan_usage(
+        &self,
+        store: &dyn crate::store::UsageQuery,
+    ) -> Result<Option<crate::plan::PlanUsage>, StoreError> {
+        let today = chrono::Utc::now().with_timezone(&self.tz).date_naive();
+        crate::plan::usage(store, &self.config.plan, &self.config.host, today, self.tz)
     }
 
     /// Judges due days now and then every night until `stop`; the verdicts
@@ -837,6 +884,7 @@ mod tests {
                 stored: Some(stored),
             },
             status_file: false,
+            upkeep: None,
         };
         let stores = rt.open_stores().unwrap();
         let shutdown = CancellationToken::new();
@@ -902,6 +950,7 @@ mod tests {
                 ..Controls::default()
             },
             status_file: true,
+            upkeep: None,
         };
         let stores = rt.open_stores().unwrap();
         let shutdown = CancellationToken::new();

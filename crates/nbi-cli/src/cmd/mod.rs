@@ -3,3 +3,4 @@ pub mod import;
 pub mod intel;
 pub mod query;
 pub mod run;
+pub mod usage;

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::args::{Global, StatusArgs, StoreKind, TodayArgs};
 use crate::context::Context;
 use nbi_core::human;
+use nbi_core::plan::{BillingPeriod, PlanUsage};
 
 #[derive(Serialize)]
 struct TodayJson {
@@ -120,6 +121,9 @@ struct StatusJson {
     db: String,
     run: Option<RunStatus>,
     store: Option<nbi_core::store::StoreSummary>,
+    /// Absent without a plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<PlanUsage>,
 }
 
 pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
@@ -137,12 +141,14 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
         },
         StoreKind::Influx => Some(ctx.open_store()?.summary()?),
     };
+    let plan = plan_usage(&ctx)?;
     if args.json {
         let out = StatusJson {
             running,
             db: db.display().to_string(),
             run,
             store,
+            plan,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -202,6 +208,18 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
                 s.hosts.join(", ")
             );
             println!("  from {} to {}", when(s.first_tick), when(s.last_tick));
+            if let Some(bytes) = s.file_bytes {
+                println!(
+                    "  file: {}{}",
+                    human::bytes(bytes),
+                    s.minute_data_from
+                        .map(|t| format!(
+                            "; every minute kept from {}, hourly sums before",
+                            t.with_timezone(&ctx.tz).format("%Y-%m-%d")
+                        ))
+                        .unwrap_or_default()
+                );
+            }
             if s.merged_ticks > 0 {
                 println!(
                     "  {} ticks arrived for a host and second already stored with other traffic (two machines under one name?) and were added to it",
@@ -211,7 +229,36 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
         }
         None => println!("store: {} (not created yet)", db.display()),
     }
+    if let Some(p) = plan {
+        println!(
+            "plan: {} of {} used ({:.0} %), {} to {}",
+            human::bytes(p.used_bytes),
+            human::bytes(p.limit_bytes),
+            (p.fraction() * 100.0).floor(),
+            p.period_start,
+            p.period_end
+        );
+    }
     Ok(())
+}
+
+/// The data plan's current period; `None` without a plan. Nothing stored
+/// yet is a period with nothing used.
+fn plan_usage(ctx: &Context) -> anyhow::Result<Option<PlanUsage>> {
+    let Some(limit) = ctx.config.plan.limit else {
+        return Ok(None);
+    };
+    if let Some(usage) = ctx.read(|s| ctx.rt.plan_usage(s))? {
+        return Ok(usage?);
+    }
+    let today = Utc::now().with_timezone(&ctx.tz).date_naive();
+    let period = BillingPeriod::containing(today, ctx.config.plan.billing_day);
+    Ok(Some(PlanUsage {
+        period_start: period.start,
+        period_end: period.end,
+        used_bytes: 0,
+        limit_bytes: limit.0,
+    }))
 }
 
 fn when(t: Option<DateTime<Utc>>) -> String {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use nbi_core::bus::{memory, BusError, Publisher};
+use nbi_core::runtime::upkeep::{self, Upkeep};
 use nbi_core::runtime::{Controls, Judging, Run, WatchSink};
 use nbi_core::tick::TickDecoder;
 use nbi_core::Tick;
@@ -29,12 +30,30 @@ pub async fn run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         }),
         max_catch_up: 14,
     });
+    let upkeep = Upkeep {
+        on_plan: Some(Arc::new(move |usage, level| {
+            let notice = upkeep::plan_notice(usage, level);
+            tracing::warn!(
+                used_bytes = usage.used_bytes,
+                limit_bytes = usage.limit_bytes,
+                "{}: {}",
+                notice.title,
+                notice.body
+            );
+            if notify {
+                if let Err(e) = nbi_core::notify::send(&notice) {
+                    tracing::warn!(error = %e, "the data plan notice could not be shown");
+                }
+            }
+        })),
+    };
     let run = Run {
         source,
         bus: bus_kind(args.bus.bus),
         judging,
         controls: Controls::default(),
         status_file: true,
+        upkeep: Some(upkeep),
     };
     let stores = ctx.rt.open_stores()?;
     ctx.rt.run(run, &stores, shutdown_on_signals()).await?;
@@ -52,6 +71,7 @@ pub async fn replay(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
         judging: None,
         controls: Controls::default(),
         status_file: true,
+        upkeep: None,
     };
     let stores = ctx.rt.open_stores()?;
     ctx.rt.run(run, &stores, shutdown_on_signals()).await?;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::TimeZone as _;
 use serde_json::Value;
 
 pub fn nbi_bin() -> PathBuf {
@@ -246,4 +247,61 @@ pub fn ndjson_ticks(
         }
     }
     (text, totals)
+}
+
+pub type Totals = std::collections::BTreeMap<(String, String), (u64, u64)>;
+
+/// Ticks every 10 minutes around Berlin's fall-back night (25 Oct 2026, a
+/// 25-hour day), into November: NDJSON and the expected per-(local day,
+/// app) totals.
+pub fn berlin_ticks() -> (String, Totals) {
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let start = chrono::Utc
+        .with_ymd_and_hms(2026, 10, 24, 20, 0, 0)
+        .unwrap();
+    let mut text = String::new();
+    let mut by_day = Totals::new();
+    for i in 0..(9 * 24 * 6) {
+        let at: chrono::DateTime<chrono::Utc> = start + chrono::Duration::minutes(10 * i);
+        let apps = [
+            ("Slack", (i as u64 % 17 + 1) * 1000, i as u64 % 5),
+            ("Music, Inc", 5_000_000, 10),
+        ];
+        text.push_str(&format!(
+            "{{\"schema\":1,\"host\":\"testhost\",\"timestamp\":\"{}\",\"interval_s\":600,\"app_usage\":{{{}}}}}\n",
+            at.format("%Y-%m-%dT%H:%M:%SZ"),
+            apps.iter()
+                .map(|(a, i, o)| format!("\"{a}\":{{\"in\":{i},\"out\":{o}}}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+        let day = at.with_timezone(&tz).date_naive().to_string();
+        for (app, i, o) in apps {
+            let e = by_day.entry((day.clone(), app.to_string())).or_default();
+            e.0 += i;
+            e.1 += o;
+        }
+    }
+    (text, by_day)
+}
+
+/// The rows of `nbi history --json`, as ((period, app) → (in, out)).
+pub fn history_rows(v: &Value) -> Totals {
+    v["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["period"].as_str().unwrap().to_string(),
+                    r["app"].as_str().unwrap().to_string(),
+                ),
+                (
+                    r["bytes_in"].as_u64().unwrap(),
+                    r["bytes_out"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
 }

@@ -1,0 +1,212 @@
+//! `history` and `export`: usage over ranges of local days.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context as _;
+use chrono::{Days, NaiveDate, Utc};
+use nbi_core::export::{self, ExportFormat, ExportQuery, ExportReport};
+use nbi_core::history::{self, Granularity, History, HistoryQuery};
+use nbi_core::human;
+use nbi_core::store::HostFilter;
+
+use crate::args::{By, ExportArgs, ExportFormatArg, Global, HistoryArgs};
+use crate::context::Context;
+
+pub fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let to = args.to.unwrap_or_else(|| today(&ctx));
+    let from = args
+        .from
+        .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
+    anyhow::ensure!(
+        from <= to,
+        "--from {from} is after --to {to}: the range ends before it starts"
+    );
+    let query = HistoryQuery {
+        host: host_filter(&ctx, args.all_hosts),
+        from,
+        to,
+        by: match args.by {
+            By::Day => Granularity::Day,
+            By::Month => Granularity::Month,
+        },
+        app: args.app,
+    };
+    let history = ctx
+        .read(|s| history::read(s, &query, ctx.tz))?
+        .transpose()?
+        .unwrap_or(History {
+            from,
+            to,
+            by: query.by,
+            rows: Vec::new(),
+        });
+    if args.json {
+        println!("{}", serde_json::to_string(&history)?);
+        return Ok(());
+    }
+    print_history(&ctx, &query, &history);
+    Ok(())
+}
+
+fn print_history(ctx: &Context, query: &HistoryQuery, h: &History) {
+    let who = match &query.host {
+        HostFilter::All => "all hosts".to_string(),
+        HostFilter::One(h) => h.clone(),
+    };
+    let what = query.app.as_deref().unwrap_or("every app");
+    println!(
+        "{what}, {} to {} by {} ({who}, {})",
+        h.from,
+        h.to,
+        match h.by {
+            Granularity::Day => "day",
+            Granularity::Month => "month",
+        },
+        ctx.tz
+    );
+    if h.rows.is_empty() {
+        println!("no traffic recorded in this range");
+        return;
+    }
+    let width = h
+        .rows
+        .iter()
+        .map(|r| r.app.chars().count())
+        .max()
+        .unwrap_or(3)
+        .max(5);
+    println!(
+        "{:<10}  {:<width$}  {:>9}  {:>9}  {:>9}",
+        "period", "app", "in", "out", "total"
+    );
+    let mut last = None;
+    for r in &h.rows {
+        let period = r.period.to_string();
+        let shown = if last.as_ref() == Some(&period) {
+            String::new()
+        } else {
+            period.clone()
+        };
+        println!(
+            "{:<10}  {:<width$}  {:>9}  {:>9}  {:>9}",
+            shown,
+            r.app,
+            human::bytes(r.bytes_in),
+            human::bytes(r.bytes_out),
+            human::bytes(r.total())
+        );
+        last = Some(period);
+    }
+    let (i, o) = h.totals();
+    println!(
+        "{:<10}  {:<width$}  {:>9}  {:>9}  {:>9}",
+        "total",
+        "",
+        human::bytes(i),
+        human::bytes(o),
+        human::bytes(i.saturating_add(o))
+    );
+}
+
+pub fn export(global: &Global, args: ExportArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let to = args.to.unwrap_or_else(|| today(&ctx));
+    anyhow::ensure!(
+        args.from <= to,
+        "--from {} is after --to {to}: the range ends before it starts",
+        args.from
+    );
+    let query = ExportQuery {
+        host: host_filter(&ctx, args.all_hosts),
+        from: args.from,
+        to,
+        app: args.app,
+    };
+    let format = match args.format {
+        ExportFormatArg::Csv => ExportFormat::Csv,
+        ExportFormatArg::Ndjson => ExportFormat::Ndjson,
+    };
+    let report = match &args.out {
+        Some(path) => export_to_file(&ctx, &query, format, path)?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            write_export(&ctx, &query, format, &mut out)?
+        }
+    };
+    eprintln!(
+        "nbi: exported {} ticks ({} app rows), {} to {}{}",
+        report.ticks,
+        report.rows,
+        query.from,
+        query.to,
+        args.out
+            .as_ref()
+            .map(|p| format!(", to {}", p.display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn write_export(
+    ctx: &Context,
+    query: &ExportQuery,
+    format: ExportFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExportReport> {
+    match ctx.read(|s| export::write(s, query, ctx.tz, format, out))? {
+        Some(r) => Ok(r?),
+        // Nothing stored yet: an empty export (a CSV still has its header).
+        None => {
+            if format == ExportFormat::Csv {
+                writeln!(out, "{}", export::HEADER.join(","))?;
+            }
+            Ok(ExportReport::default())
+        }
+    }
+}
+
+/// Writes beside `path` and renames: a failed export leaves no half file
+/// in its place.
+fn export_to_file(
+    ctx: &Context,
+    query: &ExportQuery,
+    format: ExportFormat,
+    path: &Path,
+) -> anyhow::Result<ExportReport> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("--out: cannot create {}", partial.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = write_export(ctx, query, format, &mut out).and_then(|r| {
+        out.flush()?;
+        Ok(r)
+    });
+    match result {
+        Ok(r) => {
+            std::fs::rename(&partial, path)
+                .with_context(|| format!("--out: cannot write {}", path.display()))?;
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+fn today(ctx: &Context) -> NaiveDate {
+    Utc::now().with_timezone(&ctx.tz).date_naive()
+}
+
+fn host_filter(ctx: &Context, all_hosts: bool) -> HostFilter {
+    if all_hosts {
+        HostFilter::All
+    } else {
+        HostFilter::One(ctx.config.host.clone())
+    }
+}

@@ -1,0 +1,173 @@
+//! Upkeep beside a run: retention of minute data, and the data plan's
+//! notifications. Every few minutes, on the blocking pool.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+use tokio_util::sync::CancellationToken;
+
+use super::stores::Stores;
+use crate::human;
+use crate::notify::Notice;
+use crate::plan::{self, PlanAlerts, PlanConfig, PlanLevel, PlanUsage};
+use crate::store::timeline::local_day_bounds;
+
+/// How often upkeep looks: a plan notification comes within this of the
+/// byte that crossed the level.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5 * 60);
+
+/// Called with the plan's usage and the level it reached.
+pub type OnPlan = Arc<dyn Fn(&PlanUsage, PlanLevel) + Send + Sync>;
+
+/// What a host wants of upkeep.
+#[derive(Clone, Default)]
+pub struct Upkeep {
+    /// Called when the data plan reaches 80 % or 100 % (once each per
+    /// billing period); `None`: no plan notifications.
+    pub on_plan: Option<OnPlan>,
+}
+
+/// The settings upkeep runs with.
+pub(crate) struct UpkeepTask {
+    pub host: String,
+    pub tz: Tz,
+    pub keep_minutes_days: u32,
+    pub plan: PlanConfig,
+    /// Where sent plan notifications are remembered.
+    pub alerts_file: Option<PathBuf>,
+    pub upkeep: Upkeep,
+}
+
+impl UpkeepTask {
+    /// Runs until `stop`: once at start, then every [`UPKEEP_EVERY`].
+    pub async fn run(self, stores: Stores, stop: CancellationToken) {
+        let this = Arc::new(self);
+        loop {
+            let (task, s) = (this.clone(), stores.clone());
+            let _ = tokio::task::spawn_blocking(move || task.once(&s, Utc::now())).await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(UPKEEP_EVERY) => {}
+            }
+        }
+    }
+
+    /// One round at `now`.
+    pub fn once(&self, stores: &Stores, now: DateTime<Utc>) {
+        let today = now.with_timezone(&self.tz).date_naive();
+        if let Some(before) = retention_cut(today, self.keep_minutes_days, self.tz) {
+            match stores.writer.lock().prune_minutes(before) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(ticks = n, before = %before, "minute data older than the retention deleted; hourly sums kept")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention: cannot delete old minute data now")
+                }
+            }
+        }
+        let Some(on_plan) = &self.upkeep.on_plan else {
+            return;
+        };
+        let usage = match stores
+            .readers
+            .with(|s| plan::usage(s, &self.plan, &self.host, today, self.tz))
+        {
+            Ok(Ok(Some(u))) => u,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) | Err(e) => {
+                tracing::warn!(error = %e, "data plan: cannot read usage now");
+                return;
+            }
+        };
+        let Some(path) = &self.alerts_file else {
+            return;
+        };
+        let mut alerts = PlanAlerts::load(path);
+        if let Some(level) = alerts.due(&usage) {
+            // Remembered first: a failed save must not repeat it every round.
+            if let Err(e) = alerts.save(path) {
+                tracing::warn!(error = %e, path = %path.display(), "data plan: cannot remember the notification");
+            }
+            on_plan(&usage, level);
+        }
+    }
+}
+
+/// The start of the oldest local day whose ticks are kept; `None`: keep all.
+pub fn retention_cut(today: NaiveDate, keep_days: u32, tz: Tz) -> Option<DateTime<Utc>> {
+    if keep_days == 0 {
+        return None;
+    }
+    let first_kept = today.checked_sub_days(Days::new(u64::from(keep_days) - 1))?;
+    Some(local_day_bounds(first_kept, tz).start)
+}
+
+/// The notification of a plan level.
+pub fn plan_notice(usage: &PlanUsage, level: PlanLevel) -> Notice {
+    let used = format!(
+        "{} of {} used since {}; the period ends {}.",
+        human::bytes(usage.used_bytes),
+        human::bytes(usage.limit_bytes),
+        usage.period_start.format("%a %-d %b"),
+        usage.period_end.format("%a %-d %b"),
+    );
+    match level {
+        PlanLevel::Warning => Notice {
+            title: format!(
+                "Data plan: {:.0} % used",
+                (usage.fraction() * 100.0).floor()
+            ),
+            body: used,
+        },
+        PlanLevel::Reached => Notice {
+            title: "Data plan: limit reached".into(),
+            body: used,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_keeps_whole_local_days() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let today: NaiveDate = "2026-11-30".parse().unwrap();
+        assert_eq!(retention_cut(today, 0, tz), None);
+        // One day kept: today, from local midnight (05:00 UTC in November).
+        assert_eq!(
+            retention_cut(today, 1, tz).unwrap().to_rfc3339(),
+            "2026-11-30T05:00:00+00:00"
+        );
+        // 90 days: from 2 Sep, still daylight time (04:00 UTC).
+        assert_eq!(
+            retention_cut(today, 90, tz).unwrap().to_rfc3339(),
+            "2026-09-02T04:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn notices_say_how_much_of_what_until_when() {
+        let u = PlanUsage {
+            period_start: "2026-11-15".parse().unwrap(),
+            period_end: "2026-12-14".parse().unwrap(),
+            used_bytes: 41_300_000_000,
+            limit_bytes: 50_000_000_000,
+        };
+        let n = plan_notice(&u, PlanLevel::Warning);
+        assert_eq!(n.title, "Data plan: 82 % used");
+        assert_eq!(
+            n.body,
+            "41 GB of 50 GB used since Sun 15 Nov; the period ends Mon 14 Dec."
+        );
+        assert_eq!(
+            plan_notice(&u, PlanLevel::Reached).title,
+            "Data plan: limit reached"
+        );
+    }
+}
