@@ -170,4 +170,69 @@ mod tests {
             "Data plan: limit reached"
         );
     }
+
+    #[test]
+    fn a_round_prunes_old_minutes_and_notifies_each_plan_level_once() {
+        use crate::config::Config;
+        use crate::plan::DataSize;
+        use crate::runtime::{Runtime, StoreKind};
+        use crate::store::{TickWriter, UsageQuery};
+        use crate::tick::Tick;
+        use std::sync::Mutex;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            host: "h".into(),
+            timezone: "UTC".into(),
+            ..Config::default()
+        };
+        config.store.db = dir.path().join("db.sqlite");
+        let rt = Runtime::new(config, StoreKind::Sqlite).unwrap();
+        let stores = rt.open_stores().unwrap();
+        let now: DateTime<Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
+        let write = |at: DateTime<Utc>, bytes: u64| {
+            let t = Tick::from_totals("h", at, 60, [("Backup".to_string(), (bytes, 0))]);
+            stores.writer.lock().write(&[t]).unwrap();
+        };
+        write(now - chrono::Duration::days(3), 5_000);
+        write(now - chrono::Duration::hours(1), 850);
+        let sent: Arc<Mutex<Vec<PlanLevel>>> = Arc::default();
+        let seen = sent.clone();
+        let task = UpkeepTask {
+            host: "h".into(),
+            tz: chrono_tz::UTC,
+            keep_minutes_days: 2,
+            plan: PlanConfig {
+                limit: Some(DataSize(1000)),
+                billing_day: 30,
+            },
+            alerts_file: Some(dir.path().join("plan-alerts.json")),
+            upkeep: Upkeep {
+                on_plan: Some(Arc::new(move |u, level| {
+                    assert_eq!(u.period_start.to_string(), "2026-11-30");
+                    seen.lock().unwrap().push(level);
+                })),
+            },
+        };
+        task.once(&stores, now);
+        let summary = stores.readers.with(|s| s.summary()).unwrap().unwrap();
+        assert_eq!(
+            summary.minute_data_from.map(|t| t.to_rfc3339()),
+            Some("2026-11-29T00:00:00+00:00".into())
+        );
+        assert_eq!(
+            summary.first_tick,
+            Some(now - chrono::Duration::days(3)),
+            "its hour is kept"
+        );
+        assert_eq!(*sent.lock().unwrap(), vec![PlanLevel::Warning]);
+        task.once(&stores, now);
+        write(now - chrono::Duration::minutes(5), 200);
+        task.once(&stores, now);
+        task.once(&stores, now);
+        assert_eq!(
+            *sent.lock().unwrap(),
+            vec![PlanLevel::Warning, PlanLevel::Reached]
+        );
+    }
 }
