@@ -148,12 +148,12 @@ export function periodLabel(period: Period, by: UsageBy): string {
 }
 
 /**
- * A period under its bar. Days are "Tue 14" when each bar has room for it,
- * else "14 Jul"; months are "Jul".
+ * A period under its bar. Days are "Tue" over "14" when every bar is
+ * labelled, else "14 Jul"; months are "Jul".
  */
-export function axisLabel(period: Period, by: UsageBy, roomy: boolean): string {
+export function axisLabel(period: Period, by: UsageBy, everyBar: boolean): string {
   if (by === 'month') return formatMonth(period)
-  return roomy ? formatDay(period).replace(/ \w+$/, '') : formatDate(period)
+  return everyBar ? formatDay(period).split(' ').slice(0, 2).join('\n') : formatDate(period)
 }
 
 /**
@@ -185,12 +185,20 @@ export function labelledBars(count: number, every: number): number[] {
   return out
 }
 
+/** Room a label needs, in CSS pixels: "Wed" over "8"; "8 Jul"; "Aug". */
+const LABEL_PX = { weekday: 28, date: 44, month: 30 } as const
+
 /**
- * How many bars one label may take, given the room per bar: a label on every
- * bar when it fits, else every other day, weekly, or every 2, 3 or 6 months.
+ * Every how many bars a label goes, given the room per bar in CSS pixels: on
+ * every bar when it fits, else every other day, weekly, or every 2, 3 or 6
+ * months.
  */
-export function labelEvery(by: UsageBy, pxPerBar: number, labelPx: number): number {
-  const steps = by === 'month' ? [1, 2, 3, 6, 12] : [1, 2, 7, 14, 28]
-  for (const s of steps) if (s * pxPerBar >= labelPx) return s
-  return steps[steps.length - 1] ?? 1
+export function labelEvery(by: UsageBy, pxPerBar: number): number {
+  if (by === 'month') {
+    for (const s of [1, 2, 3, 6]) if (s * pxPerBar >= LABEL_PX.month) return s
+    return 12
+  }
+  if (pxPerBar >= LABEL_PX.weekday) return 1
+  for (const s of [2, 7, 14]) if (s * pxPerBar >= LABEL_PX.date) return s
+  return 28
 }

@@ -167,7 +167,7 @@ describe('labels', () => {
   it('names periods for the tooltip and the axis', () => {
     expect(periodLabel('2026-07-12', 'day')).toBe('Sun 12 Jul')
     expect(periodLabel('2026-06', 'month')).toBe('June 2026')
-    expect(axisLabel('2026-07-12', 'day', true)).toBe('Sun 12')
+    expect(axisLabel('2026-07-12', 'day', true)).toBe('Sun\n12')
     expect(axisLabel('2026-07-12', 'day', false)).toBe('12 Jul')
     expect(axisLabel('2025-12', 'month', true)).toBe('Dec')
   })
@@ -180,10 +180,14 @@ describe('labels', () => {
   })
 
   it('spaces labels so that they do not overlap', () => {
-    expect(labelEvery('day', 41, 40)).toBe(1)
-    expect(labelEvery('day', 26, 40)).toBe(2)
-    expect(labelEvery('day', 9.7, 40)).toBe(7)
-    expect(labelEvery('month', 24, 30)).toBe(2)
-    expect(labelEvery('month', 60, 30)).toBe(1)
+    // 7 days in the 360 px window: a weekday over each date.
+    expect(labelEvery('day', 41)).toBe(1)
+    // 30 days in a wide window, then in the small one.
+    expect(labelEvery('day', 25)).toBe(2)
+    expect(labelEvery('day', 9.7)).toBe(7)
+    expect(labelEvery('day', 2)).toBe(28)
+    expect(labelEvery('month', 24)).toBe(2)
+    expect(labelEvery('month', 60)).toBe(1)
+    expect(labelEvery('month', 4)).toBe(12)
   })
 })
