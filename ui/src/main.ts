@@ -1,4 +1,4 @@
-// The window under the tray icon: the status line, then two views.
+// The window under the tray icon: status and data plan, then two views.
 // Today: the last verdict, the day's curve against the typical day, the top
 // apps and recent verdicts. History: traffic per day or month over a range,
 // its top apps, and an export.
@@ -25,6 +25,7 @@ import { isDay, localToday, stepDay } from './day'
 import { fill, h } from './dom'
 import { formatDay } from './format'
 import { renderHistory } from './history'
+import { renderPlan } from './plan'
 import { isMonth, periodsOf, spanOf, type Period, type Range, type Span } from './range'
 import { renderStatus } from './status'
 import './style.css'
@@ -120,6 +121,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
 const ui = {
   errors: $('errors'),
   status: $('status'),
+  plan: $('plan'),
   tabs: [...document.querySelectorAll<HTMLButtonElement>('[role="tab"][data-view]')],
   viewToday: $('view-today'),
   viewHistory: $('view-history'),
@@ -204,6 +206,7 @@ function renderErrors(): void {
 
 function drawStatus(): void {
   renderStatus(ui.status, state.status, state.toggling, { toggle: (action) => void toggleWatching(action) })
+  renderPlan(ui.plan, state.status?.plan)
 }
 
 /** Keeps the address in step with what is shown, so that a reload shows it again. */

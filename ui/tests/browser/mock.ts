@@ -10,6 +10,7 @@ import type {
   ExportResult,
   HistoryEntry,
   Learning,
+  Plan,
   SourceState,
   Status,
   TypicalDay,
@@ -30,6 +31,8 @@ export interface Scenario {
   delay?: Record<string, number>
   /** Leave out the event plugin, as in a webview without it. */
   noEvents?: boolean
+  /** The data plan in status(); none when left out. */
+  plan?: Plan
   /** 'cancel': export_range answers null, as when the save dialog is cancelled. */
   exportAnswer?: 'cancel'
   /** 'empty': usage_history has no rows at all, as before the first recorded day. */
@@ -250,6 +253,7 @@ const HISTORY: HistoryEntry[] = [
 ]
 
 function status(state: SourceState): Status {
+  const plan = window.nbiMock.scenario.plan
   return {
     state,
     reason: state === 'failing' ? 'nettop exited with status 1' : null,
@@ -257,6 +261,8 @@ function status(state: SourceState): Status {
     source: 'nettop',
     host: 'mbp',
     grafana_url: null,
+    // Left out without a plan, as serde skips a None.
+    ...(plan ? { plan } : {}),
   }
 }
 
