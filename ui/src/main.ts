@@ -232,7 +232,9 @@ function showView(view: View): void {
   state.view = view
   drawView()
   syncAddress()
+  // Each view draws only while shown; the direction may have changed meanwhile.
   if (view === 'history') void loadUsage()
+  else drawDay()
 }
 
 function drawVerdict(): void {

@@ -190,6 +190,7 @@ export function renderUsageTable(root: HTMLTableElement, m: TableModel, select: 
  */
 export class ExportMenu {
   private readonly items: HTMLButtonElement[]
+  private busy = false
 
   constructor(
     private readonly button: HTMLButtonElement,
@@ -225,11 +226,18 @@ export class ExportMenu {
 
   /** While an export runs the button says so and cannot start another. */
   setBusy(busy: boolean): void {
+    if (busy === this.busy) return
+    this.busy = busy
     if (busy) this.close(false)
     this.button.disabled = busy
     this.button.textContent = busy ? 'Exporting…' : 'Export…'
-    if (busy) this.button.setAttribute('aria-busy', 'true')
-    else this.button.removeAttribute('aria-busy')
+    if (busy) {
+      this.button.setAttribute('aria-busy', 'true')
+    } else {
+      this.button.removeAttribute('aria-busy')
+      // Disabling the button took the focus away; a keyboard user gets it back.
+      if (document.activeElement === null || document.activeElement === document.body) this.button.focus()
+    }
   }
 
   private open(index: number): void {

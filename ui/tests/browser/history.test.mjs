@@ -190,9 +190,19 @@ describe('the History view', () => {
       const [wedOut, , , , sunOut] = await barHeights(page, 7)
       assert.ok(sunOut / wedOut > 5 && sunOut / wedOut < 6.6, `Sunday ${sunOut} px against a workday's ${wedOut} px`)
       assert.notEqual(sunOut / wedOut, sunIn / wedIn)
-      // The Today view follows the same switch.
+    })
+  })
+
+  it('switches the Today view to uploads too, and it shows them when it comes back', async () => {
+    await withApp({}, async (page) => {
+      const downloads = await canvasHash(page)
+      await openHistory(page)
+      await page.getByRole('button', { name: 'Upload' }).click()
       await page.getByRole('tab', { name: 'Today' }).click()
       assert.equal(await page.getByRole('button', { name: 'Upload' }).getAttribute('aria-pressed'), 'true')
+      await until(async () => (await canvasHash(page)) !== downloads, "the day's chart to show uploads")
+      await page.getByRole('button', { name: 'Download' }).click()
+      await until(async () => (await canvasHash(page)) === downloads, "the day's chart to show downloads again")
     })
   })
 

@@ -165,11 +165,15 @@ describe('the export menu', () => {
     expect(pick).not.toHaveBeenCalled()
   })
 
-  it('is busy while an export runs', () => {
+  it('is busy while an export runs, and gives the focus back after', () => {
     const { button, m } = setup()
+    button.focus()
     m.setBusy(true)
     expect([button.disabled, button.textContent, button.getAttribute('aria-busy')]).toEqual([true, 'Exporting…', 'true'])
+    // A disabled button loses the focus.
+    button.blur()
     m.setBusy(false)
     expect([button.disabled, button.textContent, button.hasAttribute('aria-busy')]).toEqual([false, 'Export…', false])
+    expect(document.activeElement).toBe(button)
   })
 })
