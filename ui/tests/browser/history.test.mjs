@@ -219,6 +219,7 @@ describe('the History view', () => {
       const heights = await barHeights(page, 7)
       assert.ok(heights[3] < 6 && heights[4] < 6, `weekend ${heights[3]}, ${heights[4]}`)
       for (const i of [0, 1, 2, 5, 6]) assert.ok(heights[i] > 40, `workday ${i}: ${heights[i]} px`)
+      await page.screenshot({ path: join(SHOTS, 'light-history-app.png') })
       // The table stays the whole range's: it was not asked for again.
       assert.equal((await callsOf(page, 'usage_history')).filter((c) => !('app' in c.args)).length, 1)
       assert.equal((await table(page)).length, 8)
@@ -301,6 +302,7 @@ describe('the History view', () => {
         await text(page, '#usage-notice .notice-text'),
         /^Exported \d+ rows to \/Users\/me\/Downloads\/nbi_2026-06-15_2026-07-14\.csv$/,
       )
+      await page.screenshot({ path: join(SHOTS, 'light-history-export.png') })
       assert.equal(await page.getByRole('menu').isHidden(), true)
       await page.getByRole('button', { name: 'Dismiss' }).click()
       await page.locator('#usage-notice').waitFor({ state: 'hidden' })
