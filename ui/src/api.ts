@@ -83,6 +83,16 @@ export interface Learning {
 
 export type SourceState = 'starting' | 'watching' | 'paused' | 'failing' | 'stopped'
 
+/** The data plan's current billing period, as far as it is used up. */
+export interface Plan {
+  /** First and last day of the billing period, both included. */
+  period_start: Day
+  period_end: Day
+  /** Bytes in and out together since `period_start`. */
+  used_bytes: number
+  limit_bytes: number
+}
+
 export interface Status {
   state: SourceState
   reason: string | null
@@ -91,6 +101,8 @@ export interface Status {
   source: string
   host: string
   grafana_url: string | null
+  /** Absent or null when no data plan is configured. */
+  plan?: Plan | null
 }
 
 export interface HistoryEntry {
@@ -101,6 +113,52 @@ export interface HistoryEntry {
 }
 
 export type StepMin = 1 | 5
+
+/** How `usage_history` adds traffic up: per local day or per calendar month. */
+export type UsageBy = 'day' | 'month'
+
+export interface UsageQuery {
+  /** First and last local day, both included. */
+  from: Day
+  to: Day
+  by: UsageBy
+  /** Only this app; all apps when left out. */
+  app?: string
+}
+
+export interface UsageRow {
+  /** "YYYY-MM-DD" by day, "YYYY-MM" by month. */
+  period: string
+  app: string
+  bytes_in: number
+  bytes_out: number
+}
+
+export interface UsageHistory {
+  from: Day
+  to: Day
+  by: UsageBy
+  /**
+   * By period, then by bytes (in + out) descending. Only periods and apps
+   * with traffic appear: a period without rows had none.
+   */
+  rows: UsageRow[]
+}
+
+export type ExportFormat = 'csv' | 'ndjson'
+
+export interface ExportQuery {
+  from: Day
+  to: Day
+  format: ExportFormat
+  app?: string
+}
+
+export interface ExportResult {
+  /** Where the file was written, as the save dialog chose it. */
+  path: string
+  rows: number
+}
 
 /** Backend events; `updated` has no payload. */
 export const EVENTS = {
@@ -137,6 +195,19 @@ export const markNormal = (day: Day): Promise<Verdict> => invoke<Verdict>('mark_
 
 export const history = (limit?: number): Promise<HistoryEntry[]> =>
   invoke<HistoryEntry[]>('history', limit === undefined ? {} : { limit })
+
+// `app` is left out rather than sent as null when every app is meant.
+function withApp<T extends { app?: string }>(query: T): Record<string, unknown> {
+  const { app, ...rest } = query
+  return app === undefined ? rest : { ...rest, app }
+}
+
+export const usageHistory = (query: UsageQuery): Promise<UsageHistory> =>
+  invoke<UsageHistory>('usage_history', withApp(query))
+
+/** Opens the backend's save dialog; null when the person cancelled it. */
+export const exportRange = (query: ExportQuery): Promise<ExportResult | null> =>
+  invoke<ExportResult | null>('export_range', withApp(query))
 
 /** A rejected invoke carries whatever the command returned as its error: usually a string. */
 export function errorMessage(err: unknown): string {

@@ -113,7 +113,8 @@ export function hourTicks(curve: DayCurve, every: number): number[] {
   return ticks
 }
 
-function cssColor(name: string): string {
+/** The value of a CSS custom property on the root, for canvas drawing. */
+export function cssColor(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
 }
 

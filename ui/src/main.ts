@@ -1,22 +1,53 @@
-// The window under the tray icon: status, the last verdict, the day's curve
-// against the typical day, the top apps and recent verdicts.
+// The window under the tray icon: status and data plan, then two views.
+// Today: the last verdict, the day's curve against the typical day, the top
+// apps and recent verdicts. History: traffic per day or month over a range,
+// its top apps, and an export.
 import { listen } from '@tauri-apps/api/event'
+import { readAddress, writeAddress, type View } from './address'
 import * as api from './api'
-import type { Day, DayCurve, HistoryEntry, Learning, Status, StepMin, TypicalDay, Verdict } from './api'
+import type {
+  Day,
+  DayCurve,
+  ExportFormat,
+  ExportResult,
+  HistoryEntry,
+  Learning,
+  Status,
+  StepMin,
+  TypicalDay,
+  UsageHistory,
+  Verdict,
+} from './api'
 import { renderApps } from './apps'
+import { UsageBars } from './bars'
 import { CurveChart, type Direction } from './chart'
-import { dayFromQuery, isDay, localToday, stepDay } from './day'
+import { isDay, localToday, stepDay } from './day'
 import { fill, h } from './dom'
 import { formatDay } from './format'
 import { renderHistory } from './history'
+import { renderPlan } from './plan'
+import { isMonth, periodsOf, spanOf, type Period, type Range, type Span } from './range'
 import { renderStatus } from './status'
 import './style.css'
+import { appTotals, assignColors, periodLayers, STACKED_APPS } from './usage'
+import { ExportMenu, renderFilter, renderNotice, renderUsageTable, renderUsageTitle } from './usage-view'
 import { renderVerdict } from './verdict'
 
 const HISTORY_LIMIT = 7
 const POLL_MS = 60_000
 
+/** The History view's data for one span. */
+interface Usage {
+  span: Span
+  /** All apps: the table, and the chart without a filter. Null until loaded, or after a failure. */
+  all: UsageHistory | null
+  /** The chosen app's rows: the chart with a filter. */
+  app: { name: string; history: UsageHistory } | null
+  loading: boolean
+}
+
 interface State {
+  view: View
   /** The day shown; null is "today", which moves on at midnight. */
   day: Day | null
   /** Today as the backend sees it once it has said so; the local date until then. */
@@ -35,10 +66,20 @@ interface State {
   checkError: string | null
   /** Failing commands and their messages, cleared when the command next succeeds. */
   errors: Map<string, string>
+  range: Range
+  /** The History view's app filter. */
+  app: string | null
+  usage: Usage | null
+  exporting: boolean
+  /** The last export's file, until dismissed. */
+  exported: ExportResult | null
 }
 
+const address = readAddress(location.search)
+
 const state: State = {
-  day: dayFromQuery(location.search),
+  view: address.view,
+  day: address.day,
   today: localToday(),
   stepMin: 5,
   dir: 'in',
@@ -53,12 +94,23 @@ const state: State = {
   toggling: false,
   checkError: null,
   errors: new Map(),
+  range: address.range,
+  app: address.app,
+  usage: null,
+  exporting: false,
+  exported: null,
 }
 
 // Answers can arrive after the person has moved on; only the newest request
 // of each kind may draw.
 let dayRequest = 0
 let verdictRequest = 0
+let usageRequest = 0
+/**
+ * The first answer for the day says which day is today as the backend sees
+ * it; the History view's ranges end on that day, so they wait for it.
+ */
+let firstDay: Promise<void> = Promise.resolve()
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id)
@@ -69,6 +121,14 @@ const $ = <T extends HTMLElement>(id: string): T => {
 const ui = {
   errors: $('errors'),
   status: $('status'),
+  plan: $('plan'),
+  tabs: [...document.querySelectorAll<HTMLButtonElement>('[role="tab"][data-view]')],
+  viewToday: $('view-today'),
+  viewHistory: $('view-history'),
+  usageRange: $('usage-range'),
+  usageFilter: $('usage-filter'),
+  usageNotice: $('usage-notice'),
+  usageApps: $<HTMLTableElement>('usage-apps'),
   verdict: $('verdict'),
   dayLabel: $('day-label'),
   prev: $<HTMLButtonElement>('prev'),
@@ -78,6 +138,8 @@ const ui = {
   history: $('history'),
 }
 const chart = new CurveChart($('chart'))
+const bars = new UsageBars($('bars'), (period) => openPeriod(period))
+const exportMenu = new ExportMenu($<HTMLButtonElement>('export'), $('export-menu'), (format) => void exportShown(format))
 
 // What a person reads when a command fails; the command name stays in the
 // tooltip for whoever debugs it.
@@ -91,9 +153,16 @@ const FAILED: Record<string, string> = {
   resume: "Couldn't resume watching",
   mark_normal: "Couldn't mark the day as normal",
   history: "Couldn't load recent days",
+  usage_history: "Couldn't load the usage history",
+  'usage_history:app': "Couldn't load the app's usage history",
+  export_range: "Couldn't export",
 }
 
-/** Runs a command; a failure goes to the banner instead of vanishing. */
+/**
+ * Runs a command; a failure goes to the banner instead of vanishing. `command`
+ * names the banner's line: two calls of one command that may fail apart need
+ * names of their own.
+ */
 async function run<T>(command: string, call: () => Promise<T>): Promise<T | undefined> {
   try {
     const value = await call()
@@ -137,6 +206,35 @@ function renderErrors(): void {
 
 function drawStatus(): void {
   renderStatus(ui.status, state.status, state.toggling, { toggle: (action) => void toggleWatching(action) })
+  renderPlan(ui.plan, state.status?.plan)
+}
+
+/** Keeps the address in step with what is shown, so that a reload shows it again. */
+function syncAddress(): void {
+  const query = writeAddress({ day: state.day, view: state.view, range: state.range, app: state.app })
+  const search = query ? `?${query}` : ''
+  if (location.search !== search) window.history.replaceState(window.history.state, '', search || location.pathname)
+}
+
+function drawView(): void {
+  for (const tab of ui.tabs) {
+    const selected = tab.dataset.view === state.view
+    tab.setAttribute('aria-selected', String(selected))
+    // One tab stop for the tab list; the arrows move within it.
+    tab.tabIndex = selected ? 0 : -1
+  }
+  ui.viewToday.hidden = state.view !== 'today'
+  ui.viewHistory.hidden = state.view !== 'history'
+}
+
+function showView(view: View): void {
+  if (view === state.view) return
+  state.view = view
+  drawView()
+  syncAddress()
+  // Each view draws only while shown; the direction may have changed meanwhile.
+  if (view === 'history') void loadUsage()
+  else drawDay()
 }
 
 function drawVerdict(): void {
@@ -146,6 +244,13 @@ function drawVerdict(): void {
   })
 }
 
+/** Both views' Download / Upload switches show the one direction. */
+function drawDirection(): void {
+  for (const b of document.querySelectorAll<HTMLButtonElement>('[data-dir]')) {
+    b.setAttribute('aria-pressed', String(b.dataset.dir === state.dir))
+  }
+}
+
 function drawDay(): void {
   const viewing = state.day ?? state.today
   ui.dayLabel.textContent = state.day === null ? 'Today' : formatDay(viewing)
@@ -153,9 +258,7 @@ function drawDay(): void {
   ui.next.disabled = state.day === null
   // Hidden rather than removed, so the arrows do not move when it comes back.
   ui.today.style.visibility = state.day === null ? 'hidden' : ''
-  for (const b of document.querySelectorAll<HTMLButtonElement>('[data-dir]')) {
-    b.setAttribute('aria-pressed', String(b.dataset.dir === state.dir))
-  }
+  drawDirection()
   for (const b of document.querySelectorAll<HTMLButtonElement>('[data-step]')) {
     b.setAttribute('aria-pressed', String(Number(b.dataset.step) === state.stepMin))
   }
@@ -178,7 +281,12 @@ async function loadDay(): Promise<void> {
   ])
   if (ticket !== dayRequest) return
   if (curve) {
-    if (curve.now_slot !== null) state.today = curve.day
+    if (curve.now_slot !== null && curve.day !== state.today) {
+      state.today = curve.day
+      // The ranges end today: a new today (midnight, or the backend's day
+      // differing from this machine's) moves them.
+      if (state.view === 'history' && usageRequest > 0) void loadUsage()
+    }
     state.curve = curve
     // A typical day for other slots (an older answer) would be drawn out of step.
     state.typical = typical && typical.day === curve.day ? typical : null
@@ -221,14 +329,133 @@ async function loadHistory(): Promise<void> {
   }
 }
 
-/** The backend has new data: today's curve (if shown), the status, the verdicts. */
+const sameSpan = (a: Span, b: Span): boolean => a.from === b.from && a.to === b.to && a.by === b.by
+
+/**
+ * Loads the History view's range: all apps (for the table, and the chart
+ * without a filter) and, with a filter, the chosen app's rows. `fresh` false
+ * keeps the all-apps rows of the same span, for a change of filter alone.
+ */
+async function loadUsage(fresh = true): Promise<void> {
+  await firstDay
+  const ticket = ++usageRequest
+  const span = spanOf(state.range, state.today)
+  const app = state.app
+  const old = state.usage && sameSpan(state.usage.span, span) ? state.usage : null
+  const keep = !fresh && old?.all ? old.all : null
+  // Another span's bars under this span's title would mislead: they go while it loads.
+  state.usage = { span, all: old?.all ?? null, app: old?.app?.name === app ? old.app : null, loading: true }
+  drawUsage()
+  const [all, one] = await Promise.all([
+    keep ?? run('usage_history', () => api.usageHistory(span)),
+    app === null ? null : run('usage_history:app', () => api.usageHistory({ ...span, app })),
+  ])
+  if (ticket !== usageRequest) return
+  // A failed filter that is no longer chosen no longer needs saying.
+  if (app === null && state.errors.delete('usage_history:app')) renderErrors()
+  state.usage = { span, all: all ?? null, app: one ? { name: app ?? '', history: one } : null, loading: false }
+  drawUsage()
+}
+
+function drawUsage(): void {
+  for (const b of document.querySelectorAll<HTMLButtonElement>('[data-range]')) {
+    b.setAttribute('aria-pressed', String(b.dataset.range === state.range.kind))
+  }
+  drawDirection()
+  const u = state.usage
+  const span = u?.span ?? spanOf(state.range, state.today)
+  const what = span.by === 'month' ? 'months' : 'days'
+  renderUsageTitle(ui.usageRange, span, state.range, () => setRange({ kind: '12m' }))
+  const totals = u?.all ? appTotals(u.all.rows) : null
+  const top = (totals?.apps ?? []).slice(0, STACKED_APPS).map((a) => a.app)
+  const colors = assignColors(top, state.curve?.apps.map((a) => a.app) ?? [])
+  const color = (app: string): string => colors.get(app) ?? '--app-other'
+  renderFilter(ui.usageFilter, state.app, state.app === null ? '' : color(state.app), () => selectApp(null))
+  renderNotice(ui.usageNotice, state.exported, () => {
+    state.exported = null
+    drawUsage()
+  })
+  const shown = state.app === null ? u?.all : u?.app?.name === state.app ? u.app.history : null
+  if (shown) {
+    const periods = periodsOf({ from: shown.from, to: shown.to, by: shown.by })
+    bars.update({
+      periods,
+      by: shown.by,
+      layers: periodLayers(shown.rows, periods, state.dir, state.app === null ? top : [state.app], colors),
+      emptyText: state.app === null ? `No traffic in these ${what}.` : `No traffic from ${state.app} in these ${what}.`,
+    })
+  } else {
+    bars.clear(!u || u.loading ? 'Loading…' : `Nothing to show for these ${what}.`)
+  }
+  renderUsageTable(
+    ui.usageApps,
+    {
+      totals,
+      colors,
+      selected: state.app,
+      span,
+      // After a failure the chart says so and the banner why: no table at all.
+      message: totals ? `No app used the network in these ${what}.` : !u || u.loading ? 'Loading…' : '',
+    },
+    selectApp,
+  )
+  ui.viewHistory.setAttribute('aria-busy', String(u?.loading ?? false))
+  exportMenu.setBusy(state.exporting)
+}
+
+function setRange(range: Range): void {
+  state.range = range
+  syncAddress()
+  void loadUsage()
+}
+
+function selectApp(app: string | null): void {
+  if (app === state.app) return
+  state.app = app
+  syncAddress()
+  void loadUsage(false)
+}
+
+/** A bar was chosen: a month opens by day, a day opens in the Today view. */
+function openPeriod(period: Period): void {
+  if (isMonth(period)) {
+    setRange({ kind: 'month', month: period })
+  } else if (isDay(period)) {
+    showView('today')
+    navigate(period)
+  }
+}
+
+/** Exports the range shown (and its app filter) through the backend's save dialog. */
+async function exportShown(format: ExportFormat): Promise<void> {
+  const span = state.usage?.span ?? spanOf(state.range, state.today)
+  state.exporting = true
+  drawUsage()
+  const app = state.app
+  const result = await run('export_range', () =>
+    api.exportRange({ from: span.from, to: span.to, format, ...(app === null ? {} : { app }) }),
+  )
+  state.exporting = false
+  // undefined: it failed, and the banner says so; null: the dialog was cancelled.
+  if (result) state.exported = result
+  drawUsage()
+}
+
+/** The backend has new data: today's curve (if shown), the status, the verdicts, the range shown. */
 async function refresh(): Promise<void> {
-  await Promise.all([state.day === null ? loadDay() : null, loadStatus(), loadVerdict(), loadHistory()])
+  await Promise.all([
+    state.day === null ? loadDay() : null,
+    loadStatus(),
+    loadVerdict(),
+    loadHistory(),
+    state.view === 'history' ? loadUsage() : null,
+  ])
 }
 
 function navigate(day: Day | null): void {
   state.day = day === null || day >= state.today ? null : day
   state.checkError = null
+  syncAddress()
   drawDay()
   void loadDay()
   void loadVerdict()
@@ -280,7 +507,29 @@ function wire(): void {
   for (const b of document.querySelectorAll<HTMLButtonElement>('[data-dir]')) {
     b.addEventListener('click', () => {
       state.dir = b.dataset.dir === 'out' ? 'out' : 'in'
-      drawDay()
+      if (state.view === 'history') drawUsage()
+      else drawDay()
+    })
+  }
+  for (const b of document.querySelectorAll<HTMLButtonElement>('[data-range]')) {
+    b.addEventListener('click', () => {
+      const kind = b.dataset.range
+      if (kind !== '7d' && kind !== '30d' && kind !== '12m') return
+      if (state.range.kind !== kind) setRange({ kind })
+    })
+  }
+  for (const tab of ui.tabs) {
+    tab.addEventListener('click', () => showView(tab.dataset.view === 'history' ? 'history' : 'today'))
+    // Tabs as the platform's tab lists work: arrows, Home and End move and select.
+    tab.addEventListener('keydown', (e) => {
+      const at = ui.tabs.indexOf(tab)
+      const n = ui.tabs.length
+      const to: Record<string, number> = { ArrowRight: (at + 1) % n, ArrowLeft: (at - 1 + n) % n, Home: 0, End: n - 1 }
+      const next = ui.tabs[to[e.key] ?? -1]
+      if (!next) return
+      e.preventDefault()
+      showView(next.dataset.view === 'history' ? 'history' : 'today')
+      next.focus()
     })
   }
   for (const b of document.querySelectorAll<HTMLButtonElement>('[data-step]')) {
@@ -292,13 +541,18 @@ function wire(): void {
       void loadDay()
     })
   }
-  // Left and right step through days, as the arrows do.
+  // Left and right step through days, as the arrows do, in the Today view
+  // and unless something focused (the tabs, a chart) took the key.
   document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || state.view !== 'today') return
     if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return
     if (e.key === 'ArrowLeft') navigate(stepDay(state.day, -1, state.today))
     else if (e.key === 'ArrowRight' && state.day !== null) navigate(stepDay(state.day, 1, state.today))
   })
-  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => chart.restyle())
+  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+    chart.restyle()
+    bars.restyle()
+  })
 }
 
 async function subscribe(): Promise<void> {
@@ -309,7 +563,9 @@ async function subscribe(): Promise<void> {
       drawStatus()
     })
     await listen<string>(api.EVENTS.showDay, (e) => {
-      if (isDay(e.payload)) navigate(e.payload)
+      if (!isDay(e.payload)) return
+      showView('today')
+      navigate(e.payload)
     })
   } catch {
     // No event channel (no event plugin, or not inside the app at all): poll,
@@ -319,10 +575,20 @@ async function subscribe(): Promise<void> {
 }
 
 wire()
+syncAddress()
+drawView()
 drawStatus()
 drawVerdict()
 drawDay()
+drawUsage()
 void subscribe()
-void Promise.all([loadDay(), loadStatus(), loadVerdict(), loadHistory()]).then(() => {
+firstDay = loadDay()
+void Promise.all([
+  firstDay,
+  loadStatus(),
+  loadVerdict(),
+  loadHistory(),
+  state.view === 'history' ? loadUsage() : null,
+]).then(() => {
   document.body.dataset.ready = 'true'
 })

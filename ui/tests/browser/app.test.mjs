@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { callsOf, canvasHash, inkedPixels, launch, openApp, serveDist, SHOTS, waitForCall } from './harness.mjs'
+import { callsOf, canvasHash, inkedPixels, launch, openApp, serveDist, SHOTS, until, waitForCall } from './harness.mjs'
 
 let server
 let browser
@@ -27,15 +27,6 @@ async function withApp(options, body) {
   } finally {
     await app.page.close()
   }
-}
-
-async function until(check, what, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.fail(`timed out waiting for ${what}`)
 }
 
 const text = (page, selector) => page.locator(selector).innerText()

@@ -96,12 +96,17 @@ export async function launch() {
   }
 }
 
+/** The mock backend's now: Tuesday 14 July 2026, 15:32 in Berlin. */
+export const NOW = '2026-07-14T13:32:00Z'
+
 /**
  * Opens the app with a scenario for the mock and waits until its first
  * answers are drawn. `problems` collects errors, CSP violations and
- * off-machine requests; every test ends by asserting it is empty.
+ * off-machine requests; every test ends by asserting it is empty. The page's
+ * clock is pinned to `now` (the mock's), so that no test depends on the day
+ * it runs on; timers still run.
  */
-export async function openApp(context, baseUrl, { scenario = {}, colorScheme = 'light', query = '', size } = {}) {
+export async function openApp(context, baseUrl, { scenario = {}, colorScheme = 'light', query = '', size, now = NOW } = {}) {
   const page = await context.newPage()
   const problems = []
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
@@ -112,6 +117,7 @@ export async function openApp(context, baseUrl, { scenario = {}, colorScheme = '
     if (!r.url().startsWith(baseUrl)) problems.push(`request off the machine: ${r.url()}`)
   })
   await page.emulateMedia({ colorScheme })
+  await page.clock.setFixedTime(new Date(now))
   if (size) await page.setViewportSize(size)
   await page.addInitScript((s) => {
     window.__nbiScenario = s
@@ -132,27 +138,27 @@ export async function openApp(context, baseUrl, { scenario = {}, colorScheme = '
   }
 }
 
-/** Non-blank pixels in the chart's canvas: drawn data, not just an empty frame. */
-export async function inkedPixels(page) {
-  return page.evaluate(() => {
-    const canvas = document.querySelector('#chart canvas')
+/** Non-blank pixels in a chart's canvas: drawn data, not just an empty frame. */
+export async function inkedPixels(page, selector = '#chart canvas') {
+  return page.evaluate((sel) => {
+    const canvas = document.querySelector(sel)
     if (!canvas) return 0
     const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height)
     let n = 0
     for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++
     return n
-  })
+  }, selector)
 }
 
-/** A fingerprint of the chart's pixels, to tell two drawings apart. */
-export async function canvasHash(page) {
-  return page.evaluate(() => {
-    const canvas = document.querySelector('#chart canvas')
+/** A fingerprint of a chart's pixels, to tell two drawings apart. */
+export async function canvasHash(page, selector = '#chart canvas') {
+  return page.evaluate((sel) => {
+    const canvas = document.querySelector(sel)
     const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height)
     let h = 2166136261
     for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619)
     return h >>> 0
-  })
+  }, selector)
 }
 
 /** The mock's record of calls to one command. */
@@ -169,4 +175,14 @@ export async function waitForCall(page, cmd, args = {}) {
         .some((call) => Object.entries(want).every(([k, v]) => JSON.stringify(call.args[k]) === JSON.stringify(v))),
     [cmd, args],
   )
+}
+
+/** Polls `check` until it holds; fails the test after `timeoutMs`. */
+export async function until(check, what, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
 }

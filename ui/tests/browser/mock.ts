@@ -7,11 +7,15 @@ import type {
   AppCurve,
   Band,
   DayCurve,
+  ExportResult,
   HistoryEntry,
   Learning,
+  Plan,
   SourceState,
   Status,
   TypicalDay,
+  UsageHistory,
+  UsageRow,
   Verdict,
   VerdictStatus,
 } from '../../src/api'
@@ -27,6 +31,12 @@ export interface Scenario {
   delay?: Record<string, number>
   /** Leave out the event plugin, as in a webview without it. */
   noEvents?: boolean
+  /** The data plan in status(); none when left out. */
+  plan?: Plan
+  /** 'cancel': export_range answers null, as when the save dialog is cancelled. */
+  exportAnswer?: 'cancel'
+  /** 'empty': usage_history has no rows at all, as before the first recorded day. */
+  usage?: 'empty'
 }
 
 export interface Call {
@@ -167,6 +177,74 @@ function verdictFor(kind: VerdictKind, day: string = JUDGED): Verdict | null {
   }
 }
 
+// Traffic per app and day for usage_history, in MB: round numbers, so that
+// the tests can add them up by hand. Workdays differ from days off, and
+// Transmission only runs on Sundays.
+const MB = 1_000_000
+const DAILY: { app: string; workday: [number, number]; dayOff: [number, number] }[] = [
+  { app: 'Slack', workday: [400, 100], dayOff: [0, 0] },
+  { app: 'Safari', workday: [300, 20], dayOff: [300, 20] },
+  { app: 'Zoom', workday: [200, 150], dayOff: [0, 0] },
+  { app: 'Spotify', workday: [100, 1], dayOff: [100, 1] },
+  { app: 'Dropbox', workday: [20, 80], dayOff: [20, 80] },
+  { app: 'Mail', workday: [50, 10], dayOff: [50, 10] },
+  { app: 'Signal', workday: [5, 5], dayOff: [5, 5] },
+]
+const SUNDAY: [number, number] = [4000, 2000]
+/** Days the Mac was off: no traffic, so no rows. */
+const OFF = new Set(['2026-07-11', '2026-06-20', '2026-06-21'])
+/** Nothing was recorded before this day. */
+const FIRST_DAY = '2025-10-06'
+
+function nextDay(day: string): string {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number]
+  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10)
+}
+
+function dayRows(day: string): UsageRow[] {
+  if (OFF.has(day) || day < FIRST_DAY || day > TODAY) return []
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number]
+  const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay()
+  const rows = DAILY.map((a) => {
+    const [i, o] = weekday === 0 || weekday === 6 ? a.dayOff : a.workday
+    return { period: day, app: a.app, bytes_in: i * MB, bytes_out: o * MB }
+  })
+  if (weekday === 0) rows.push({ period: day, app: 'Transmission', bytes_in: SUNDAY[0] * MB, bytes_out: SUNDAY[1] * MB })
+  return rows.filter((r) => r.bytes_in + r.bytes_out > 0)
+}
+
+/** As the backend answers: only periods and apps with traffic, by period, then by bytes descending. */
+function usageHistory(from: string, to: string, by: 'day' | 'month', app: string | undefined): UsageHistory {
+  const sums = new Map<string, UsageRow>()
+  if (window.nbiMock.scenario.usage !== 'empty') {
+    for (let day = from; day <= to; day = nextDay(day)) {
+      for (const r of dayRows(day)) {
+        if (app !== undefined && r.app !== app) continue
+        const period = by === 'month' ? day.slice(0, 7) : day
+        const key = `${period}\u0000${r.app}`
+        const sum = sums.get(key) ?? { period, app: r.app, bytes_in: 0, bytes_out: 0 }
+        sum.bytes_in += r.bytes_in
+        sum.bytes_out += r.bytes_out
+        sums.set(key, sum)
+      }
+    }
+  }
+  const rows = [...sums.values()].sort(
+    (a, b) =>
+      a.period.localeCompare(b.period) ||
+      b.bytes_in + b.bytes_out - (a.bytes_in + a.bytes_out) ||
+      a.app.localeCompare(b.app),
+  )
+  return { from, to, by, rows }
+}
+
+function exportRange(from: string, to: string, format: string, app: string | undefined): ExportResult | null {
+  if (window.nbiMock.scenario.exportAnswer === 'cancel') return null
+  const rows = usageHistory(from, to, 'day', app).rows.length
+  const name = ['nbi', from, to, ...(app === undefined ? [] : [app])].join('_')
+  return { path: `/Users/me/Downloads/${name}.${format}`, rows }
+}
+
 const HISTORY: HistoryEntry[] = [
   { day: '2026-07-13', status: 'normal', summary: 'Mon 13 Jul: normal', marked_normal: false },
   { day: '2026-07-12', status: 'anomalous', summary: 'Sun 12 Jul: Netflix 01:00–03:00, 4.1 GB (typically 0 B)', marked_normal: false },
@@ -175,6 +253,7 @@ const HISTORY: HistoryEntry[] = [
 ]
 
 function status(state: SourceState): Status {
+  const plan = window.nbiMock.scenario.plan
   return {
     state,
     reason: state === 'failing' ? 'nettop exited with status 1' : null,
@@ -182,6 +261,8 @@ function status(state: SourceState): Status {
     source: 'nettop',
     host: 'mbp',
     grafana_url: null,
+    // Left out without a plan, as serde skips a None.
+    ...(plan ? { plan } : {}),
   }
 }
 
@@ -198,6 +279,7 @@ async function answer(cmd: string, args: Record<string, unknown>): Promise<unkno
   if (failure !== undefined) throw failure
   const day = typeof args.day === 'string' ? args.day : undefined
   const stepMin = args.stepMin === 1 ? 1 : 5
+  const app = typeof args.app === 'string' ? args.app : undefined
   switch (cmd) {
     case 'day_curve':
       return dayCurve(day, stepMin)
@@ -224,6 +306,10 @@ async function answer(cmd: string, args: Record<string, unknown>): Promise<unkno
       return { ...verdictFor('anomalous', String(args.day)), marked_normal: true }
     case 'history':
       return HISTORY.slice(0, typeof args.limit === 'number' ? args.limit : HISTORY.length)
+    case 'usage_history':
+      return usageHistory(String(args.from), String(args.to), args.by === 'month' ? 'month' : 'day', app)
+    case 'export_range':
+      return exportRange(String(args.from), String(args.to), String(args.format), app)
     default:
       throw `unknown command ${cmd}`
   }

@@ -45,6 +45,21 @@ describe('commands', () => {
     ])
   })
 
+  it('ask for usage history and exports with the range as given, and no app unless one is chosen', async () => {
+    await api.usageHistory({ from: '2026-07-08', to: '2026-07-14', by: 'day' })
+    await api.usageHistory({ from: '2025-08-01', to: '2026-07-14', by: 'month', app: 'Slack' })
+    await api.usageHistory({ from: '2026-07-08', to: '2026-07-14', by: 'day', app: undefined })
+    await api.exportRange({ from: '2026-07-08', to: '2026-07-14', format: 'csv' })
+    await api.exportRange({ from: '2026-06-01', to: '2026-06-30', format: 'ndjson', app: 'Zoom' })
+    expect(calls).toEqual([
+      ['usage_history', { from: '2026-07-08', to: '2026-07-14', by: 'day' }],
+      ['usage_history', { from: '2025-08-01', to: '2026-07-14', by: 'month', app: 'Slack' }],
+      ['usage_history', { from: '2026-07-08', to: '2026-07-14', by: 'day' }],
+      ['export_range', { from: '2026-07-08', to: '2026-07-14', format: 'csv' }],
+      ['export_range', { from: '2026-06-01', to: '2026-06-30', format: 'ndjson', app: 'Zoom' }],
+    ])
+  })
+
   it('pass a command’s error on as a readable message', async () => {
     const err = await api.status().catch((e: unknown) => e)
     expect(api.errorMessage(err)).toBe('store is locked')
