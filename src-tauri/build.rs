@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "check_now",
     "mark_normal",
     "history",
+    "usage_history",
+    "export_range",
 ];
 
 fn main() {

@@ -3,10 +3,15 @@
 //! the window reads it; a failure is a message for the window's banner.
 
 use chrono::{NaiveDate, Utc};
+use nbi_core::export::{self, ExportFormat, ExportQuery};
+use nbi_core::history::{self, Granularity, History, HistoryQuery};
 use nbi_core::intel::typical::{self, Learning, TypicalDay};
+use nbi_core::store::HostFilter;
 use nbi_core::view::{self, DayCurve, HistoryEntry, StatusView, VerdictView};
+use tauri::async_runtime;
 use tauri::ipc::Invoke;
 use tauri::{Runtime, State};
+use tauri_plugin_dialog::DialogExt;
 
 use crate::state::AppState;
 
@@ -24,7 +29,9 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         resume,
         check_now,
         mark_normal,
-        history
+        history,
+        usage_history,
+        export_range
     ]
 }
 
@@ -110,8 +117,9 @@ async fn learning(state: State<'_, AppState>) -> Answer<Learning> {
 }
 
 #[tauri::command]
-fn status(state: State<'_, AppState>) -> StatusView {
-    state.status_view()
+async fn status(state: State<'_, AppState>) -> Answer<StatusView> {
+    state.refresh_plan().await;
+    Ok(state.status_view())
 }
 
 #[tauri::command]
@@ -145,6 +153,158 @@ async fn history(state: State<'_, AppState>, limit: Option<usize>) -> Answer<Vec
         .await
 }
 
+fn granularity(by: &str) -> Answer<Granularity> {
+    match by {
+        "day" => Ok(Granularity::Day),
+        "month" => Ok(Granularity::Month),
+        _ => Err(format!(
+            "invalid period {by:?}: expected \"day\" or \"month\""
+        )),
+    }
+}
+
+/// Local days `from..=to`, checked.
+fn range(from: &str, to: &str) -> Answer<(NaiveDate, NaiveDate)> {
+    let (from, to) = (parse_day(from)?, parse_day(to)?);
+    if from > to {
+        return Err(format!("the range {from} to {to} ends before it starts"));
+    }
+    Ok((from, to))
+}
+
+/// Per-app bytes by day or month over `from..=to` (`nbi history --json`).
+#[tauri::command]
+async fn usage_history(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    by: String,
+    app: Option<String>,
+) -> Answer<History> {
+    let (from, to) = range(&from, &to)?;
+    let by = granularity(&by)?;
+    state
+        .with_store(move |store, s| {
+            let query = HistoryQuery {
+                host: HostFilter::One(s.host().to_string()),
+                from,
+                to,
+                by,
+                app,
+            };
+            history::read(store, &query, s.tz()).map_err(|e| e.to_string())
+        })
+        .await
+}
+
+/// Where an export went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Exported {
+    pub path: String,
+    /// Lines written after a CSV header; NDJSON lines (ticks).
+    pub rows: u64,
+}
+
+/// Asks where to save the range (a native save dialog) and writes it
+/// there; `None` when the person cancels.
+#[tauri::command]
+async fn export_range<R: Runtime>(
+    handle: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    format: String,
+    app: Option<String>,
+) -> Answer<Option<Exported>> {
+    let app_name = app;
+    let (from, to) = range(&from, &to)?;
+    let format = match format.as_str() {
+        "csv" => ExportFormat::Csv,
+        "ndjson" => ExportFormat::Ndjson,
+        _ => {
+            return Err(format!(
+                "invalid format {format:?}: expected \"csv\" or \"ndjson\""
+            ))
+        }
+    };
+    let name = match &app_name {
+        Some(a) => format!("nbi_{from}_{to}_{}.{}", file_safe(a), format.extension()),
+        None => format!("nbi_{from}_{to}.{}", format.extension()),
+    };
+    let dialog = handle
+        .dialog()
+        .file()
+        .set_file_name(&name)
+        .add_filter(format.extension().to_uppercase(), &[format.extension()]);
+    let chosen = async_runtime::spawn_blocking(move || dialog.blocking_save_file())
+        .await
+        .map_err(|e| format!("the save dialog failed: {e}"))?;
+    let Some(path) = chosen.and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    state
+        .with_store(move |store, s| {
+            let query = ExportQuery {
+                host: HostFilter::One(s.host().to_string()),
+                from,
+                to,
+                app: app_name,
+            };
+            write_export(store, &query, s.tz(), format, &path)
+        })
+        .await
+        .map(Some)
+}
+
+/// Writes beside `path` and renames, so a failed export leaves no half file.
+fn write_export(
+    store: &dyn nbi_core::store::UsageQuery,
+    query: &ExportQuery,
+    tz: chrono_tz::Tz,
+    format: ExportFormat,
+    path: &std::path::Path,
+) -> Answer<Exported> {
+    use std::io::Write as _;
+    let shown = path.display().to_string();
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let written = (|| -> Result<u64, String> {
+        let file =
+            std::fs::File::create(&partial).map_err(|e| format!("cannot write {shown}: {e}"))?;
+        let mut out = std::io::BufWriter::new(file);
+        let report =
+            export::write(store, query, tz, format, &mut out).map_err(|e| e.to_string())?;
+        out.flush()
+            .map_err(|e| format!("cannot write {shown}: {e}"))?;
+        std::fs::rename(&partial, path).map_err(|e| format!("cannot write {shown}: {e}"))?;
+        Ok(match format {
+            ExportFormat::Csv => report.rows,
+            ExportFormat::Ndjson => report.ticks,
+        })
+    })();
+    match written {
+        Ok(rows) => Ok(Exported { path: shown, rows }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// An app name as part of a file name.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +320,45 @@ mod tests {
         }
         assert!(step(0).is_err() && step(61).is_err());
         assert_eq!(step(5), Ok(5));
+    }
+
+    #[test]
+    fn an_export_is_written_whole_or_not_at_all() {
+        use nbi_core::store::sqlite::SqliteStore;
+        use nbi_core::store::TickWriter;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let at = "2026-11-02T09:00:00Z".parse().unwrap();
+        store
+            .write(&[nbi_core::Tick::from_totals(
+                "mac",
+                at,
+                60,
+                [("Slack".to_string(), (10u64, 2u64))],
+            )])
+            .unwrap();
+        let day = parse_day("2026-11-02").unwrap();
+        let query = ExportQuery {
+            host: HostFilter::One("mac".into()),
+            from: day,
+            to: day,
+            app: None,
+        };
+        let path = dir.path().join("out.csv");
+        let done = write_export(&store, &query, chrono_tz::UTC, ExportFormat::Csv, &path).unwrap();
+        assert_eq!(done.rows, 1);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "timestamp,host,app,bytes_in,bytes_out\n2026-11-02T09:00:00Z,mac,Slack,10,2\n"
+        );
+        let nowhere = dir.path().join("missing/out.csv");
+        let err =
+            write_export(&store, &query, chrono_tz::UTC, ExportFormat::Csv, &nowhere).unwrap_err();
+        assert!(err.contains("missing/out.csv"), "{err}");
+        assert_eq!(file_safe("Google Chrome/Helper"), "Google_Chrome_Helper");
+        assert_eq!(
+            range("2026-11-02", "2026-11-01").unwrap_err(),
+            "the range 2026-11-02 to 2026-11-01 ends before it starts"
+        );
     }
 }

@@ -81,6 +81,7 @@ pub fn run() -> ExitCode {
             None,
         ))
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .manage(AppState::new(settings, problem))
         .invoke_handler(commands::handler())
         .setup(move |app| {
@@ -170,6 +171,8 @@ fn follow<R: Runtime>(app: AppHandle<R>, tray: Tray<R>) {
             }
             (glance, last) = read_tray_facts(&state).await;
             if data {
+                state.refresh_plan().await;
+                emit(&app, EVENT_STATUS, state.status_view());
                 emit(&app, EVENT_UPDATED, ());
             }
         }
@@ -188,8 +191,10 @@ async fn read_tray_facts(
 ) -> (Option<view::Glance>, Option<nbi_core::store::VerdictRecord>) {
     let read = state
         .with_store(|store, s| {
-            let glance =
-                view::glance(store, s.host(), s.tz(), Utc::now()).map_err(|e| e.to_string())?;
+            let plan = s.rt.plan_usage(store).map_err(|e| e.to_string())?;
+            let glance = view::glance(store, s.host(), s.tz(), Utc::now())
+                .map_err(|e| e.to_string())?
+                .with_plan(plan.as_ref());
             let last = store
                 .recent_verdicts(s.host(), 1)
                 .map_err(|e| e.to_string())?

@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use nbi_core::collector::CollectorStats;
 use nbi_core::intel::verdict::Verdict;
 use nbi_core::notify::Notice;
+use nbi_core::plan::PlanUsage;
 use nbi_core::runtime::stores::Stores;
 use nbi_core::runtime::upkeep::{plan_notice, Upkeep};
 use nbi_core::runtime::{self, Controls, Judging, Run, Runtime, FLUSH_WAIT};
@@ -50,6 +51,8 @@ pub struct AppState {
     checking: tokio::sync::Mutex<()>,
     /// Why nothing runs (a configuration or store that cannot be used).
     problem: Option<String>,
+    /// The data plan's usage as last read (the status carries it).
+    plan: Mutex<Option<PlanUsage>>,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
             judging: Mutex::new(None),
             checking: tokio::sync::Mutex::new(()),
             problem,
+            plan: Mutex::new(None),
         }
     }
 
@@ -186,11 +190,29 @@ impl AppState {
     }
 
     pub fn status_view(&self) -> StatusView {
-        StatusView::new(
-            &self.status.borrow(),
-            self.settings.host(),
-            self.settings.grafana_url(),
-        )
+        StatusView {
+            plan: *lock(&self.plan),
+            ..StatusView::new(
+                &self.status.borrow(),
+                self.settings.host(),
+                self.settings.grafana_url(),
+            )
+        }
+    }
+
+    /// Reads the data plan's usage again (as ticks are stored), for the
+    /// status; a store that cannot be read keeps the last answer.
+    pub async fn refresh_plan(&self) {
+        if self.settings.rt.config().plan.limit.is_none() {
+            return;
+        }
+        match self
+            .with_store(|store, s| s.rt.plan_usage(store).map_err(|e| e.to_string()))
+            .await
+        {
+            Ok(plan) => *lock(&self.plan) = plan,
+            Err(e) => tracing::debug!(error = %e, "data plan: cannot read usage now"),
+        }
     }
 
     pub fn subscribe_status(&self) -> watch::Receiver<SourceStatus> {

@@ -333,6 +333,19 @@ impl Driver {
         assert!(r["value"].is_null(), "clicking {css}: {r}");
     }
 
+    /// The webview as it is drawn now, as a PNG at `path` (WebDriver's own
+    /// screenshot: a capture of the X screen may show a frame not yet
+    /// painted).
+    fn screenshot(&self, path: &Path) {
+        use base64::Engine as _;
+        let v = request(&self.agent, "GET", &self.url("/screenshot"), None);
+        let png = v["value"]
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .unwrap_or_else(|| panic!("no screenshot: {v}"));
+        std::fs::write(path, png).unwrap();
+    }
+
     fn wait_text(&self, what: &str, css: &str, f: impl Fn(&str) -> bool) -> String {
         wait_for(what, Duration::from_secs(120), || {
             let t = self.text(css);
@@ -604,5 +617,21 @@ fn drive(driver: &Driver, desktop: &Desktop, import: &Path, yesterday: NaiveDate
         assert_eq!(summary, "Unusual network day");
         assert!(body.contains("Transmission 01:00–05:00"), "{body}");
     }
-    eprintln!("screenshot: {}", shot.display());
+
+    // The history view: the last 7 days from the real store, with
+    // yesterday's burst making Transmission the top app.
+    driver.click("#tab-history");
+    wait_for("the history bars", Duration::from_secs(60), || {
+        (driver.count("#bars canvas") > 0 && driver.count("#usage-apps tbody tr") > 1).then_some(())
+    });
+    let top = driver.text("#usage-apps tbody tr");
+    assert!(top.contains("Transmission"), "{top}");
+    assert_eq!(
+        driver.js("return document.getElementById('view-history').hidden"),
+        Value::Bool(false),
+        "the history view is the one shown"
+    );
+    let history = out.join("history.png");
+    driver.screenshot(&history);
+    eprintln!("screenshots: {} {}", shot.display(), history.display());
 }

@@ -130,6 +130,9 @@ fn fixture() -> Fixture {
     };
     config.store.db = dir.path().join("nbi.sqlite");
     config.intel.epochs = 60;
+    // A plan whose period starts today: today's seeded bytes are its usage.
+    config.plan.limit = Some(nbi_core::plan::DataSize(1_000_000));
+    config.plan.billing_day = chrono::Datelike::day(&today);
     // One tick a minute of replay: the pipeline keeps watching while the test runs.
     let mut settings =
         Settings::new(config, Some((dir.path().join("replay.ndjson"), 1.0))).unwrap();
@@ -399,7 +402,8 @@ fn pause_and_resume_stop_and_restart_watching() {
             "last_tick",
             "source",
             "host",
-            "grafana_url"
+            "grafana_url",
+            "plan"
         ])
     );
     assert_eq!(
@@ -432,4 +436,68 @@ fn only_the_main_window_may_call_the_commands() {
     // Not a command of the app at all.
     let unknown = invoke(&f.window, "delete_everything", json!({})).unwrap_err();
     assert!(unknown.to_string().contains("not found"), "{unknown}");
+}
+
+#[test]
+fn the_history_view_reads_days_and_months_and_the_status_carries_the_plan() {
+    let f = fixture();
+    let today = f.today.to_string();
+    let h = call(
+        &f,
+        "usage_history",
+        json!({ "from": today, "to": today, "by": "day" }),
+    );
+    assert_eq!(keys(&h), set(&["from", "to", "by", "rows"]));
+    assert_eq!(
+        (h["from"].as_str(), h["by"].as_str()),
+        (Some(today.as_str()), Some("day"))
+    );
+    assert_eq!(
+        h["rows"],
+        json!([
+            { "period": today, "app": "Safari", "bytes_in": 5000, "bytes_out": 500 },
+            { "period": today, "app": "Slack", "bytes_in": 3000, "bytes_out": 300 },
+            { "period": today, "app": "Mail", "bytes_in": 300, "bytes_out": 30 },
+        ])
+    );
+    // A month of the seeded past, one app: one row, its month's name.
+    let from = (f.today - Days::days(40)).to_string();
+    let m = call(
+        &f,
+        "usage_history",
+        json!({ "from": from, "to": today, "by": "month", "app": "Slack" }),
+    );
+    let rows = m["rows"].as_array().unwrap();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["app"] == "Slack"),
+        "{m}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["period"].as_str().unwrap().len() == 7),
+        "{m}"
+    );
+    // Mistakes are messages.
+    let bad = invoke(
+        &f.window,
+        "usage_history",
+        json!({ "from": today, "to": from, "by": "day" }),
+    )
+    .unwrap_err();
+    assert!(bad.to_string().contains("ends before it starts"), "{bad}");
+    let bad = invoke(
+        &f.window,
+        "usage_history",
+        json!({ "from": from, "to": today, "by": "week" }),
+    )
+    .unwrap_err();
+    assert!(
+        bad.as_str().unwrap().contains("\"day\" or \"month\""),
+        "{bad}"
+    );
+
+    let plan = &call(&f, "status", json!({}))["plan"];
+    assert_eq!(plan["period_start"], today);
+    assert_eq!(plan["used_bytes"], 9_130);
+    assert_eq!(plan["limit_bytes"], 1_000_000);
 }

@@ -210,6 +210,8 @@ pub struct StatusView {
     pub source: String,
     pub host: String,
     pub grafana_url: Option<String>,
+    /// The data plan's current period; `None` without a plan.
+    pub plan: Option<crate::plan::PlanUsage>,
 }
 
 impl StatusView {
@@ -229,6 +231,7 @@ impl StatusView {
             source: status.source.to_string(),
             host: host.to_string(),
             grafana_url: grafana_url.map(str::to_string),
+            plan: None,
         }
     }
 }
@@ -272,16 +275,31 @@ impl TrayState {
 pub struct Glance {
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Percent of the data plan used this billing period (rounded down),
+    /// with a plan.
+    pub plan_percent: Option<u64>,
 }
 
 impl Glance {
-    /// "↓1.2G ↑84M"
+    /// "↓1.2G ↑84M", and "· plan 64%" with a data plan.
     pub fn text(&self) -> String {
-        format!(
+        let today = format!(
             "↓{} ↑{}",
             crate::human::compact(self.bytes_in),
             crate::human::compact(self.bytes_out)
-        )
+        );
+        match self.plan_percent {
+            Some(p) => format!("{today} · plan {p}%"),
+            None => today,
+        }
+    }
+
+    /// With the plan's usage.
+    pub fn with_plan(self, plan: Option<&crate::plan::PlanUsage>) -> Glance {
+        Glance {
+            plan_percent: plan.map(|p| (p.fraction() * 100.0).floor() as u64),
+            ..self
+        }
     }
 }
 
@@ -297,6 +315,7 @@ pub fn glance<S: Store + ?Sized>(
     Ok(totals.iter().fold(Glance::default(), |g, t| Glance {
         bytes_in: g.bytes_in.saturating_add(t.bytes_in),
         bytes_out: g.bytes_out.saturating_add(t.bytes_out),
+        plan_percent: None,
     }))
 }
 
@@ -368,6 +387,14 @@ mod tests {
         let g = glance(&s, "h", berlin(), now).unwrap();
         assert_eq!((g.bytes_in, g.bytes_out), (28_600, 26));
         assert_eq!(g.text(), "↓29K ↑26B");
+        let plan = crate::plan::PlanUsage {
+            period_start: day,
+            period_end: day,
+            used_bytes: 41_999,
+            limit_bytes: 50_000,
+        };
+        assert_eq!(g.with_plan(Some(&plan)).text(), "↓29K ↑26B · plan 83%");
+        assert_eq!(g.with_plan(None).text(), "↓29K ↑26B");
     }
 
     #[test]

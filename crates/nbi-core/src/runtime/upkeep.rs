@@ -176,7 +176,7 @@ mod tests {
         use crate::config::Config;
         use crate::plan::DataSize;
         use crate::runtime::{Runtime, StoreKind};
-        use crate::store::{TickWriter, UsageQuery};
+        use crate::store::TickWriter;
         use crate::tick::Tick;
         use std::sync::Mutex;
 
