@@ -1,5 +1,7 @@
-//! SQLite store: ingest rate, and the queries the UI and the detector ask at
-//! one year of per-minute history for 50 apps (26 M samples).
+//! SQLite store: ingest rate, the queries the UI and the detector ask at
+//! one year of per-minute history for 50 apps (26 M samples), the history
+//! view's queries on the same year, and the file's size before and after
+//! retention (printed as `retention:` lines).
 
 use nbi_core::store::{TickWriter, UsageQuery};
 use std::path::{Path, PathBuf};
@@ -41,14 +43,18 @@ fn start() -> DateTime<Utc> {
 /// Builds the year database once and keeps it under target/ between runs.
 fn year_db() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-store");
-    let path = dir.join("year-50-apps-v4.sqlite");
-    let done = dir.join("year-50-apps-v4.done");
+    let path = dir.join("year-50-apps-v5.sqlite");
+    let done = dir.join("year-50-apps-v5.done");
     if done.exists() {
         return path;
     }
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::create_dir_all(&dir);
     let mut store = SqliteStore::open(&path).expect("open bench store");
+    // As the runtime opens it: daily sums kept in the configured zone.
+    store
+        .keep_days_in(chrono_tz::Europe::Berlin)
+        .expect("daily sums");
     let names = app_names();
     let t0 = Instant::now();
     let minutes = DAYS * 1440;
@@ -128,5 +134,72 @@ fn queries(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ingest, queries);
+/// The history view's questions at one year × 50 apps, in the zone the
+/// daily sums are kept in; and, as the reference, the same 30 days in a
+/// zone they are not kept in (summed from the hourly roll-up).
+fn history(c: &mut Criterion) {
+    use nbi_core::history::{self, Granularity, HistoryQuery};
+    let path = year_db();
+    let store = SqliteStore::open_read_only(&path).expect("open year store");
+    let berlin: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+    let last = NaiveDate::from_ymd_opt(2026, 12, 31).expect("date");
+    let query = |days: i64, by: Granularity, app: Option<&str>| HistoryQuery {
+        host: HostFilter::One("bench".into()),
+        from: last - Duration::days(days - 1),
+        to: last,
+        by,
+        app: app.map(str::to_string),
+    };
+    let mut g = c.benchmark_group("history_year_50_apps");
+    for (name, q) in [
+        ("7_days_by_day", query(7, Granularity::Day, None)),
+        ("30_days_by_day", query(30, Granularity::Day, None)),
+        ("12_months_by_month", query(365, Granularity::Month, None)),
+        (
+            "one_app_365_days_by_day",
+            query(365, Granularity::Day, Some("App number 07")),
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| history::read(&store, &q, berlin).expect("history"))
+        });
+    }
+    let tokyo: chrono_tz::Tz = chrono_tz::Asia::Tokyo;
+    let q = query(30, Granularity::Day, None);
+    g.bench_function("reference_30_days_from_hourly_sums", |b| {
+        b.iter(|| history::read(&store, &q, tokyo).expect("history"))
+    });
+    g.finish();
+}
+
+/// The year's file, then a copy with minute data kept for the last 90
+/// days only; sizes printed, and the pruning timed once.
+fn retention(_c: &mut Criterion) {
+    let path = year_db();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("retained.sqlite");
+    // The year's writer closed it (and checkpointed its log): a plain
+    // copy is whole.
+    std::fs::copy(&path, &copy).expect("copy");
+    let mut store = SqliteStore::open(&copy).expect("open copy");
+    let before = store.summary().expect("summary").file_bytes.unwrap_or(0);
+    let cut = nbi_core::store::local_day_bounds(
+        NaiveDate::from_ymd_opt(2026, 10, 3).expect("date"),
+        chrono_tz::Europe::Berlin,
+    )
+    .start;
+    let t0 = Instant::now();
+    let deleted = store.prune_minutes(cut).expect("prune");
+    let took = t0.elapsed();
+    let after = store.summary().expect("summary").file_bytes.unwrap_or(0);
+    println!(
+        "retention: one year x 50 apps: {:.1} MB with every minute, {:.1} MB keeping minutes for 90 days ({:.2}x smaller; {deleted} ticks deleted in {:.1} s)",
+        before as f64 / 1e6,
+        after as f64 / 1e6,
+        before as f64 / after.max(1) as f64,
+        took.as_secs_f64()
+    );
+}
+
+criterion_group!(benches, ingest, queries, history, retention);
 criterion_main!(benches);

@@ -551,11 +551,17 @@ impl Runtime {
         let stores = self.open_stores()?;
         let collector = Collector::new(
             subscriber,
-            stores.writer,
+            stores.writer.clone(),
             self.config.collector.clone(),
             self.counting(),
         );
-        let (_, stats) = collector.run(stop).await?;
+        // A collector that runs for days keeps its store's retention too.
+        let stop_upkeep = CancellationToken::new();
+        let upkeep = tokio::spawn(self.upkeep(&stores, Upkeep::default(), stop_upkeep.clone()));
+        let result = collector.run(stop).await;
+        stop_upkeep.cancel();
+        let _ = upkeep.await;
+        let (_, stats) = result?;
         Ok(stats)
     }
 
@@ -633,7 +639,13 @@ impl Runtime {
                 StoreKind::Influx => 0,
             },
             plan: self.config.plan.clone(),
-            alerts_file: self.state_dir().ok().map(|d| d.join("plan-alerts.json")),
+            // Beside the database, as its status file: per database.
+            alerts_file: self.state_dir().ok().map(|_| {
+                let db = self.db();
+                let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                name.push(".plan-alerts.json");
+                db.with_file_name(name)
+            }),
             upkeep,
         };
         task.run(stores.clone(), stop)
