@@ -420,7 +420,7 @@ mod tests {
             v,
             serde_json::json!({
                 "state": "failing", "reason": "no file", "last_tick": "2026-07-14T13:31:00Z",
-                "source": "replay", "host": "mbp", "grafana_url": null
+                "source": "replay", "host": "mbp", "grafana_url": null, "plan": null
             })
         );
         let finished = SourceStatus {

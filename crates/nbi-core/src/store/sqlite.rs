@@ -11,7 +11,9 @@
 //! `meta`), so a year of history by day or month reads a few thousand rows.
 //!
 //! Retention ([`SqliteStore::prune_minutes`]) deletes the ticks themselves
-//! before a day; the hourly, daily and coverage tables are kept for ever.
+//! before a day; the hourly, daily and coverage tables are kept for ever,
+//! and so is each deleted tick's identity (a digest of its content), so a
+//! message delivered again after its day was pruned still counts once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -66,6 +68,11 @@ CREATE TABLE IF NOT EXISTS verdicts (
 CREATE TABLE IF NOT EXISTS merged (
     ts INTEGER NOT NULL, host_id INTEGER NOT NULL, digest INTEGER NOT NULL,
     PRIMARY KEY (ts, host_id, digest)) WITHOUT ROWID;
+-- Ticks deleted by retention keep their identity here (the digest of their
+-- content), so that a redelivery of an old message still counts once.
+CREATE TABLE IF NOT EXISTS pruned (
+    ts INTEGER NOT NULL, host_id INTEGER NOT NULL, digest INTEGER NOT NULL,
+    PRIMARY KEY (ts, host_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0), ('merged', 0);
@@ -324,13 +331,31 @@ impl SqliteStore {
         }
         let deleted = (|| -> rusqlite::Result<u64> {
             let tx = self.conn.transaction()?;
+            {
+                let mut keep = tx.prepare(
+                    "INSERT OR REPLACE INTO pruned (ts, host_id, digest) VALUES (?1, ?2, ?3)",
+                )?;
+                let mut old =
+                    tx.prepare("SELECT ts, host_id, interval_s, apps FROM ticks WHERE ts < ?1")?;
+                let mut rows = old.query([cut])?;
+                while let Some(r) = rows.next()? {
+                    let blob = r.get_ref(3)?.as_blob().unwrap_or(&[]);
+                    let mut samples = Vec::new();
+                    // A damaged blob keeps a digest nothing will match.
+                    let _ = for_each_packed(blob, |a, i, o| samples.push((a, i, o)));
+                    keep.execute(params![
+                        int_at(r, 0),
+                        int_at(r, 1),
+                        content_digest(int_at(r, 2), &samples)
+                    ])?;
+                }
+            }
             let n = tx.execute("DELETE FROM ticks WHERE ts < ?1", [cut])?;
             if n == 0 {
                 // Nothing older: the minutes imported later stay whole
                 // until the next round.
                 return Ok(0);
             }
-            tx.execute("DELETE FROM merged WHERE ts < ?1", [cut])?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -556,6 +581,8 @@ impl SqliteStore {
             let mut add_digest = tx.prepare_cached(
                 "INSERT OR IGNORE INTO merged (ts, host_id, digest) VALUES (?1, ?2, ?3)",
             )?;
+            let mut pruned_digest =
+                tx.prepare_cached("SELECT digest FROM pruned WHERE ts = ?1 AND host_id = ?2")?;
             let mut add_coverage = tx.prepare_cached(
                 "INSERT INTO coverage (hour_ts, host_id, seconds) VALUES (?1, ?2, ?3)
                  ON CONFLICT (hour_ts, host_id) DO UPDATE SET seconds = seconds + excluded.seconds",
@@ -584,6 +611,43 @@ impl SqliteStore {
                     samples.push((app_id, usage.bytes_in, usage.bytes_out));
                 }
                 samples.sort_unstable_by_key(|s| s.0);
+                // A key whose tick retention deleted: known by its digest.
+                let pruned = if self.minute_data_from.is_some_and(|cut| ts < cut) {
+                    pruned_digest
+                        .query_row(params![ts, host_id], |r| r.get::<_, i64>(0))
+                        .optional()?
+                } else {
+                    None
+                };
+                if let Some(stored) = pruned {
+                    let known: Vec<i64> = merged_digests
+                        .query_map(params![ts, host_id], |r| r.get(0))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    let digest = content_digest(i64::from(tick.interval_s), &samples);
+                    let redelivered = if known.is_empty() {
+                        digest == stored
+                    } else {
+                        known.contains(&digest)
+                    };
+                    if redelivered {
+                        report.ticks_skipped += 1;
+                        continue;
+                    }
+                    report.ticks_merged += 1;
+                    if known.is_empty() {
+                        add_digest.execute(params![ts, host_id, stored])?;
+                    }
+                    add_digest.execute(params![ts, host_id, digest])?;
+                    let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
+                    for &(app_id, i, o) in &samples {
+                        let (i, o) = (clamp(i), clamp(o));
+                        add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
+                        if let Some(day) = day {
+                            add_daily.execute(params![day, host_id, app_id, i, o])?;
+                        }
+                    }
+                    continue;
+                }
                 // What to add to the hourly sums, and how many samples are new.
                 let (fresh, new_samples) =
                     if insert_tick.execute(params![ts, host_id, tick.interval_s, pack(&samples)])?
@@ -1903,5 +1967,54 @@ mod tests {
             assert_eq!(from_daily, from_hours, "{zone}");
             assert_eq!(s.meta(META_DAILY_ZONE).unwrap().as_deref(), Some(zone));
         }
+    }
+
+    #[test]
+    fn a_message_delivered_again_after_its_day_was_pruned_counts_once() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let (_d, mut s) = open();
+        s.keep_days_in(tz).unwrap();
+        let ticks = ten_days(&mut s);
+        let host = HostFilter::One("h".into());
+        let (from, to) = (
+            NaiveDate::from_ymd_opt(2026, 10, 20).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+        );
+        let before = s.daily(&host, from, to, tz).unwrap();
+        let cut = utc(2026, 10, 27, 0, 0);
+        assert!(s.prune_minutes(cut).unwrap() > 0);
+        // The whole history again (a spool replayed, a file imported twice).
+        let mut again = WriteReport::default();
+        for batch in ticks.chunks(700) {
+            let r = s.write(batch).unwrap();
+            again.ticks_skipped += r.ticks_skipped;
+            again.ticks_written += r.ticks_written;
+        }
+        assert_eq!((again.ticks_written, again.ticks_skipped), (0, ticks.len()));
+        assert_eq!(s.daily(&host, from, to, tz).unwrap(), before);
+        // Another message at a pruned key is added, once.
+        let other = tick("h", ticks[0].at, &[("A", 5, 0)]);
+        assert_eq!(
+            s.write(std::slice::from_ref(&other)).unwrap().ticks_merged,
+            1
+        );
+        assert_eq!(
+            s.write(std::slice::from_ref(&other)).unwrap().ticks_skipped,
+            1
+        );
+        assert_eq!(
+            s.write(std::slice::from_ref(&ticks[0]))
+                .unwrap()
+                .ticks_skipped,
+            1
+        );
+        let after = s.daily(&host, from, to, tz).unwrap();
+        let a = |rows: &[DailyUsage]| -> u64 {
+            rows.iter()
+                .filter(|r| r.app == "A")
+                .map(|r| r.bytes_in)
+                .sum()
+        };
+        assert_eq!(a(&after), a(&before) + 5);
     }
 }
