@@ -1,4 +1,6 @@
-//! Numbers for people.
+//! Numbers for people: bytes written short, and sizes read from what people write.
+
+use serde::{Deserialize, Serialize};
 
 /// Bytes in SI units, three significant digits: 999 B, 1.2 kB, 84 MB, 2.1 GB.
 pub fn bytes(n: u64) -> String {
@@ -24,6 +26,41 @@ fn scaled(n: u64, units: [&str; 6], sep: &str) -> String {
         format!("{v:.1}{sep}{}", units[unit])
     } else {
         format!("{v:.0}{sep}{}", units[unit])
+    }
+}
+
+/// A number of bytes, read from a number or from a size with units ("50
+/// GB": 50 × 10⁹; "20 GiB": 20 × 2³⁰), written as bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SizeInput", into = "u64")]
+pub struct DataSize(pub u64);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SizeInput {
+    Bytes(u64),
+    Text(String),
+}
+
+impl TryFrom<SizeInput> for DataSize {
+    type Error = String;
+    fn try_from(v: SizeInput) -> Result<DataSize, String> {
+        match v {
+            SizeInput::Bytes(n) => Ok(DataSize(n)),
+            SizeInput::Text(t) => t
+                .trim()
+                .parse::<bytesize::ByteSize>()
+                .map(|b| DataSize(b.as_u64()))
+                .map_err(|e| {
+                    format!("expected a size such as \"50 GB\" or \"20 GiB\", found {t:?} ({e})")
+                }),
+        }
+    }
+}
+
+impl From<DataSize> for u64 {
+    fn from(d: DataSize) -> u64 {
+        d.0
     }
 }
 

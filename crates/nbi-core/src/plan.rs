@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
+pub use crate::human::DataSize;
 use crate::store::{HostFilter, StoreError, UsageQuery};
 
 /// The `[plan]` section. Without `limit` there is no plan.
@@ -51,41 +52,6 @@ impl PlanConfig {
             ));
         }
         Ok(())
-    }
-}
-
-/// A number of bytes, read from a number or from a size with units ("50
-/// GB": 50 × 10⁹; "20 GiB": 20 × 2³⁰), written as bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "SizeInput", into = "u64")]
-pub struct DataSize(pub u64);
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SizeInput {
-    Bytes(u64),
-    Text(String),
-}
-
-impl TryFrom<SizeInput> for DataSize {
-    type Error = String;
-    fn try_from(v: SizeInput) -> Result<DataSize, String> {
-        match v {
-            SizeInput::Bytes(n) => Ok(DataSize(n)),
-            SizeInput::Text(t) => t
-                .trim()
-                .parse::<bytesize::ByteSize>()
-                .map(|b| DataSize(b.as_u64()))
-                .map_err(|e| {
-                    format!("expected a size such as \"50 GB\" or \"20 GiB\", found {t:?} ({e})")
-                }),
-        }
-    }
-}
-
-impl From<DataSize> for u64 {
-    fn from(d: DataSize) -> u64 {
-        d.0
     }
 }
 

@@ -180,6 +180,18 @@ impl Judgement {
     pub fn anomalous(&self) -> bool {
         self.error > self.threshold
     }
+
+    /// How far the day is from the baseline's typical day, in bytes: the
+    /// sum over every (column, hour) cell of |day − baseline median|. What
+    /// a person would notice of a change, whatever the model's error.
+    pub fn bytes_from_typical(&self, meta: &ModelMeta) -> f64 {
+        self.matrix
+            .cells
+            .iter()
+            .zip(&meta.typical)
+            .map(|(day, typical)| (day - typical).abs())
+            .sum()
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -21,6 +21,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::human::DataSize;
 use crate::store::{HostFilter, Store, VerdictRecord};
 use baseline::{day_kind, BaselineRules};
 use detector::{Detector, Judgement, ModelKind, ModelMeta, ModelSpec, TrainSettings};
@@ -50,6 +51,10 @@ impl IntelError {
     }
 }
 
+/// The default byte floor: 200 MB (every anomaly kind of `nbi eval` moves
+/// 1 GB or more; a quiet day's browsing, tens of MB).
+pub const DEFAULT_MIN_CHANGE_BYTES: u64 = 200_000_000;
+
 /// Settings of the detector (the `[intel]` section of the configuration).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -67,6 +72,11 @@ pub struct IntelConfig {
     pub max_uncollected_hours: u32,
     /// Threshold = worst baseline error × this.
     pub threshold_factor: f64,
+    /// A day the model flags but that differs from the typical day by
+    /// fewer bytes than this in all (the sum over apps and hours) is
+    /// normal: on a quiet machine tens of MB more are a large relative
+    /// change and nothing a person needs to hear about.
+    pub min_change_bytes: DataSize,
     /// Days with a workday baseline; the others share a day-off baseline.
     pub work_week: Vec<Weekday>,
     pub epochs: usize,
@@ -86,6 +96,7 @@ impl Default for IntelConfig {
             top_apps: 5,
             max_uncollected_hours: rules.max_uncollected_hours,
             threshold_factor: 1.5,
+            min_change_bytes: DataSize(DEFAULT_MIN_CHANGE_BYTES),
             work_week: rules.work_week,
             epochs: 100,
             seed: 0,
@@ -266,14 +277,25 @@ pub fn judge<S: Store + ?Sized>(
     verdict.error = Some(j.error);
     verdict.threshold = Some(j.threshold);
     verdict.apps = detector.meta.columns.names.clone();
-    if j.anomalous() {
+    let change = j.bytes_from_typical(&detector.meta);
+    let below_floor = j.anomalous() && change < config.min_change_bytes.0 as f64;
+    if j.anomalous() && !below_floor {
         verdict.status = Status::Anomalous;
         verdict.explanation = verdict::explain(&j, &detector.meta);
         name_the_app_behind_groups(&mut verdict.explanation, &detector.meta.columns, target);
     } else {
         verdict.status = Status::Normal;
     }
-    let verdict = finish(verdict);
+    let mut verdict = finish(verdict);
+    if below_floor {
+        tracing::info!(%day, change_bytes = change, floor = config.min_change_bytes.0, "the model saw a change, too small to matter");
+        verdict.summary = format!(
+            "{}; only {} from the typical day (an alarm needs {})",
+            verdict.summary,
+            crate::human::bytes(change as u64),
+            crate::human::bytes(config.min_change_bytes.0)
+        );
+    }
     tracing::info!(%day, status = %verdict.status, error = j.error, threshold = j.threshold, "judged");
     Ok(Judged {
         verdict,
@@ -443,6 +465,65 @@ mod tests {
             epochs: 60,
             ..IntelConfig::default()
         }
+    }
+
+    /// A near-idle machine: a little mail every hour, a little browsing in
+    /// office hours; `extra` adds (app, hour, bytes) to the day.
+    fn write_quiet_day(s: &mut SqliteStore, day: NaiveDate, extra: &[(&str, u32, u64)]) {
+        let start = crate::store::local_day_bounds(day, utc()).start;
+        let wobble = |h: u32| 1.0 + f64::from((day.ordinal() * 7 + h) % 5) / 10.0;
+        let ticks: Vec<Tick> = (0..24u32)
+            .map(|h| {
+                let mut apps = vec![("Mail".to_string(), ((300_000.0 * wobble(h)) as u64, 0))];
+                if (9..17).contains(&h) {
+                    apps.push(("Safari".to_string(), ((2e6 * wobble(h)) as u64, 0)));
+                }
+                for (app, hour, bytes) in extra {
+                    if *hour == h {
+                        apps.push((app.to_string(), (*bytes, 0)));
+                    }
+                }
+                Tick::from_totals(HOST, start + Duration::hours(i64::from(h)), 3600, apps)
+            })
+            .collect();
+        s.write(&ticks).unwrap();
+    }
+
+    #[test]
+    fn a_change_of_tens_of_megabytes_on_a_quiet_machine_is_no_alarm() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let first = date(6, 1);
+        for i in 0..21 {
+            write_quiet_day(&mut s, first + Duration::days(i), &[]);
+        }
+        // Mon 22 Jun: 60 MB of browsing at 21:00. Tue 23 Jun: 2 GB at 03:00.
+        write_quiet_day(&mut s, date(6, 22), &[("Safari", 21, 60_000_000)]);
+        write_quiet_day(&mut s, date(6, 23), &[("Safari", 3, 2_000_000_000)]);
+        let cfg = config();
+
+        let small = judge(&s, HOST, date(6, 22), utc(), &cfg).unwrap().verdict;
+        assert_eq!(small.status, Status::Normal, "{small:?}");
+        assert!(
+            small.error > small.threshold,
+            "the model itself flags it: {small:?}"
+        );
+        assert!(
+            small.summary.contains("from the typical day (an alarm needs 200 MB)"),
+            "{}",
+            small.summary
+        );
+        // Without the floor the same day is an alarm.
+        let no_floor = IntelConfig {
+            min_change_bytes: DataSize(0),
+            ..config()
+        };
+        let flagged = judge(&s, HOST, date(6, 22), utc(), &no_floor).unwrap().verdict;
+        assert_eq!(flagged.status, Status::Anomalous);
+
+        let big = judge(&s, HOST, date(6, 23), utc(), &cfg).unwrap().verdict;
+        assert_eq!(big.status, Status::Anomalous, "{big:?}");
+        assert_eq!(big.explanation[0].app, "Safari", "{big:?}");
     }
 
     #[test]
