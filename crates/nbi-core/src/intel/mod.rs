@@ -509,7 +509,9 @@ mod tests {
             "the model itself flags it: {small:?}"
         );
         assert!(
-            small.summary.contains("from the typical day (an alarm needs 200 MB)"),
+            small
+                .summary
+                .contains("from the typical day (an alarm needs 200 MB)"),
             "{}",
             small.summary
         );
@@ -518,7 +520,9 @@ mod tests {
             min_change_bytes: DataSize(0),
             ..config()
         };
-        let flagged = judge(&s, HOST, date(6, 22), utc(), &no_floor).unwrap().verdict;
+        let flagged = judge(&s, HOST, date(6, 22), utc(), &no_floor)
+            .unwrap()
+            .verdict;
         assert_eq!(flagged.status, Status::Anomalous);
 
         let big = judge(&s, HOST, date(6, 23), utc(), &cfg).unwrap().verdict;
