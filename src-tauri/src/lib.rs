@@ -171,8 +171,9 @@ fn follow<R: Runtime>(app: AppHandle<R>, tray: Tray<R>) {
             }
             (glance, last) = read_tray_facts(&state).await;
             if data {
-                state.refresh_plan().await;
-                emit(&app, EVENT_STATUS, state.status_view());
+                if state.refresh_plan().await {
+                    emit(&app, EVENT_STATUS, state.status_view());
+                }
                 emit(&app, EVENT_UPDATED, ());
             }
         }

@@ -201,17 +201,21 @@ impl AppState {
     }
 
     /// Reads the data plan's usage again (as ticks are stored), for the
-    /// status; a store that cannot be read keeps the last answer.
-    pub async fn refresh_plan(&self) {
+    /// status; a store that cannot be read keeps the last answer. True
+    /// when it changed.
+    pub async fn refresh_plan(&self) -> bool {
         if self.settings.rt.config().plan.limit.is_none() {
-            return;
+            return false;
         }
         match self
             .with_store(|store, s| s.rt.plan_usage(store).map_err(|e| e.to_string()))
             .await
         {
-            Ok(plan) => *lock(&self.plan) = plan,
-            Err(e) => tracing::debug!(error = %e, "data plan: cannot read usage now"),
+            Ok(plan) => std::mem::replace(&mut *lock(&self.plan), plan) != plan,
+            Err(e) => {
+                tracing::debug!(error = %e, "data plan: cannot read usage now");
+                false
+            }
         }
     }
 

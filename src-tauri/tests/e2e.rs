@@ -311,26 +311,37 @@ impl Driver {
         .unwrap_or(0)
     }
 
+    /// Clicks the element `css` finds. The window re-renders as data
+    /// arrives, so an element found may be replaced before the click
+    /// lands ("stale element reference"): then it is found again.
     fn click(&self, css: &str) {
-        let v = request(
-            &self.agent,
-            "POST",
-            &self.url("/element"),
-            Some(json!({ "using": "css selector", "value": css })),
-        );
-        let element = v["value"]
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("no element {css}: {v}"))
-            .to_string();
-        let r = request(
-            &self.agent,
-            "POST",
-            &self.url(&format!("/element/{element}/click")),
-            None,
-        );
-        assert!(r["value"].is_null(), "clicking {css}: {r}");
+        for _ in 0..5 {
+            let v = request(
+                &self.agent,
+                "POST",
+                &self.url("/element"),
+                Some(json!({ "using": "css selector", "value": css })),
+            );
+            let element = v["value"]
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| panic!("no element {css}: {v}"))
+                .to_string();
+            let r = request(
+                &self.agent,
+                "POST",
+                &self.url(&format!("/element/{element}/click")),
+                None,
+            );
+            if r["value"]["error"] == "stale element reference" {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            assert!(r["value"].is_null(), "clicking {css}: {r}");
+            return;
+        }
+        panic!("{css} was replaced before every click");
     }
 
     /// The webview as it is drawn now, as a PNG at `path` (WebDriver's own
