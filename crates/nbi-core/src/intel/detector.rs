@@ -97,6 +97,11 @@ pub struct ModelSpec {
     pub ensemble: usize,
     /// Measure each baseline day's error with a member that did not learn it.
     pub out_of_bag: bool,
+    /// The threshold's worst baseline error is capped at the errors' upper
+    /// outer fence (Q3 + 3 × IQR): one day far from the rest (a day the
+    /// owner marked normal) cannot move it far.
+    #[serde(default)]
+    pub robust_threshold: bool,
 }
 
 impl ModelSpec {
@@ -110,6 +115,7 @@ impl ModelSpec {
                 transform: CellTransform::Bytes,
                 ensemble: 1,
                 out_of_bag: false,
+                robust_threshold: false,
             },
             ModelKind::Default => ModelSpec {
                 kind,
@@ -119,6 +125,7 @@ impl ModelSpec {
                 transform: CellTransform::Log { unit: LOG_UNIT },
                 ensemble: 3,
                 out_of_bag: true,
+                robust_threshold: true,
             },
         }
     }
@@ -192,6 +199,26 @@ impl Judgement {
             .map(|(day, typical)| (day - typical).abs())
             .sum()
     }
+}
+
+/// The largest of `errors`, but no more than their upper outer fence,
+/// Q3 + 3 × (Q3 − Q1) (Tukey's; quartiles interpolated), or twice Q3 where
+/// that is further (errors all alike have no spread to speak of). With
+/// fewer than four errors, or none beyond, the largest.
+pub fn fenced_worst(errors: &[f64]) -> f64 {
+    let worst = errors.iter().copied().fold(0.0f64, f64::max);
+    if errors.len() < 4 {
+        return worst;
+    }
+    let mut v = errors.to_vec();
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let at = p * (v.len() - 1) as f64;
+        let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+        v[lo] + (v[hi] - v[lo]) * (at - lo as f64)
+    };
+    let (q1, q3) = (q(0.25), q(0.75));
+    worst.min((q3 + 3.0 * (q3 - q1)).max(2.0 * q3))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -286,7 +313,11 @@ impl Detector {
                 }
             })
             .collect::<Result<Vec<f64>, _>>()?;
-        let worst = errors.iter().copied().fold(0.0f64, f64::max);
+        let worst = if spec.robust_threshold {
+            fenced_worst(&errors)
+        } else {
+            errors.iter().copied().fold(0.0f64, f64::max)
+        };
         detector.meta.threshold = worst * settings.threshold_factor;
         detector.meta.baseline_errors = errors;
         Ok(detector)
@@ -410,14 +441,35 @@ mod tests {
         let mut s = quick(ModelKind::Default);
         s.threshold_factor = 2.0;
         let d = Detector::train(&refs, &s).unwrap();
-        let worst = d.meta.baseline_errors.iter().copied().fold(0.0, f64::max);
         assert_eq!(d.meta.baseline_errors.len(), 7);
+        let worst = fenced_worst(&d.meta.baseline_errors);
         assert!((d.meta.threshold - 2.0 * worst).abs() < 1e-12);
+        // The original design takes the worst error as it is.
+        let mut o = quick(ModelKind::Original);
+        o.threshold_factor = 2.0;
+        let d0 = Detector::train(&refs, &o).unwrap();
+        let worst0 = d0.meta.baseline_errors.iter().copied().fold(0.0, f64::max);
+        assert!((d0.meta.threshold - 2.0 * worst0).abs() < 1e-12);
         // A day like the baseline passes; films all night do not.
         assert!(!d.judge(&day(3, 1e9)).unwrap().anomalous());
         let mut night = day(8, 1e9);
         night.apps.get_mut("Netflix").unwrap()[..6].fill(1.5e9);
         assert!(d.judge(&night).unwrap().anomalous());
+    }
+
+    #[test]
+    fn one_day_far_from_the_rest_moves_the_fenced_worst_only_to_the_fence() {
+        let normal = [1.0, 1.1, 0.9, 1.2, 1.0, 0.95, 1.05, 1.15];
+        assert_eq!(fenced_worst(&normal), 1.2, "nothing beyond the fence");
+        let mut marked = normal.to_vec();
+        marked.push(45.0);
+        let capped = fenced_worst(&marked);
+        assert!((capped - 2.3).abs() < 1e-9, "twice Q3: {capped}");
+        let mut spread = vec![1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5];
+        spread.push(45.0);
+        assert!((fenced_worst(&spread) - 10.0).abs() < 1e-9, "Q3 + 3 IQR");
+        assert_eq!(fenced_worst(&[3.0, 1.0]), 3.0, "too few to say");
+        assert_eq!(fenced_worst(&[]), 0.0);
     }
 
     #[test]

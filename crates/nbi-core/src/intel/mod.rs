@@ -70,7 +70,8 @@ pub struct IntelConfig {
     /// A day with more unwatched hours than this is neither judged nor used
     /// as baseline.
     pub max_uncollected_hours: u32,
-    /// Threshold = worst baseline error × this.
+    /// Threshold = worst baseline error (fenced, see
+    /// [`detector::fenced_worst`]) × this.
     pub threshold_factor: f64,
     /// A day the model flags but that differs from the typical day by
     /// fewer bytes than this in all (the sum over apps and hours) is
@@ -465,6 +466,71 @@ mod tests {
             epochs: 60,
             ..IntelConfig::default()
         }
+    }
+
+    /// A synthetic normal day with (app, hour, bytes) added.
+    fn write_day_with(s: &mut SqliteStore, day: NaiveDate, extra: &[(&str, std::ops::Range<usize>, f64)]) {
+        let mut apps = Generator::new(day.to_string().len() as u64 * 1000 + day.ordinal() as u64)
+            .scenario_day(day, Scenario::Normal);
+        for (app, hours, bytes) in extra {
+            let i = match apps.iter().position(|(a, _)| a == app) {
+                Some(i) => i,
+                None => {
+                    apps.push((app.to_string(), [0.0; 24]));
+                    apps.len() - 1
+                }
+            };
+            for h in hours.clone() {
+                apps[i].1[h] += bytes;
+            }
+        }
+        let start = crate::store::local_day_bounds(day, utc()).start;
+        let ticks: Vec<Tick> = (0..24usize)
+            .map(|h| {
+                Tick::from_totals(
+                    HOST,
+                    start + Duration::hours(h as i64),
+                    3600,
+                    apps.iter().map(|(a, v)| (a.clone(), (v[h] as u64, 0))),
+                )
+            })
+            .collect();
+        s.write(&ticks).unwrap();
+    }
+
+    #[test]
+    fn a_day_marked_normal_does_not_blind_the_detector() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        // Four weeks from Mon 1 Jun; Thu 25 Jun an all-day workshop (2 GB
+        // of video an hour, 09:00-17:00); Mon 29 Jun a 2 GB upload at 03:00.
+        for i in 0..28 {
+            let day = date(6, 1) + Duration::days(i);
+            if day == date(6, 25) {
+                write_day_with(&mut s, day, &[("zoom.us", 9..17, 2e9)]);
+            } else {
+                write_day_with(&mut s, day, &[]);
+            }
+        }
+        write_day_with(&mut s, date(6, 29), &[("Dropbox", 3..4, 2e9)]);
+        let cfg = config();
+        let now = Utc::now();
+        let workshop = judge_and_store(&mut s, HOST, date(6, 25), utc(), &cfg, now).unwrap();
+        assert_eq!(workshop.status, Status::Anomalous);
+        let before = judge(&s, HOST, date(6, 29), utc(), &cfg).unwrap();
+        assert_eq!(before.verdict.status, Status::Anomalous, "{:?}", before.verdict);
+
+        assert!(s.mark_normal(HOST, date(6, 25)).unwrap());
+        let after = judge(&s, HOST, date(6, 29), utc(), &cfg).unwrap();
+        assert!(after.verdict.baseline.contains(&date(6, 25)), "learnt from again");
+        assert_eq!(after.verdict.status, Status::Anomalous, "{:?}", after.verdict);
+        let (t0, t1) = (before.verdict.threshold.unwrap(), after.verdict.threshold.unwrap());
+        // The marked day's own error is far beyond the others'; the
+        // threshold moves only to the fence.
+        let errors = &after.detector.as_ref().unwrap().meta.baseline_errors;
+        let worst = errors.iter().copied().fold(0.0, f64::max);
+        assert!(worst * cfg.threshold_factor > 3.0 * t1, "worst {worst}, threshold {t1}");
+        assert!(t1 < 3.0 * t0, "threshold {t0} -> {t1}");
     }
 
     /// A near-idle machine: a little mail every hour, a little browsing in
