@@ -126,9 +126,10 @@ pub fn load_days<S: Store + ?Sized>(
     Ok(days.into_iter().filter(|d| d.day >= from).collect())
 }
 
-/// Fills each missing hour with the mean of the same hour over the (up to)
-/// [`FILL_DAYS`] previous days on which that hour was collected; with no
-/// such day the hour stays empty. `days` must be in date order.
+/// Fills each missing hour with the median, per app, of the same hour over
+/// the (up to) [`FILL_DAYS`] previous days on which that hour was collected
+/// (the median: one unusual night among them is not copied into the gap);
+/// with no such day the hour stays empty. `days` must be in date order.
 pub fn fill_gaps(days: &mut [DayUsage]) {
     for i in 0..days.len() {
         for hour in 0..24 {
@@ -143,16 +144,25 @@ pub fn fill_gaps(days: &mut [DayUsage]) {
             if sources.is_empty() {
                 continue;
             }
-            let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-            for &j in &sources {
+            // Each app's value on every source day (0 where it was absent).
+            let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            for (k, &j) in sources.iter().enumerate() {
                 for (app, cells) in &days[j].apps {
-                    *sums.entry(app.clone()).or_default() += cells[hour];
+                    values
+                        .entry(app.clone())
+                        .or_insert_with(|| vec![0.0; sources.len()])[k] = cells[hour];
                 }
             }
-            let n = sources.len() as f64;
-            for (app, sum) in sums {
+            for (app, mut v) in values {
+                v.sort_by(f64::total_cmp);
+                let n = v.len();
+                let median = if n % 2 == 1 {
+                    v[n / 2]
+                } else {
+                    (v[n / 2 - 1] + v[n / 2]) / 2.0
+                };
                 let cells = days[i].apps.entry(app).or_insert([0.0; 24]);
-                cells[hour] = sum / n;
+                cells[hour] = median;
             }
         }
     }

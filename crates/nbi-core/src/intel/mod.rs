@@ -469,7 +469,11 @@ mod tests {
     }
 
     /// A synthetic normal day with (app, hour, bytes) added.
-    fn write_day_with(s: &mut SqliteStore, day: NaiveDate, extra: &[(&str, std::ops::Range<usize>, f64)]) {
+    fn write_day_with(
+        s: &mut SqliteStore,
+        day: NaiveDate,
+        extra: &[(&str, std::ops::Range<usize>, f64)],
+    ) {
         let mut apps = Generator::new(day.to_string().len() as u64 * 1000 + day.ordinal() as u64)
             .scenario_day(day, Scenario::Normal);
         for (app, hours, bytes) in extra {
@@ -518,18 +522,37 @@ mod tests {
         let workshop = judge_and_store(&mut s, HOST, date(6, 25), utc(), &cfg, now).unwrap();
         assert_eq!(workshop.status, Status::Anomalous);
         let before = judge(&s, HOST, date(6, 29), utc(), &cfg).unwrap();
-        assert_eq!(before.verdict.status, Status::Anomalous, "{:?}", before.verdict);
+        assert_eq!(
+            before.verdict.status,
+            Status::Anomalous,
+            "{:?}",
+            before.verdict
+        );
 
         assert!(s.mark_normal(HOST, date(6, 25)).unwrap());
         let after = judge(&s, HOST, date(6, 29), utc(), &cfg).unwrap();
-        assert!(after.verdict.baseline.contains(&date(6, 25)), "learnt from again");
-        assert_eq!(after.verdict.status, Status::Anomalous, "{:?}", after.verdict);
-        let (t0, t1) = (before.verdict.threshold.unwrap(), after.verdict.threshold.unwrap());
+        assert!(
+            after.verdict.baseline.contains(&date(6, 25)),
+            "learnt from again"
+        );
+        assert_eq!(
+            after.verdict.status,
+            Status::Anomalous,
+            "{:?}",
+            after.verdict
+        );
+        let (t0, t1) = (
+            before.verdict.threshold.unwrap(),
+            after.verdict.threshold.unwrap(),
+        );
         // The marked day's own error is far beyond the others'; the
         // threshold moves only to the fence.
         let errors = &after.detector.as_ref().unwrap().meta.baseline_errors;
         let worst = errors.iter().copied().fold(0.0, f64::max);
-        assert!(worst * cfg.threshold_factor > 3.0 * t1, "worst {worst}, threshold {t1}");
+        assert!(
+            worst * cfg.threshold_factor > 3.0 * t1,
+            "worst {worst}, threshold {t1}"
+        );
         assert!(t1 < 3.0 * t0, "threshold {t0} -> {t1}");
     }
 
