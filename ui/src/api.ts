@@ -54,6 +54,8 @@ export interface Explanation {
   to_hour: number
   bytes: number
   typical_bytes: number
+  /** 'upload': `bytes` is what the app sent, far beyond what it ever sent in those hours. */
+  direction?: 'upload'
 }
 
 export type VerdictStatus = 'normal' | 'anomalous' | 'learning' | 'insufficient_data' | 'failed'

@@ -21,9 +21,14 @@ export function humanBytes(n: number): string {
 
 const pad2 = (n: number): string => String(n).padStart(2, '0')
 
-/** "Transmission 03:00–04:00: 30 GB, typically 595 kB"; to_hour is exclusive, so 24 prints as 24:00. */
+/**
+ * "Transmission 03:00–04:00: 30 GB, typically 595 kB", and for an upload
+ * "Google Chrome 20:00–21:00: uploaded 2.0 GB, typically 33 MB"; to_hour is
+ * exclusive, so 24 prints as 24:00.
+ */
 export function explanationLine(e: Explanation): string {
-  return `${e.app} ${pad2(e.from_hour)}:00–${pad2(e.to_hour)}:00: ${humanBytes(e.bytes)}, typically ${humanBytes(e.typical_bytes)}`
+  const what = e.direction === 'upload' ? `uploaded ${humanBytes(e.bytes)}` : humanBytes(e.bytes)
+  return `${e.app} ${pad2(e.from_hour)}:00–${pad2(e.to_hour)}:00: ${what}, typically ${humanBytes(e.typical_bytes)}`
 }
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const

@@ -52,6 +52,19 @@ describe('explanationLine', () => {
     )
   })
 
+  it('says an upload is one', () => {
+    expect(
+      explanationLine({
+        app: 'Google Chrome',
+        from_hour: 20,
+        to_hour: 21,
+        bytes: 2_000_000_000,
+        typical_bytes: 33_000_000,
+        direction: 'upload',
+      }),
+    ).toBe('Google Chrome 20:00–21:00: uploaded 2.0 GB, typically 33 MB')
+  })
+
   it('writes a typical nothing as 0 B', () => {
     expect(explanationLine({ app: 'Netflix', from_hour: 0, to_hour: 2, bytes: 4_100_000_000, typical_bytes: 0 })).toBe(
       'Netflix 00:00–02:00: 4.1 GB, typically 0 B',

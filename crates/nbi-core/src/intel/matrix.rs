@@ -26,6 +26,10 @@ pub const OTHER: &str = "Other apps";
 pub struct DayUsage {
     pub day: NaiveDate,
     pub apps: BTreeMap<String, [f64; 24]>,
+    /// The outbound part of `apps` (bytes sent), per app and hour; empty
+    /// for days made without it (synthetic days).
+    #[serde(default)]
+    pub out: BTreeMap<String, [f64; 24]>,
     /// Hours that exist but the watcher did not see at all (filled).
     pub uncollected: [bool; 24],
     /// Hours that do not exist on this day (a spring-forward gap; filled).
@@ -38,6 +42,7 @@ impl DayUsage {
         DayUsage {
             day,
             apps: apps.into_iter().collect(),
+            out: BTreeMap::new(),
             uncollected: [false; 24],
             absent: [false; 24],
         }
@@ -99,6 +104,7 @@ pub fn load_days<S: Store + ?Sized>(
             DayUsage {
                 day: d,
                 apps: BTreeMap::new(),
+                out: BTreeMap::new(),
                 uncollected,
                 absent,
             },
@@ -115,9 +121,13 @@ pub fn load_days<S: Store + ?Sized>(
     }
     for u in hourly {
         if let Some(day) = days.get_mut(&u.day) {
-            let cells = day.apps.entry(u.app).or_insert([0.0; 24]);
-            if let Some(cell) = cells.get_mut(u.hour as usize) {
-                *cell += (u.bytes_in.saturating_add(u.bytes_out)) as f64;
+            let h = u.hour as usize;
+            if h < 24 {
+                day.apps.entry(u.app.clone()).or_insert([0.0; 24])[h] +=
+                    u.bytes_in.saturating_add(u.bytes_out) as f64;
+                if u.bytes_out > 0 {
+                    day.out.entry(u.app).or_insert([0.0; 24])[h] += u.bytes_out as f64;
+                }
             }
         }
     }
@@ -144,28 +154,47 @@ pub fn fill_gaps(days: &mut [DayUsage]) {
             if sources.is_empty() {
                 continue;
             }
-            // Each app's value on every source day (0 where it was absent).
-            let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-            for (k, &j) in sources.iter().enumerate() {
-                for (app, cells) in &days[j].apps {
-                    values
-                        .entry(app.clone())
-                        .or_insert_with(|| vec![0.0; sources.len()])[k] = cells[hour];
-                }
+            let all = median_hour(days, &sources, hour, |d| &d.apps);
+            let out = median_hour(days, &sources, hour, |d| &d.out);
+            for (app, v) in all {
+                days[i].apps.entry(app).or_insert([0.0; 24])[hour] = v;
             }
-            for (app, mut v) in values {
-                v.sort_by(f64::total_cmp);
-                let n = v.len();
-                let median = if n % 2 == 1 {
-                    v[n / 2]
-                } else {
-                    (v[n / 2 - 1] + v[n / 2]) / 2.0
-                };
-                let cells = days[i].apps.entry(app).or_insert([0.0; 24]);
-                cells[hour] = median;
+            for (app, v) in out {
+                days[i].out.entry(app).or_insert([0.0; 24])[hour] = v;
             }
         }
     }
+}
+
+/// Per app, the median of `hour` over the days `sources` (0 where an app
+/// is absent) of the map `of` picks.
+fn median_hour(
+    days: &[DayUsage],
+    sources: &[usize],
+    hour: usize,
+    of: impl Fn(&DayUsage) -> &BTreeMap<String, [f64; 24]>,
+) -> BTreeMap<String, f64> {
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for (k, &j) in sources.iter().enumerate() {
+        for (app, cells) in of(&days[j]) {
+            values
+                .entry(app.clone())
+                .or_insert_with(|| vec![0.0; sources.len()])[k] = cells[hour];
+        }
+    }
+    values
+        .into_iter()
+        .map(|(app, mut v)| {
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            let median = if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            };
+            (app, median)
+        })
+        .collect()
 }
 
 /// A named set of apps counted as one column (e.g. the web browsers: using

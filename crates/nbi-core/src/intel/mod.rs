@@ -13,6 +13,7 @@ pub mod detector;
 pub mod eval;
 pub mod matrix;
 pub mod typical;
+pub mod uploads;
 pub mod verdict;
 
 use std::collections::BTreeSet;
@@ -280,6 +281,9 @@ pub fn judge<S: Store + ?Sized>(
     verdict.apps = detector.meta.columns.names.clone();
     let change = j.bytes_from_typical(&detector.meta);
     let below_floor = j.anomalous() && change < config.min_change_bytes.0 as f64;
+    // Uploads are judged apart: in the matrix they add to the downloads of
+    // the same hour, where a busy hour hides them.
+    let uploads = uploads::unusual_uploads(target, &base.days, config.min_change_bytes.0 as f64);
     if j.anomalous() && !below_floor {
         verdict.status = Status::Anomalous;
         verdict.explanation = verdict::explain(&j, &detector.meta);
@@ -287,8 +291,19 @@ pub fn judge<S: Store + ?Sized>(
     } else {
         verdict.status = Status::Normal;
     }
+    if !uploads.is_empty() {
+        verdict.status = Status::Anomalous;
+        // An upload first: it is the news; a run of the same app over the
+        // same hours says the same thing twice.
+        verdict.explanation.retain(|e| {
+            !uploads
+                .iter()
+                .any(|u| u.app == e.app && u.from_hour < e.to_hour && e.from_hour < u.to_hour)
+        });
+        verdict.explanation.splice(0..0, uploads);
+    }
     let mut verdict = finish(verdict);
-    if below_floor {
+    if below_floor && verdict.status == Status::Normal {
         tracing::info!(%day, change_bytes = change, floor = config.min_change_bytes.0, "the model saw a change, too small to matter");
         verdict.summary = format!(
             "{}; only {} from the typical day (an alarm needs {})",
@@ -554,6 +569,59 @@ mod tests {
             "worst {worst}, threshold {t1}"
         );
         assert!(t1 < 3.0 * t0, "threshold {t0} -> {t1}");
+    }
+
+    /// A synthetic normal day with Google Chrome's evening of video
+    /// (19:00-23:00, 1.5 GB down and ~30 MB up an hour) and `sent` more
+    /// bytes up at 20:00.
+    fn write_evening(s: &mut SqliteStore, day: NaiveDate, sent: u64) {
+        let apps = Generator::new(day.ordinal() as u64).scenario_day(day, Scenario::Normal);
+        let start = crate::store::local_day_bounds(day, utc()).start;
+        let ticks: Vec<Tick> = (0..24usize)
+            .map(|h| {
+                let mut all: Vec<(String, (u64, u64))> = apps
+                    .iter()
+                    .filter(|(a, _)| a != "Google Chrome")
+                    .map(|(a, v)| (a.clone(), (v[h] as u64, 0)))
+                    .collect();
+                if (19..23).contains(&h) {
+                    let up = 30_000_000 + (day.ordinal() as u64 % 7) * 1_000_000;
+                    all.push(("Google Chrome".into(), (1_500_000_000, up + if h == 20 { sent } else { 0 })));
+                }
+                Tick::from_totals(HOST, start + Duration::hours(h as i64), 3600, all)
+            })
+            .collect();
+        s.write(&ticks).unwrap();
+    }
+
+    #[test]
+    fn an_upload_in_a_busy_hour_is_flagged_and_called_an_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        for i in 0..28 {
+            write_evening(&mut s, date(6, 1) + Duration::days(i), 0);
+        }
+        write_evening(&mut s, date(6, 29), 2_000_000_000);
+        write_evening(&mut s, date(6, 30), 0);
+        let cfg = config();
+        let leak = judge(&s, HOST, date(6, 29), utc(), &cfg).unwrap().verdict;
+        assert_eq!(leak.status, Status::Anomalous, "{leak:?}");
+        let first = &leak.explanation[0];
+        assert_eq!(
+            (first.app.as_str(), first.from_hour, first.to_hour, first.direction),
+            ("Google Chrome", 20, 21, Some(verdict::Direction::Upload)),
+            "{leak:?}"
+        );
+        assert!(
+            leak.summary.contains("Google Chrome 20:00–21:00, uploaded 2.0 GB"),
+            "{}",
+            leak.summary
+        );
+        let json = serde_json::to_value(&leak).unwrap();
+        assert_eq!(json["explanation"][0]["direction"], "upload");
+        let usual = judge(&s, HOST, date(6, 30), utc(), &cfg).unwrap().verdict;
+        assert_eq!(usual.status, Status::Normal, "{usual:?}");
+        assert!(serde_json::to_value(&usual).unwrap()["explanation"].as_array().unwrap().is_empty());
     }
 
     /// A near-idle machine: a little mail every hour, a little browsing in

@@ -68,16 +68,32 @@ pub struct Explanation {
     pub to_hour: u8,
     pub bytes: u64,
     pub typical_bytes: u64,
+    /// `upload`: the bytes are what the app sent (the run is an upload far
+    /// beyond what it ever sent in those hours); absent: in and out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+}
+
+/// Which way a run's bytes went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Upload,
 }
 
 impl Explanation {
-    /// "Google Chrome 03:00–05:00, 2.1 GB (typically 12 MB)"
+    /// "Google Chrome 03:00–05:00, 2.1 GB (typically 12 MB)", and for an
+    /// upload "Google Chrome 20:00–21:00, uploaded 2.0 GB (typically 33 MB)"
     pub fn sentence(&self) -> String {
         format!(
-            "{} {:02}:00–{:02}:00, {} (typically {})",
+            "{} {:02}:00–{:02}:00, {}{} (typically {})",
             self.app,
             self.from_hour,
             self.to_hour,
+            match self.direction {
+                Some(Direction::Upload) => "uploaded ",
+                None => "",
+            },
             crate::human::bytes(self.bytes),
             crate::human::bytes(self.typical_bytes)
         )
@@ -185,6 +201,7 @@ pub fn explain(j: &Judgement, meta: &ModelMeta) -> Vec<Explanation> {
                 to_hour: hour as u8 + 1,
                 bytes,
                 typical_bytes: typical,
+                direction: None,
             }),
         }
         last = Some(i);
@@ -280,14 +297,16 @@ mod tests {
                     from_hour: 3,
                     to_hour: 5,
                     bytes: 2_100_000_000,
-                    typical_bytes: 12_000_000
+                    typical_bytes: 12_000_000,
+                    direction: None,
                 },
                 Explanation {
                     app: "Slack".into(),
                     from_hour: 23,
                     to_hour: 24,
                     bytes: 20_000_000,
-                    typical_bytes: 6_000_000
+                    typical_bytes: 6_000_000,
+                    direction: None,
                 },
             ]
         );
