@@ -586,7 +586,10 @@ mod tests {
                     .collect();
                 if (19..23).contains(&h) {
                     let up = 30_000_000 + (day.ordinal() as u64 % 7) * 1_000_000;
-                    all.push(("Google Chrome".into(), (1_500_000_000, up + if h == 20 { sent } else { 0 })));
+                    all.push((
+                        "Google Chrome".into(),
+                        (1_500_000_000, up + if h == 20 { sent } else { 0 }),
+                    ));
                 }
                 Tick::from_totals(HOST, start + Duration::hours(h as i64), 3600, all)
             })
@@ -608,12 +611,18 @@ mod tests {
         assert_eq!(leak.status, Status::Anomalous, "{leak:?}");
         let first = &leak.explanation[0];
         assert_eq!(
-            (first.app.as_str(), first.from_hour, first.to_hour, first.direction),
+            (
+                first.app.as_str(),
+                first.from_hour,
+                first.to_hour,
+                first.direction
+            ),
             ("Google Chrome", 20, 21, Some(verdict::Direction::Upload)),
             "{leak:?}"
         );
         assert!(
-            leak.summary.contains("Google Chrome 20:00–21:00, uploaded 2.0 GB"),
+            leak.summary
+                .contains("Google Chrome 20:00–21:00, uploaded 2.0 GB"),
             "{}",
             leak.summary
         );
@@ -621,7 +630,10 @@ mod tests {
         assert_eq!(json["explanation"][0]["direction"], "upload");
         let usual = judge(&s, HOST, date(6, 30), utc(), &cfg).unwrap().verdict;
         assert_eq!(usual.status, Status::Normal, "{usual:?}");
-        assert!(serde_json::to_value(&usual).unwrap()["explanation"].as_array().unwrap().is_empty());
+        assert!(serde_json::to_value(&usual).unwrap()["explanation"]
+            .as_array()
+            .unwrap()
+            .is_empty());
     }
 
     /// A near-idle machine: a little mail every hour, a little browsing in

