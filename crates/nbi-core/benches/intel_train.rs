@@ -1,6 +1,8 @@
 //! Training the autoencoder on N = 7, 30 and 60 baseline days: one network
 //! of the original design (120 inputs) and one of the default (144), 100
-//! epochs at batch size 1, as each nightly run does.
+//! epochs at batch size 1, as each nightly run does; and judging one day
+//! at N = 30 with the default model as `nbi detect` does after reading the
+//! store (three networks trained, the day judged, uploads checked).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nbi_core::intel::autoencoder::{Autoencoder, TrainOptions};
@@ -37,5 +39,40 @@ fn training(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, training);
+fn judging(c: &mut Criterion) {
+    use chrono::{Duration, NaiveDate};
+    use nbi_core::intel::detector::{Detector, ModelKind, TrainSettings};
+    use nbi_core::intel::matrix::DayUsage;
+    use nbi_core::intel::uploads::unusual_uploads;
+    use nbi_core::synth::{Generator, Scenario};
+    nbi_core::intel::use_one_math_thread();
+    let first = NaiveDate::from_ymd_opt(2026, 6, 1).expect("date");
+    let day = |i: i64| {
+        let d = first + Duration::days(i);
+        let apps = Generator::new(i as u64).scenario_day(d, Scenario::Normal);
+        let mut u = DayUsage::complete(d, apps.clone());
+        // A tenth of each hour sent, as browsing and calls do.
+        u.out = apps
+            .into_iter()
+            .map(|(a, v)| (a, v.map(|b| b / 10.0)))
+            .collect();
+        u
+    };
+    let baseline: Vec<DayUsage> = (0..30).map(day).collect();
+    let refs: Vec<&DayUsage> = baseline.iter().collect();
+    let judged = day(30);
+    let settings = TrainSettings::new(ModelKind::Default);
+    let mut g = c.benchmark_group("judge_one_day");
+    g.sample_size(10);
+    g.bench_function("default_model_n30", |b| {
+        b.iter(|| {
+            let d = Detector::train(&refs, &settings).expect("train");
+            let j = d.judge(&judged).expect("judge");
+            (j.anomalous(), unusual_uploads(&judged, &refs, 2e8).len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, training, judging);
 criterion_main!(benches);

@@ -293,14 +293,7 @@ pub fn judge<S: Store + ?Sized>(
     }
     if !uploads.is_empty() {
         verdict.status = Status::Anomalous;
-        // An upload first: it is the news; a run of the same app over the
-        // same hours says the same thing twice.
-        verdict.explanation.retain(|e| {
-            !uploads
-                .iter()
-                .any(|u| u.app == e.app && u.from_hour < e.to_hour && e.from_hour < u.to_hour)
-        });
-        verdict.explanation.splice(0..0, uploads);
+        merge_uploads(&mut verdict.explanation, uploads);
     }
     let mut verdict = finish(verdict);
     if below_floor && verdict.status == Status::Normal {
@@ -339,6 +332,24 @@ pub(crate) fn history_for<S: Store + ?Sized>(
         .map(|v| v.day)
         .collect();
     Ok((history, anomalous))
+}
+
+/// Adds upload runs to the model's runs. Where the model already explains
+/// the same app over the same hours, the upload replaces that run when it
+/// is at least half its bytes (the upload is the news), and is left out
+/// when it is less (a new app that downloaded 120 GB and sent 12 GB is
+/// explained by the 120 GB).
+fn merge_uploads(runs: &mut Vec<verdict::Explanation>, uploads: Vec<verdict::Explanation>) {
+    for up in uploads {
+        let overlapping = runs
+            .iter()
+            .position(|e| e.app == up.app && up.from_hour < e.to_hour && e.from_hour < up.to_hour);
+        match overlapping {
+            None => runs.push(up),
+            Some(i) if up.bytes.saturating_mul(2) >= runs[i].bytes => runs[i] = up,
+            Some(_) => {}
+        }
+    }
 }
 
 /// A run in a shared column ("Other apps", "Web browsers") is named after
@@ -595,6 +606,38 @@ mod tests {
             })
             .collect();
         s.write(&ticks).unwrap();
+    }
+
+    #[test]
+    fn an_upload_replaces_the_models_run_only_where_it_is_the_news() {
+        let run = |app: &str, from: u8, to: u8, bytes: u64, up: bool| verdict::Explanation {
+            app: app.into(),
+            from_hour: from,
+            to_hour: to,
+            bytes,
+            typical_bytes: 0,
+            direction: up.then_some(verdict::Direction::Upload),
+        };
+        let mut runs = vec![
+            run("Transmission", 1, 5, 132_000_000_000, false),
+            run("Google Chrome", 20, 21, 3_500_000_000, false),
+        ];
+        merge_uploads(
+            &mut runs,
+            vec![
+                run("Transmission", 1, 5, 12_000_000_000, true),
+                run("Google Chrome", 20, 21, 2_000_000_000, true),
+                run("Dropbox", 3, 4, 900_000_000, true),
+            ],
+        );
+        assert_eq!(
+            runs,
+            vec![
+                run("Transmission", 1, 5, 132_000_000_000, false),
+                run("Google Chrome", 20, 21, 2_000_000_000, true),
+                run("Dropbox", 3, 4, 900_000_000, true),
+            ]
+        );
     }
 
     #[test]
