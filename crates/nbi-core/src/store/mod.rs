@@ -36,7 +36,7 @@ pub struct StoreConfig {
 
 /// A season of minute detail: the Today view's curves, exports by the
 /// minute. At 50 apps a year of every minute is a 257 MB file, a year
-/// keeping minutes for 90 days 72 MB (`scripts/bench`).
+/// keeping minutes for 90 days 81 MB (`scripts/bench`).
 pub const DEFAULT_KEEP_MINUTES_DAYS: u32 = 90;
 
 impl Default for StoreConfig {
