@@ -619,87 +619,62 @@ impl SqliteStore {
                 } else {
                     None
                 };
-                if let Some(stored) = pruned {
-                    let known: Vec<i64> = merged_digests
-                        .query_map(params![ts, host_id], |r| r.get(0))?
-                        .collect::<rusqlite::Result<_>>()?;
-                    let digest = content_digest(i64::from(tick.interval_s), &samples);
-                    let redelivered = if known.is_empty() {
-                        digest == stored
-                    } else {
-                        known.contains(&digest)
-                    };
-                    if redelivered {
-                        report.ticks_skipped += 1;
-                        continue;
-                    }
-                    report.ticks_merged += 1;
-                    if known.is_empty() {
-                        add_digest.execute(params![ts, host_id, stored])?;
-                    }
-                    add_digest.execute(params![ts, host_id, digest])?;
-                    let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
-                    for &(app_id, i, o) in &samples {
-                        let (i, o) = (clamp(i), clamp(o));
-                        add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
-                        if let Some(day) = day {
-                            add_daily.execute(params![day, host_id, app_id, i, o])?;
-                        }
-                    }
-                    continue;
-                }
                 // What to add to the hourly sums, and how many samples are new.
-                let (fresh, new_samples) =
-                    if insert_tick.execute(params![ts, host_id, tick.interval_s, pack(&samples)])?
-                        == 1
-                    {
-                        report.ticks_written += 1;
-                        add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
-                        let n = samples.len();
-                        (samples, n)
+                let (fresh, new_samples) = if let Some(stored) = pruned {
+                    let digest = content_digest(i64::from(tick.interval_s), &samples);
+                    let known = Known::read(&mut merged_digests, ts, host_id)?;
+                    if known.is_redelivery(digest, || digest == stored) {
+                        report.ticks_skipped += 1;
+                        (Vec::new(), 0)
                     } else {
-                        // The same message again adds nothing; another one
-                        // at the same host and second is added to it.
-                        let blob: Vec<u8> =
-                            stored_apps.query_row(params![ts, host_id], |r| r.get(0))?;
-                        let interval: i64 =
-                            stored_interval.query_row(params![ts, host_id], |r| r.get(0))?;
-                        let mut stored = Vec::new();
-                        for_each_packed(&blob, |a, i, o| stored.push((a, i, o))).map_err(|()| {
-                            rusqlite::Error::InvalidColumnType(
-                                0,
-                                "apps".into(),
-                                rusqlite::types::Type::Blob,
-                            )
+                        report.ticks_merged += 1;
+                        known.record(&mut add_digest, ts, host_id, digest, || stored)?;
+                        (samples, 0)
+                    }
+                } else if insert_tick.execute(params![
+                    ts,
+                    host_id,
+                    tick.interval_s,
+                    pack(&samples)
+                ])? == 1
+                {
+                    report.ticks_written += 1;
+                    add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
+                    let n = samples.len();
+                    (samples, n)
+                } else {
+                    // The same message again adds nothing; another one at
+                    // the same host and second is added to it.
+                    let blob: Vec<u8> =
+                        stored_apps.query_row(params![ts, host_id], |r| r.get(0))?;
+                    let interval: i64 =
+                        stored_interval.query_row(params![ts, host_id], |r| r.get(0))?;
+                    let mut stored = Vec::new();
+                    for_each_packed(&blob, |a, i, o| stored.push((a, i, o))).map_err(|()| {
+                        rusqlite::Error::InvalidColumnType(
+                            0,
+                            "apps".into(),
+                            rusqlite::types::Type::Blob,
+                        )
+                    })?;
+                    let digest = content_digest(i64::from(tick.interval_s), &samples);
+                    let known = Known::read(&mut merged_digests, ts, host_id)?;
+                    if known.is_redelivery(digest, || {
+                        i64::from(tick.interval_s) == interval && samples == stored
+                    }) {
+                        report.ticks_skipped += 1;
+                        (Vec::new(), 0)
+                    } else {
+                        report.ticks_merged += 1;
+                        known.record(&mut add_digest, ts, host_id, digest, || {
+                            content_digest(interval, &stored)
                         })?;
-                        let known: Vec<i64> = merged_digests
-                            .query_map(params![ts, host_id], |r| r.get(0))?
-                            .collect::<rusqlite::Result<_>>()?;
-                        let digest = content_digest(i64::from(tick.interval_s), &samples);
-                        let redelivered = if known.is_empty() {
-                            i64::from(tick.interval_s) == interval && samples == stored
-                        } else {
-                            known.contains(&digest)
-                        };
-                        if redelivered {
-                            report.ticks_skipped += 1;
-                            (Vec::new(), 0)
-                        } else {
-                            report.ticks_merged += 1;
-                            if known.is_empty() {
-                                add_digest.execute(params![
-                                    ts,
-                                    host_id,
-                                    content_digest(interval, &stored)
-                                ])?;
-                            }
-                            add_digest.execute(params![ts, host_id, digest])?;
-                            let summed = sum_samples(&stored, &samples);
-                            update_apps.execute(params![ts, host_id, pack(&summed)])?;
-                            let n = summed.len() - stored.len();
-                            (samples, n)
-                        }
-                    };
+                        let summed = sum_samples(&stored, &samples);
+                        update_apps.execute(params![ts, host_id, pack(&summed)])?;
+                        let n = summed.len() - stored.len();
+                        (samples, n)
+                    }
+                };
                 report.samples_written += new_samples;
                 let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
                 for (app_id, i, o) in fresh {
@@ -819,6 +794,49 @@ fn int_at(row: &rusqlite::Row<'_>, i: usize) -> i64 {
         .ok()
         .and_then(|v| v.as_i64().ok())
         .unwrap_or(0)
+}
+
+/// The digests of the messages already added up at one (ts, host) key;
+/// empty while the key holds one message (its content is its identity).
+struct Known(Vec<i64>);
+
+impl Known {
+    fn read(
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        ts: i64,
+        host: i64,
+    ) -> rusqlite::Result<Known> {
+        stmt.query_map(params![ts, host], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()
+            .map(Known)
+    }
+
+    /// Whether the message of `digest` was stored already: one of the
+    /// known digests, or, with none, the one stored message (`same`).
+    fn is_redelivery(&self, digest: i64, same: impl FnOnce() -> bool) -> bool {
+        if self.0.is_empty() {
+            same()
+        } else {
+            self.0.contains(&digest)
+        }
+    }
+
+    /// Records a new message at the key: its digest, and the first
+    /// message's (`stored`) when the key held only that one.
+    fn record(
+        &self,
+        add: &mut rusqlite::CachedStatement<'_>,
+        ts: i64,
+        host: i64,
+        digest: i64,
+        stored: impl FnOnce() -> i64,
+    ) -> rusqlite::Result<()> {
+        if self.0.is_empty() {
+            add.execute(params![ts, host, stored()])?;
+        }
+        add.execute(params![ts, host, digest])?;
+        Ok(())
+    }
 }
 
 /// Packs (app_id, in, out) triples as LEB128 varints.
