@@ -256,7 +256,7 @@ async fn export_range<R: Runtime>(
         .map(Some)
 }
 
-/// Writes beside `path` and renames, so a failed export leaves no half file.
+/// Writes the export to `path` (whole or not at all, see [`export::to_file`]).
 fn write_export(
     store: &dyn nbi_core::store::UsageQuery,
     query: &ExportQuery,
@@ -264,32 +264,15 @@ fn write_export(
     format: ExportFormat,
     path: &std::path::Path,
 ) -> Answer<Exported> {
-    use std::io::Write as _;
-    let shown = path.display().to_string();
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    let written = (|| -> Result<u64, String> {
-        let file =
-            std::fs::File::create(&partial).map_err(|e| format!("cannot write {shown}: {e}"))?;
-        let mut out = std::io::BufWriter::new(file);
-        let report =
-            export::write(store, query, tz, format, &mut out).map_err(|e| e.to_string())?;
-        out.flush()
-            .map_err(|e| format!("cannot write {shown}: {e}"))?;
-        std::fs::rename(&partial, path).map_err(|e| format!("cannot write {shown}: {e}"))?;
-        Ok(match format {
+    let report = export::to_file(path, |out| export::write(store, query, tz, format, out))
+        .map_err(|e| e.to_string())?;
+    Ok(Exported {
+        path: path.display().to_string(),
+        rows: match format {
             ExportFormat::Csv => report.rows,
             ExportFormat::Ndjson => report.ticks,
-        })
-    })();
-    match written {
-        Ok(rows) => Ok(Exported { path: shown, rows }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
-    }
+        },
+    })
 }
 
 /// An app name as part of a file name.

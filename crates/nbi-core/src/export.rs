@@ -8,6 +8,7 @@
 //! (3600 s).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, SecondsFormat};
 use chrono_tz::Tz;
@@ -67,6 +68,42 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
     #[error("the range {from}..{to} ends before it starts")]
     Range { from: NaiveDate, to: NaiveDate },
+    #[error("cannot write {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Runs `write` into a file beside `path` (`path.partial`) and renames it
+/// to `path` once it is whole: a failed or cut export leaves no half file
+/// in its place, and none beside it.
+pub fn to_file<T, E: From<ExportError>>(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+) -> Result<T, E> {
+    let file_error = |source| {
+        E::from(ExportError::File {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let file = std::fs::File::create(&partial).map_err(file_error)?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = write(&mut out)
+        .and_then(|r| out.flush().map(|()| r).map_err(file_error))
+        .and_then(|r| {
+            std::fs::rename(&partial, path)
+                .map(|()| r)
+                .map_err(file_error)
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
 }
 
 /// Writes the export to `out` (buffer it: it is written row by row).

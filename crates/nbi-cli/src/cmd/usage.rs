@@ -1,7 +1,6 @@
 //! `history` and `export`: usage over ranges of local days.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{Days, NaiveDate, Utc};
@@ -129,7 +128,8 @@ pub fn export(global: &Global, args: ExportArgs) -> anyhow::Result<()> {
         ExportFormatArg::Ndjson => ExportFormat::Ndjson,
     };
     let report = match &args.out {
-        Some(path) => export_to_file(&ctx, &query, format, path)?,
+        Some(path) => export::to_file(path, |out| write_export(&ctx, &query, format, out))
+            .with_context(|| "--out")?,
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
@@ -164,37 +164,6 @@ fn write_export(
                 writeln!(out, "{}", export::HEADER.join(","))?;
             }
             Ok(ExportReport::default())
-        }
-    }
-}
-
-/// Writes beside `path` and renames: a failed export leaves no half file
-/// in its place.
-fn export_to_file(
-    ctx: &Context,
-    query: &ExportQuery,
-    format: ExportFormat,
-    path: &Path,
-) -> anyhow::Result<ExportReport> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("--out: cannot create {}", partial.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    let result = write_export(ctx, query, format, &mut out).and_then(|r| {
-        out.flush()?;
-        Ok(r)
-    });
-    match result {
-        Ok(r) => {
-            std::fs::rename(&partial, path)
-                .with_context(|| format!("--out: cannot write {}", path.display()))?;
-            Ok(r)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
         }
     }
 }
