@@ -221,7 +221,8 @@ pub fn fenced_worst(errors: &[f64]) -> f64 {
     worst.min((q3 + 3.0 * (q3 - q1)).max(2.0 * q3))
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of `v` (0 when empty).
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
     }

@@ -184,16 +184,7 @@ fn median_hour(
     }
     values
         .into_iter()
-        .map(|(app, mut v)| {
-            v.sort_by(f64::total_cmp);
-            let n = v.len();
-            let median = if n % 2 == 1 {
-                v[n / 2]
-            } else {
-                (v[n / 2 - 1] + v[n / 2]) / 2.0
-            };
-            (app, median)
-        })
+        .map(|(app, v)| (app, super::detector::median(v)))
         .collect()
 }
 

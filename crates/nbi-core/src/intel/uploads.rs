@@ -4,6 +4,7 @@
 //! hour are held against the most it sent in that hour on any baseline
 //! day: far more than ever, by at least the byte floor, is unusual.
 
+use super::detector::median;
 use super::matrix::DayUsage;
 use super::verdict::{Direction, Explanation};
 
@@ -50,19 +51,6 @@ pub fn unusual_uploads(day: &DayUsage, baseline: &[&DayUsage], floor: f64) -> Ve
     }
     runs.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.app.cmp(&b.app)));
     runs
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 #[cfg(test)]
