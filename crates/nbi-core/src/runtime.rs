@@ -639,13 +639,12 @@ impl Runtime {
                 StoreKind::Influx => 0,
             },
             plan: self.config.plan.clone(),
-            // Beside the database, as its status file: per database.
-            alerts_file: self.state_dir().ok().map(|_| {
-                let db = self.db();
-                let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-                name.push(".plan-alerts.json");
-                db.with_file_name(name)
-            }),
+            // Beside the database, as its status file: per database (its
+            // directory made if need be; without one, nothing remembered).
+            alerts_file: self
+                .state_dir()
+                .ok()
+                .map(|_| status::beside_db(self.db(), ".plan-alerts.json")),
             upkeep,
         };
         task.run(stores.clone(), stop)

@@ -61,8 +61,13 @@ impl From<&CollectorStats> for CollectorSnapshot {
 
 /// The status file of the pipeline writing to `db`.
 pub fn status_path(db: &Path) -> PathBuf {
+    beside_db(db, ".status.json")
+}
+
+/// A file of the database's own beside it: its name with `suffix` added.
+pub fn beside_db(db: &Path, suffix: &str) -> PathBuf {
     let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".status.json");
+    name.push(suffix);
     db.with_file_name(name)
 }
 
