@@ -2,34 +2,10 @@
 // person sees and what the app asks the backend for.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { callsOf, canvasHash, inkedPixels, launch, openApp, serveDist, SHOTS, until, waitForCall } from './harness.mjs'
+import { describe, it } from 'node:test'
+import { appSuite, callsOf, canvasHash, inkedPixels, SHOTS, text, until, waitForCall } from './harness.mjs'
 
-let server
-let browser
-
-before(async () => {
-  server = await serveDist()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
-
-/** Opens the app, runs `body`, then checks nothing went wrong behind the scenes. */
-async function withApp(options, body) {
-  const app = await openApp(browser.context, server.url, options)
-  try {
-    await body(app.page)
-    assert.deepEqual(await app.problems(), [])
-  } finally {
-    await app.page.close()
-  }
-}
-
-const text = (page, selector) => page.locator(selector).innerText()
+const withApp = appSuite()
 
 /** Moves the pointer to `hour` o'clock, `height` of the way up the plot, and returns the tooltip. */
 async function hoverAt(page, hour, height) {

@@ -1,12 +1,14 @@
 // Serves the built app to a real Chromium with the IPC mock injected, and
 // watches for what a person would never see in a passing test: script
 // errors, CSP violations and requests that leave the machine.
+import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { after, before } from 'node:test'
 import { chromium } from 'playwright-core'
 
 const UI = fileURLToPath(new URL('../..', import.meta.url))
@@ -186,3 +188,34 @@ export async function until(check, what, timeoutMs = 5000) {
   }
   throw new Error(`timed out waiting for ${what}`)
 }
+
+/**
+ * Serves the built app and starts Chromium before the calling file's tests,
+ * and stops both after them. Returns `withApp(options, body)`: opens the
+ * app (see `openApp`), runs `body(page)`, then checks nothing went wrong
+ * behind the scenes.
+ */
+export function appSuite() {
+  let server
+  let browser
+  before(async () => {
+    server = await serveDist()
+    browser = await launch()
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+  return async function withApp(options, body) {
+    const app = await openApp(browser.context, server.url, options)
+    try {
+      await body(app.page)
+      assert.deepEqual(await app.problems(), [])
+    } finally {
+      await app.page.close()
+    }
+  }
+}
+
+/** The text an element shows. */
+export const text = (page, selector) => page.locator(selector).innerText()

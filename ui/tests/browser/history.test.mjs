@@ -14,33 +14,10 @@
 //   Transmission           –                  off      4000 / 2000
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { callsOf, canvasHash, inkedPixels, launch, openApp, serveDist, SHOTS, until, waitForCall } from './harness.mjs'
+import { describe, it } from 'node:test'
+import { appSuite, callsOf, canvasHash, inkedPixels, SHOTS, text, until, waitForCall } from './harness.mjs'
 
-let server
-let browser
-
-before(async () => {
-  server = await serveDist()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
-
-async function withApp(options, body) {
-  const app = await openApp(browser.context, server.url, options)
-  try {
-    await body(app.page)
-    assert.deepEqual(await app.problems(), [])
-  } finally {
-    await app.page.close()
-  }
-}
-
-const text = (page, selector) => page.locator(selector).innerText()
+const withApp = appSuite()
 const search = (page) => page.evaluate(() => location.search)
 
 const WEEK = { from: '2026-07-08', to: '2026-07-14', by: 'day' }

@@ -2,33 +2,10 @@
 // the numbers, the meter and its level, and nothing without a plan.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { launch, openApp, serveDist, SHOTS } from './harness.mjs'
+import { describe, it } from 'node:test'
+import { appSuite, SHOTS, text } from './harness.mjs'
 
-let server
-let browser
-
-before(async () => {
-  server = await serveDist()
-  browser = await launch()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.close()
-})
-
-async function withApp(options, body) {
-  const app = await openApp(browser.context, server.url, options)
-  try {
-    await body(app.page)
-    assert.deepEqual(await app.problems(), [])
-  } finally {
-    await app.page.close()
-  }
-}
-
-const text = (page, selector) => page.locator(selector).innerText()
+const withApp = appSuite()
 
 const PLAN = { period_start: '2026-07-01', period_end: '2026-07-31', limit_bytes: 50_000_000_000 }
 
