@@ -136,7 +136,7 @@ fn follow<R: Runtime>(app: AppHandle<R>, tray: Tray<R>) {
         let mut events = state.subscribe_events();
         let mut every = tokio::time::interval(GLANCE_EVERY);
         let mut source = status.borrow_and_update().clone();
-        let (mut glance, mut last) = read_tray_facts(&state).await;
+        let (mut glance, mut last, _) = read_tray_facts(&state).await;
         loop {
             tray.show(Look {
                 state: TrayState::of(&source.state, last.as_ref()),
@@ -169,11 +169,12 @@ fn follow<R: Runtime>(app: AppHandle<R>, tray: Tray<R>) {
                 },
                 _ = every.tick() => {}
             }
-            (glance, last) = read_tray_facts(&state).await;
+            let plan_changed;
+            (glance, last, plan_changed) = read_tray_facts(&state).await;
+            if plan_changed {
+                emit(&app, EVENT_STATUS, state.status_view());
+            }
             if data {
-                if state.refresh_plan().await {
-                    emit(&app, EVENT_STATUS, state.status_view());
-                }
                 emit(&app, EVENT_UPDATED, ());
             }
         }
@@ -187,9 +188,16 @@ fn emit<R: Runtime, S: serde::Serialize + Clone>(app: &AppHandle<R>, event: &str
 }
 
 /// Today's totals and the last verdict, for the tray.
+/// Today's glance (with the plan) and the last verdict, read together; the
+/// plan's usage is kept in the state for the status. The last of the three
+/// says whether the plan's usage changed.
 async fn read_tray_facts(
     state: &AppState,
-) -> (Option<view::Glance>, Option<nbi_core::store::VerdictRecord>) {
+) -> (
+    Option<view::Glance>,
+    Option<nbi_core::store::VerdictRecord>,
+    bool,
+) {
     let read = state
         .with_store(|store, s| {
             let plan = s.rt.plan_usage(store).map_err(|e| e.to_string())?;
@@ -201,14 +209,14 @@ async fn read_tray_facts(
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .next();
-            Ok((glance, last))
+            Ok((glance, last, plan))
         })
         .await;
     match read {
-        Ok((g, last)) => (Some(g), last),
+        Ok((g, last, plan)) => (Some(g), last, state.set_plan(plan)),
         Err(e) => {
             tracing::warn!(error = %e, "reading today's totals");
-            (None, None)
+            (None, None, false)
         }
     }
 }

@@ -211,12 +211,17 @@ impl AppState {
             .with_store(|store, s| s.rt.plan_usage(store).map_err(|e| e.to_string()))
             .await
         {
-            Ok(plan) => std::mem::replace(&mut *lock(&self.plan), plan) != plan,
+            Ok(plan) => self.set_plan(plan),
             Err(e) => {
                 tracing::debug!(error = %e, "data plan: cannot read usage now");
                 false
             }
         }
+    }
+
+    /// Keeps `plan` as the data plan's usage; true when it changed.
+    pub fn set_plan(&self, plan: Option<PlanUsage>) -> bool {
+        std::mem::replace(&mut *lock(&self.plan), plan) != plan
     }
 
     pub fn subscribe_status(&self) -> watch::Receiver<SourceStatus> {
