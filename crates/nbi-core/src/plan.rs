@@ -38,6 +38,19 @@ impl Default for PlanConfig {
 }
 
 impl PlanConfig {
+    /// The billing period holding `today` with `used_bytes` used; `None`
+    /// without a plan.
+    pub fn usage_of(&self, today: NaiveDate, used_bytes: u64) -> Option<PlanUsage> {
+        let limit = self.limit?;
+        let period = BillingPeriod::containing(today, self.billing_day);
+        Some(PlanUsage {
+            period_start: period.start,
+            period_end: period.end,
+            used_bytes,
+            limit_bytes: limit.0,
+        })
+    }
+
     /// Errors name the key that is wrong.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=31).contains(&self.billing_day) {
@@ -148,21 +161,23 @@ pub fn usage(
     today: NaiveDate,
     tz: Tz,
 ) -> Result<Option<PlanUsage>, StoreError> {
-    let Some(limit) = plan.limit else {
+    let Some(unused) = plan.usage_of(today, 0) else {
         return Ok(None);
     };
-    let period = BillingPeriod::containing(today, plan.billing_day);
     let used = store
-        .daily(&HostFilter::One(host.to_string()), period.start, today, tz)?
+        .daily(
+            &HostFilter::One(host.to_string()),
+            unused.period_start,
+            today,
+            tz,
+        )?
         .iter()
         .fold(0u64, |acc, d| {
             acc.saturating_add(d.bytes_in).saturating_add(d.bytes_out)
         });
     Ok(Some(PlanUsage {
-        period_start: period.start,
-        period_end: period.end,
         used_bytes: used,
-        limit_bytes: limit.0,
+        ..unused
     }))
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::args::{Global, StatusArgs, StoreKind, TodayArgs};
 use crate::context::Context;
 use nbi_core::human;
-use nbi_core::plan::{BillingPeriod, PlanUsage};
+use nbi_core::plan::PlanUsage;
 
 #[derive(Serialize)]
 struct TodayJson {
@@ -245,20 +245,11 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
 /// The data plan's current period; `None` without a plan. Nothing stored
 /// yet is a period with nothing used.
 fn plan_usage(ctx: &Context) -> anyhow::Result<Option<PlanUsage>> {
-    let Some(limit) = ctx.config.plan.limit else {
-        return Ok(None);
-    };
     if let Some(usage) = ctx.read(|s| ctx.rt.plan_usage(s))? {
         return Ok(usage?);
     }
     let today = Utc::now().with_timezone(&ctx.tz).date_naive();
-    let period = BillingPeriod::containing(today, ctx.config.plan.billing_day);
-    Ok(Some(PlanUsage {
-        period_start: period.start,
-        period_end: period.end,
-        used_bytes: 0,
-        limit_bytes: limit.0,
-    }))
+    Ok(ctx.config.plan.usage_of(today, 0))
 }
 
 fn when(t: Option<DateTime<Utc>>) -> String {
