@@ -360,6 +360,17 @@ impl Runtime {
         Ok(stores.readers.with(|r| r.verdict(host, day))??)
     }
 
+    /// The owner's "this is my new normal from `day`" (see
+    /// [`crate::intel::new_normal`]): returns how many verdicts were
+    /// marked normal. Blocking.
+    pub fn new_normal(&self, stores: &Stores, day: NaiveDate) -> Result<usize, RuntimeError> {
+        let host = self.host().to_string();
+        stores.with_judge(|judge| {
+            crate::intel::new_normal(judge, &host, day)
+                .map_err(|e| RuntimeError::Unavailable(format!("a new normal from {day}: {e}")))
+        })?
+    }
+
     /// The nightly judge of this host.
     pub fn nightly(&self, max_catch_up: u32) -> Nightly {
         Nightly {
@@ -367,6 +378,11 @@ impl Runtime {
             tz: self.tz,
             config: self.config.intel.clone(),
             max_catch_up,
+            // Beside the database, as its status file.
+            same_day_file: self
+                .state_dir()
+                .ok()
+                .map(|_| status::beside_db(self.db(), ".same-day.json")),
         }
     }
 

@@ -15,8 +15,12 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use crate::intel::verdict::Verdict;
-use crate::intel::{judge_and_store, store_failure, IntelConfig, IntelError};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::intel::verdict::{Status, Verdict};
+use crate::intel::{judge_and_store, judge_so_far, store_failure, IntelConfig, IntelError};
 use crate::runtime::stores::Stores;
 use crate::store::Store;
 
@@ -44,6 +48,38 @@ pub struct Nightly {
     pub config: IntelConfig,
     /// Oldest unjudged day caught up, in days before the last complete day.
     pub max_catch_up: u32,
+    /// Where the day whose hours so far were last notified is remembered,
+    /// so a restart does not notify it again (`None`: in memory only).
+    pub same_day_file: Option<PathBuf>,
+}
+
+/// The same-day check's memory: the last local hour judged, and the last
+/// day notified.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SameDay {
+    #[serde(skip)]
+    pub judged: Option<(NaiveDate, u8)>,
+    pub notified: Option<NaiveDate>,
+}
+
+impl SameDay {
+    /// What `file` remembers; nothing when it is absent or unreadable (a
+    /// second notice is the worst outcome).
+    pub fn load(file: Option<&Path>) -> SameDay {
+        file.and_then(|f| std::fs::read(f).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, file: Option<&Path>) {
+        let Some(file) = file else { return };
+        let written = serde_json::to_vec(self)
+            .map_err(std::io::Error::other)
+            .and_then(|b| std::fs::write(file, b));
+        if let Err(e) = written {
+            tracing::warn!(file = %file.display(), error = %e, "could not remember today's notice");
+        }
+    }
 }
 
 /// The UTC instant of local `time` on `day` (after a DST gap when it falls
@@ -135,6 +171,37 @@ impl Nightly {
         round
     }
 
+    /// The same-day check at `now`: judges today's hours so far when a
+    /// local hour has ended since the last check (and `[intel] same_day`
+    /// is on); returns the verdict to notify, at most once a day.
+    pub fn check_so_far<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        now: DateTime<Utc>,
+        memory: &mut SameDay,
+    ) -> Option<Verdict> {
+        if !self.config.same_day {
+            return None;
+        }
+        let (today, hour) = crate::store::timeline::local_day_hour(now, self.tz);
+        if hour == 0 || memory.judged == Some((today, hour)) || memory.notified == Some(today) {
+            return None;
+        }
+        memory.judged = Some((today, hour));
+        match judge_so_far(store, &self.host, now, self.tz, &self.config) {
+            Ok(Some(j)) if j.verdict.status == Status::Anomalous => {
+                memory.notified = Some(today);
+                memory.save(self.same_day_file.as_deref());
+                Some(j.verdict)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "today's hours so far could not be judged");
+                None
+            }
+        }
+    }
+
     /// Runs until cancelled: catches up now, then whenever a day falls due
     /// (checking the clock every [`POLL`], so sleep and wake are noticed),
     /// calling `on_verdict` with each new verdict. Days are read through
@@ -146,20 +213,32 @@ impl Nightly {
         F: FnMut(&Verdict),
     {
         let mut wait = POLL;
+        let mut memory = SameDay::load(self.same_day_file.as_deref());
         loop {
             let this = self.clone();
             let stores = stores.clone();
-            let round = tokio::task::spawn_blocking(move || -> Round {
-                stores
-                    .with_judge(|judge| this.catch_up(judge, Utc::now()))
+            let mut mem = memory.clone();
+            let round = tokio::task::spawn_blocking(move || -> (Round, SameDay) {
+                let round = stores
+                    .with_judge(|judge| {
+                        let mut round = this.catch_up(judge, Utc::now());
+                        if round.deferred.is_none() {
+                            round
+                                .verdicts
+                                .extend(this.check_so_far(&*judge, Utc::now(), &mut mem));
+                        }
+                        round
+                    })
                     .unwrap_or_else(|e| Round {
                         verdicts: Vec::new(),
                         deferred: Some(e.into()),
-                    })
+                    });
+                (round, mem)
             })
             .await;
             let deferred = match round {
-                Ok(round) => {
+                Ok((round, mem)) => {
+                    memory = mem;
                     round.verdicts.iter().for_each(&mut on_verdict);
                     round.deferred
                 }
@@ -189,6 +268,7 @@ mod tests {
     use crate::store::TickWriter;
     use crate::store::VerdictStore;
     use crate::synth::Generator;
+    use crate::tick::Tick;
 
     fn nightly() -> Nightly {
         Nightly {
@@ -199,6 +279,7 @@ mod tests {
                 ..IntelConfig::default()
             },
             max_catch_up: 14,
+            same_day_file: None,
         }
     }
 
@@ -222,6 +303,79 @@ mod tests {
         assert_eq!(
             n.due(spring_eve).unwrap().to_rfc3339(),
             "2026-03-29T01:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn an_unusual_day_so_far_is_notified_once_even_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = Nightly {
+            config: IntelConfig {
+                epochs: 30,
+                ..IntelConfig::default()
+            },
+            same_day_file: Some(dir.path().join("db.sqlite.same-day.json")),
+            ..nightly()
+        };
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let mut gen = Generator::new(9);
+        let mut day = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 7, 14).unwrap();
+        while day < today {
+            s.write(&gen.day_ticks("demo", day, n.tz, None)).unwrap();
+            day = day.succ_opt().unwrap();
+        }
+        // Tue 14 Jul, 04:10 in Berlin: 30 GB at 03:00.
+        let at = |h: u32, m: u32| -> DateTime<Utc> {
+            n.tz.with_ymd_and_hms(2026, 7, 14, h, m, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let mut ticks = gen.day_ticks("demo", today, n.tz, Some(at(4, 10)));
+        let i = ticks.iter().position(|t| t.at == at(3, 30)).unwrap();
+        let mut apps: Vec<(String, (u64, u64))> = ticks[i]
+            .apps
+            .iter()
+            .map(|a| (a.app.clone(), (a.bytes_in, a.bytes_out)))
+            .collect();
+        apps.push(("Transmission".into(), (30_000_000_000, 0)));
+        ticks[i] = Tick::from_totals("demo", at(3, 30), 60, apps);
+        s.write(&ticks).unwrap();
+
+        let off = Nightly {
+            config: IntelConfig {
+                same_day: false,
+                ..n.config.clone()
+            },
+            ..n.clone()
+        };
+        assert!(off
+            .check_so_far(&s, at(4, 10), &mut SameDay::default())
+            .is_none());
+
+        let mut memory = SameDay::load(n.same_day_file.as_deref());
+        let v = n
+            .check_so_far(&s, at(4, 10), &mut memory)
+            .expect("notified");
+        assert_eq!((v.status, v.hours_judged), (Status::Anomalous, Some(4)));
+        assert!(
+            v.summary
+                .starts_with("Tue 14 Jul until 04:00: Transmission"),
+            "{}",
+            v.summary
+        );
+        assert!(
+            n.check_so_far(&s, at(5, 10), &mut memory).is_none(),
+            "once a day"
+        );
+        // A restart remembers it; the next day starts afresh.
+        let mut restarted = SameDay::load(n.same_day_file.as_deref());
+        assert_eq!(restarted.notified, Some(today));
+        assert!(n.check_so_far(&s, at(6, 10), &mut restarted).is_none());
+        assert_eq!(
+            n.pending(&s, at(6, 10)).unwrap(),
+            vec![NaiveDate::from_ymd_opt(2026, 7, 13).unwrap()],
+            "same-day verdicts are not stored: the nightly check still judges the whole day"
         );
     }
 

@@ -122,7 +122,12 @@ impl Generator {
 
     /// Bytes per app per local hour of one day: `[app][hour]` (in + out).
     pub fn day_hours(&mut self, day: NaiveDate) -> Vec<[f64; 24]> {
-        let work = is_workday(day);
+        self.hours_as(is_workday(day))
+    }
+
+    /// Bytes per app per local hour of a workday (`work`) or a day off,
+    /// whatever the date: a holiday is a day off on a weekday.
+    pub fn hours_as(&mut self, work: bool) -> Vec<[f64; 24]> {
         // A day-level mood: some days are busier than others.
         let mood = LogNormal::new(0.0, 0.15)
             .map(|d| d.sample(&mut self.rng))

@@ -463,6 +463,10 @@ mod tests {
             uncollected_hours: 0,
             model: Default::default(),
             summary: "Mon 13 Jul: Slack 03:00–04:00".into(),
+            routine: None,
+            routine_ended: None,
+            hours_judged: None,
+            quiet: false,
         };
         let json = serde_json::to_string(&v).unwrap();
         s.put_verdict(&record("2026-07-13", "anomalous", false, &json))

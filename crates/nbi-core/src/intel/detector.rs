@@ -188,15 +188,15 @@ impl Judgement {
         self.error > self.threshold
     }
 
-    /// How far the day is from the baseline's typical day, in bytes: the
-    /// sum over every (column, hour) cell of |day − baseline median|. What
-    /// a person would notice of a change, whatever the model's error.
-    pub fn bytes_from_typical(&self, meta: &ModelMeta) -> f64 {
+    /// The bytes the day moved beyond the baseline's typical day: the sum
+    /// over every (column, hour) cell of how far it is above the baseline
+    /// median (cells below it count nothing: less use is no alarm).
+    pub fn bytes_above_typical(&self, meta: &ModelMeta) -> f64 {
         self.matrix
             .cells
             .iter()
             .zip(&meta.typical)
-            .map(|(day, typical)| (day - typical).abs())
+            .map(|(day, typical)| (day - typical).max(0.0))
             .sum()
     }
 }

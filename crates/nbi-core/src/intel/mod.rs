@@ -11,7 +11,9 @@ pub mod baseline;
 pub mod denormals;
 pub mod detector;
 pub mod eval;
+pub mod life;
 pub mod matrix;
+pub mod routine;
 pub mod typical;
 pub mod uploads;
 pub mod verdict;
@@ -24,8 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::human::DataSize;
 use crate::store::{HostFilter, Store, VerdictRecord};
-use baseline::{day_kind, BaselineRules};
+use baseline::{day_kind, BaselineRules, DayKind};
 use detector::{Detector, Judgement, ModelKind, ModelMeta, ModelSpec, TrainSettings};
+use routine::{ChangedBy, RoutineChange};
 use verdict::{Status, Verdict};
 
 pub use autoencoder::use_one_math_thread;
@@ -86,6 +89,10 @@ pub struct IntelConfig {
     pub seed: u64,
     /// Local time of the nightly check, HH:MM.
     pub nightly_at: String,
+    /// Judge the hours of today so far once an hour, and notify (once a
+    /// day) when they are already unusual: a 03:00 burst is known by 04:00,
+    /// not the next morning.
+    pub same_day: bool,
 }
 
 impl Default for IntelConfig {
@@ -103,6 +110,7 @@ impl Default for IntelConfig {
             epochs: 100,
             seed: 0,
             nightly_at: "00:10".into(),
+            same_day: true,
         }
     }
 }
@@ -223,6 +231,12 @@ pub fn last_complete_day(now: DateTime<Utc>, tz: Tz) -> NaiveDate {
 }
 
 /// Judges local day `day` of `host` against its baseline.
+///
+/// Days judged anomalous stay out of later baselines; when the day and the
+/// [`routine::EVIDENCE_DAYS`]` - 1` days of its kind before it were all
+/// unusual and agree with each other, they are a new routine: the verdict
+/// is normal, carries the [`RoutineChange`] (announced once) and later
+/// baselines start on its first day.
 pub fn judge<S: Store + ?Sized>(
     store: &S,
     host: &str,
@@ -230,14 +244,52 @@ pub fn judge<S: Store + ?Sized>(
     tz: Tz,
     config: &IntelConfig,
 ) -> Result<Judged, IntelError> {
+    judge_hours(store, host, day, tz, config, None)
+}
+
+/// Judges the hours of today that have ended at `now` (local `0..hour`)
+/// against the same hours of the baseline: the rest of the day counts as
+/// typical (the baseline's median), so only what already happened can
+/// differ. `None` in the day's first hour. Same-day verdicts are not
+/// stored and never recognise a change of routine; the nightly check
+/// judges the whole day.
+pub fn judge_so_far<S: Store + ?Sized>(
+    store: &S,
+    host: &str,
+    now: DateTime<Utc>,
+    tz: Tz,
+    config: &IntelConfig,
+) -> Result<Option<Judged>, IntelError> {
+    let (day, hour) = crate::store::timeline::local_day_hour(now, tz);
+    if hour == 0 {
+        return Ok(None);
+    }
+    judge_hours(store, host, day, tz, config, Some(hour)).map(Some)
+}
+
+fn judge_hours<S: Store + ?Sized>(
+    store: &S,
+    host: &str,
+    day: NaiveDate,
+    tz: Tz,
+    config: &IntelConfig,
+    until: Option<u8>,
+) -> Result<Judged, IntelError> {
     config.validate().map_err(IntelError::Invalid)?;
     let rules = config.rules();
     let kind = day_kind(day, &rules.work_week);
-    let (history, anomalous) = history_for(store, host, day, tz, &rules)?;
-    let target = history
+    let loaded = history_for(store, host, day, tz, &rules)?;
+    let mut target = loaded
+        .history
         .iter()
         .find(|d| d.day == day)
+        .cloned()
         .ok_or_else(|| IntelError::Invalid(format!("no day {day} in the loaded range")))?;
+    let judged_hours = usize::from(until.unwrap_or(24)).min(24);
+    let uncollected = target.uncollected[..judged_hours]
+        .iter()
+        .filter(|u| **u)
+        .count() as u32;
     let mut verdict = Verdict {
         day,
         status: Status::InsufficientData,
@@ -248,90 +300,479 @@ pub fn judge<S: Store + ?Sized>(
         day_kind: kind,
         apps: Vec::new(),
         explanation: Vec::new(),
-        uncollected_hours: target.uncollected_hours(),
+        uncollected_hours: uncollected,
         model: config.model,
         summary: String::new(),
+        routine: None,
+        routine_ended: None,
+        hours_judged: until,
+        quiet: false,
     };
     let finish = |mut v: Verdict| {
         v.summary = verdict::summary(&v, config.min_baseline_days, config.max_uncollected_hours);
         v
     };
-    if target.uncollected_hours() > config.max_uncollected_hours {
-        tracing::info!(%day, hours = target.uncollected_hours(), "not judged: too little data");
+    if uncollected > config.max_uncollected_hours {
+        tracing::info!(%day, hours = uncollected, "not judged: too little data");
         return Ok(Judged {
             verdict: finish(verdict),
             detector: None,
         });
     }
-    let base = baseline::select(&history, day, &rules, &anomalous);
+    let base = loaded.select(day, &rules);
     verdict.baseline_days = base.days.len();
     verdict.baseline = base.dates();
-    if !base.enough(&rules) {
+    // A new routine is judged once its evidence days are there: waiting
+    // for a full week of it would leave the owner unwatched meanwhile.
+    let relearning = loaded.change.is_some_and(|(c, _)| c.covers(kind));
+    let needed = match relearning {
+        true => rules.min_days.min(routine::EVIDENCE_DAYS),
+        false => rules.min_days,
+    };
+    if base.days.len() < needed {
         verdict.status = Status::Learning;
         tracing::info!(%day, days = base.days.len(), "learning");
+        let mut verdict = finish(verdict);
+        if relearning {
+            verdict.summary = format!(
+                "{}: learning the new rhythm, {} of {needed} days",
+                verdict::short_day(day),
+                base.days.len()
+            );
+        }
         return Ok(Judged {
-            verdict: finish(verdict),
+            verdict,
             detector: None,
         });
     }
-    let detector = Detector::train(&base.days, &config.settings())?;
-    let j = detector.judge(target)?;
-    verdict.error = Some(j.error);
-    verdict.threshold = Some(j.threshold);
-    verdict.apps = detector.meta.columns.names.clone();
-    let change = j.bytes_from_typical(&detector.meta);
-    let below_floor = j.anomalous() && change < config.min_change_bytes.0 as f64;
-    // Uploads are judged apart: in the matrix they add to the downloads of
-    // the same hour, where a busy hour hides them.
-    let uploads = uploads::unusual_uploads(target, &base.days, config.min_change_bytes.0 as f64);
-    if j.anomalous() && !below_floor {
-        verdict.status = Status::Anomalous;
-        verdict.explanation = verdict::explain(&j, &detector.meta);
-        name_the_app_behind_groups(&mut verdict.explanation, &detector.meta.columns, target);
-    } else {
-        verdict.status = Status::Normal;
+    if until.is_some() {
+        fill_rest(&mut target, judged_hours, &base.days);
     }
-    if !uploads.is_empty() {
-        verdict.status = Status::Anomalous;
-        merge_uploads(&mut verdict.explanation, uploads);
+    let floor = config.min_change_bytes.0 as f64;
+    let mut detector = None;
+    let mut below_floor = false;
+    let mut change = 0.0;
+    if base.days.len() < rules.min_days {
+        // A young routine: too few days for a model. Only what is far
+        // beyond every day of it is unusual.
+        let mut runs = routine::beyond_envelope(&target, &base.days, floor);
+        merge_uploads(
+            &mut runs,
+            uploads::unusual_uploads(&target, &base.days, floor),
+        );
+        verdict.status = match runs.is_empty() {
+            true => Status::Normal,
+            false => Status::Anomalous,
+        };
+        verdict.explanation = runs;
+    } else {
+        let d = Detector::train(&base.days, &config.settings())?;
+        let j = d.judge(&target)?;
+        verdict.error = Some(j.error);
+        verdict.threshold = Some(j.threshold);
+        verdict.apps = d.meta.columns.names.clone();
+        change = j.bytes_above_typical(&d.meta);
+        below_floor = j.anomalous() && change < floor;
+        // Uploads are judged apart: in the matrix they add to the downloads
+        // of the same hour, where a busy hour hides them.
+        let uploads = uploads::unusual_uploads(&target, &base.days, floor);
+        if j.anomalous() && !below_floor {
+            verdict.status = Status::Anomalous;
+            verdict.explanation = verdict::explain(&j, &d.meta);
+            name_the_app_behind_groups(&mut verdict.explanation, &d.meta.columns, &target);
+        } else {
+            verdict.status = Status::Normal;
+        }
+        if !uploads.is_empty() {
+            verdict.status = Status::Anomalous;
+            merge_uploads(&mut verdict.explanation, uploads);
+        }
+        detector = Some(d);
+    }
+    // A public holiday is a day off on a weekday, a Saturday of work a
+    // workday: unusual for its date's kind, usual for the other.
+    let mut said = None;
+    if verdict.status == Status::Anomalous {
+        if let Some((other, j)) = loaded.as_other_kind(&target, until, &rules, config)? {
+            tracing::info!(%day, kind = ?other, "unusual for its kind of day, usual for the other");
+            verdict.status = Status::Normal;
+            verdict.day_kind = other;
+            verdict.explanation.clear();
+            verdict.error = Some(j.error);
+            verdict.threshold = Some(j.threshold);
+            said = Some(format!(
+                "normal for a {}",
+                match other {
+                    DayKind::Workday => "workday",
+                    DayKind::DayOff => "day off",
+                }
+            ));
+        }
+    }
+    // A young routine that the day does not fit, but the one before it
+    // does, was passing (a week abroad): back to the one before.
+    if verdict.status == Status::Anomalous && relearning && base.days.len() < rules.min_days {
+        if let Some(since) = loaded.back_to_before(&target, until, &rules, config)? {
+            tracing::info!(%day, %since, "the routine since then was passing: back to the one before");
+            verdict.status = Status::Normal;
+            verdict.explanation.clear();
+            if until.is_none() {
+                verdict.routine_ended = Some(since);
+            }
+            said = Some("back to the usual rhythm".to_string());
+        }
+    }
+    if verdict.status == Status::Anomalous && until.is_none() {
+        if let Some(since) = loaded.new_routine(&target, &base.days, &rules, floor) {
+            tracing::info!(%day, %since, ?kind, "a lasting change of routine: learning it");
+            verdict.status = Status::Normal;
+            verdict.explanation.clear();
+            verdict.routine = Some(RoutineChange {
+                since,
+                kind: Some(kind),
+                by: ChangedBy::Detected,
+            });
+        }
     }
     let mut verdict = finish(verdict);
-    if below_floor && verdict.status == Status::Normal {
+    if let Some(said) = said {
+        verdict.summary = format!("{}: {said}", verdict::short_day(day));
+    } else if below_floor && verdict.status == Status::Normal && verdict.routine.is_none() {
         tracing::info!(%day, change_bytes = change, floor = config.min_change_bytes.0, "the model saw a change, too small to matter");
+        verdict.quiet = true;
         verdict.summary = format!(
-            "{}; only {} from the typical day (an alarm needs {})",
+            "{}; only {} more than the typical day (an alarm needs {})",
             verdict.summary,
             crate::human::bytes(change as u64),
             crate::human::bytes(config.min_change_bytes.0)
         );
+    } else if detector.is_none() && verdict.status == Status::Normal && verdict.routine.is_none() {
+        verdict.summary = format!(
+            "{}: normal (learning the new rhythm, {} of {} days)",
+            verdict::short_day(day),
+            base.days.len(),
+            rules.min_days
+        );
     }
-    tracing::info!(%day, status = %verdict.status, error = j.error, threshold = j.threshold, "judged");
-    Ok(Judged {
-        verdict,
-        detector: Some(detector),
-    })
+    tracing::info!(%day, status = %verdict.status, error = ?verdict.error, threshold = ?verdict.threshold, "judged");
+    Ok(Judged { verdict, detector })
+}
+
+/// The days a day's baseline is chosen from, and what the verdicts before
+/// it say about them.
+pub(crate) struct Loaded {
+    /// The days of the look-back window up to the day itself (gaps filled).
+    pub history: Vec<matrix::DayUsage>,
+    /// Days judged anomalous, not marked normal and not the evidence of a
+    /// change of routine: left out of baselines.
+    pub anomalous: BTreeSet<NaiveDate>,
+    /// Days the model found unusual but too small to matter (see
+    /// [`baseline::Marks::quiet`]).
+    pub quiet: BTreeSet<NaiveDate>,
+    /// The latest change of routine in the window, and the day of the
+    /// verdict that holds it.
+    pub change: Option<(RoutineChange, NaiveDate)>,
+    /// The change in force before `change`, if any.
+    pub previous: Option<(RoutineChange, NaiveDate)>,
+    /// Days judged as the other kind than their date's.
+    pub kinds: std::collections::BTreeMap<NaiveDate, DayKind>,
+}
+
+impl Loaded {
+    /// The baseline of `day`: of its kind, from the current routine on.
+    pub fn select(&self, day: NaiveDate, rules: &BaselineRules) -> baseline::Baseline<'_> {
+        self.select_as(day, day_kind(day, &rules.work_week), rules)
+    }
+
+    /// The baseline of `day` as a day of `kind`.
+    pub fn select_as(
+        &self,
+        day: NaiveDate,
+        kind: DayKind,
+        rules: &BaselineRules,
+    ) -> baseline::Baseline<'_> {
+        let marks = baseline::Marks {
+            anomalous: self.anomalous.clone(),
+            quiet: self.quiet.clone(),
+            since: self
+                .change
+                .filter(|(c, _)| c.covers(kind))
+                .map(|(c, _)| c.since),
+            kinds: self.kinds.clone(),
+        };
+        baseline::select_as(&self.history, day, kind, rules, &marks)
+    }
+
+    /// When `target`, unusual for its date's kind of day, is usual for the
+    /// other kind (and its baseline is learnt): that kind, and how it was
+    /// judged.
+    fn as_other_kind(
+        &self,
+        target: &matrix::DayUsage,
+        until: Option<u8>,
+        rules: &BaselineRules,
+        config: &IntelConfig,
+    ) -> Result<Option<(DayKind, Judgement)>, IntelError> {
+        let other = match day_kind(target.day, &rules.work_week) {
+            DayKind::Workday => DayKind::DayOff,
+            DayKind::DayOff => DayKind::Workday,
+        };
+        let base = self.select_as(target.day, other, rules);
+        if !base.enough(rules) {
+            return Ok(None);
+        }
+        let mut target = target.clone();
+        if let Some(h) = until {
+            fill_rest(&mut target, usize::from(h), &base.days);
+        }
+        let detector = Detector::train(&base.days, &config.settings())?;
+        let j = detector.judge(&target)?;
+        let floor = config.min_change_bytes.0 as f64;
+        let usual = !j.anomalous() || j.bytes_above_typical(&detector.meta) < floor;
+        let uploads = uploads::unusual_uploads(&target, &base.days, floor);
+        Ok((usual && uploads.is_empty()).then_some((other, j)))
+    }
+
+    /// When `target`, unusual for the young routine in force, is usual for
+    /// the routine before it (its days since left out, and a model of it
+    /// learnt): the young routine's first day, which ends it.
+    fn back_to_before(
+        &self,
+        target: &matrix::DayUsage,
+        until: Option<u8>,
+        rules: &BaselineRules,
+        config: &IntelConfig,
+    ) -> Result<Option<NaiveDate>, IntelError> {
+        let Some((young, _)) = self.change else {
+            return Ok(None);
+        };
+        let kind = day_kind(target.day, &rules.work_week);
+        let mut anomalous = self.anomalous.clone();
+        anomalous.extend(
+            self.history
+                .iter()
+                .map(|d| d.day)
+                .filter(|d| *d >= young.since && *d < target.day),
+        );
+        let marks = baseline::Marks {
+            anomalous,
+            quiet: self.quiet.clone(),
+            since: self
+                .previous
+                .filter(|(c, _)| c.covers(kind))
+                .map(|(c, _)| c.since),
+            kinds: self.kinds.clone(),
+        };
+        let base = baseline::select_as(&self.history, target.day, kind, rules, &marks);
+        if !base.enough(rules) {
+            return Ok(None);
+        }
+        let mut target = target.clone();
+        if let Some(h) = until {
+            fill_rest(&mut target, usize::from(h), &base.days);
+        }
+        let detector = Detector::train(&base.days, &config.settings())?;
+        let j = detector.judge(&target)?;
+        let floor = config.min_change_bytes.0 as f64;
+        let usual = !j.anomalous() || j.bytes_above_typical(&detector.meta) < floor;
+        let uploads = uploads::unusual_uploads(&target, &base.days, floor);
+        Ok((usual && uploads.is_empty()).then_some(young.since))
+    }
+
+    /// When `target` (judged unusual) and the days of its kind just before
+    /// it were all judged unusual and agree with each other: the first of
+    /// them, where the new routine starts.
+    fn new_routine(
+        &self,
+        target: &matrix::DayUsage,
+        baseline: &[&matrix::DayUsage],
+        rules: &BaselineRules,
+        floor: f64,
+    ) -> Option<NaiveDate> {
+        let kind = day_kind(target.day, &rules.work_week);
+        let since = self
+            .change
+            .filter(|(c, _)| c.covers(kind))
+            .map(|(c, _)| c.since);
+        let mut evidence: Vec<&matrix::DayUsage> = self
+            .history
+            .iter()
+            .rev()
+            .filter(|d| d.day < target.day && day_kind(d.day, &rules.work_week) == kind)
+            .filter(|d| since.is_none_or(|s| d.day >= s))
+            .filter(|d| d.uncollected_hours() <= rules.max_uncollected_hours)
+            .take(routine::EVIDENCE_DAYS - 1)
+            .collect();
+        if evidence.len() + 1 < routine::EVIDENCE_DAYS
+            || !evidence.iter().all(|d| self.anomalous.contains(&d.day))
+        {
+            return None;
+        }
+        evidence.reverse();
+        evidence.push(target);
+        routine::agree(&evidence, baseline, floor).then(|| evidence[0].day)
+    }
+}
+
+/// Sets the hours `from..24` of `target` (a day so far) to the typical
+/// hours of `baseline`, marked not seen (uploads skip them): the hours to
+/// come count as typical.
+fn fill_rest(target: &mut matrix::DayUsage, from: usize, baseline: &[&matrix::DayUsage]) {
+    let typical = routine::typical_day(target.day, baseline);
+    let typical_out = routine::typical_out(baseline);
+    for h in from.min(24)..24 {
+        target.uncollected[h] = true;
+        for cells in target.apps.values_mut().chain(target.out.values_mut()) {
+            cells[h] = 0.0;
+        }
+        for (app, cells) in &typical.apps {
+            target.apps.entry(app.clone()).or_insert([0.0; 24])[h] = cells[h];
+        }
+        for (app, cells) in &typical_out {
+            target.out.entry(app.clone()).or_insert([0.0; 24])[h] = cells[h];
+        }
+    }
 }
 
 /// The days up to `day` that its baseline is chosen from (gaps filled), and
-/// those of them judged anomalous and not marked normal (left out).
+/// what the verdicts of those days say (see [`Loaded`]).
 pub(crate) fn history_for<S: Store + ?Sized>(
     store: &S,
     host: &str,
     day: NaiveDate,
     tz: Tz,
     rules: &BaselineRules,
-) -> Result<(Vec<matrix::DayUsage>, BTreeSet<NaiveDate>), IntelError> {
+) -> Result<Loaded, IntelError> {
     let kind = day_kind(day, &rules.work_week);
-    let from = day - Duration::days(rules.lookback(kind));
+    // Far enough back for either kind: a day may be judged as the other.
+    let back = rules
+        .lookback(DayKind::Workday)
+        .max(rules.lookback(DayKind::DayOff));
+    let from = day - Duration::days(back);
     let history = matrix::load_days(store, &HostFilter::One(host.to_string()), from, day, tz)?;
     let earlier = day.pred_opt().unwrap_or(day);
-    let anomalous: BTreeSet<NaiveDate> = store
+    let records: Vec<(VerdictRecord, Said)> = store
         .verdicts(host, from, earlier)?
         .into_iter()
-        .filter(|v| v.day < day && v.status == Status::Anomalous && !v.marked_normal)
-        .map(|v| v.day)
+        .filter(|r| r.day < day)
+        .map(|r| {
+            let said = Said::of(&r);
+            (r, said)
+        })
         .collect();
-    Ok((history, anomalous))
+    // The changes of routine of this kind in force, oldest first; a change
+    // found passing is taken off, and its days left out.
+    let mut changes: Vec<(RoutineChange, NaiveDate)> = Vec::new();
+    let mut passing: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for (r, said) in &records {
+        if let Some(c) = said.routine.filter(|c| c.covers(kind)) {
+            changes.push((c, r.day));
+        }
+        if let Some(since) = said.routine_ended {
+            if let Some(at) = changes.iter().rposition(|(c, _)| c.since == since) {
+                changes.truncate(at);
+                passing.push((since, r.day));
+            }
+        }
+    }
+    let change = changes.last().copied();
+    let previous = changes.len().checked_sub(2).map(|i| changes[i]);
+    // The evidence of a change (from its first day to the day it was
+    // recognised) is the new routine, not a run of anomalies.
+    let evidence = |d: NaiveDate| change.is_some_and(|(c, at)| c.since <= d && d <= at);
+    let anomalous = records
+        .iter()
+        .filter(|(v, _)| v.status == Status::Anomalous && !v.marked_normal)
+        .map(|(v, _)| v.day)
+        .filter(|d| !evidence(*d))
+        .chain(
+            records
+                .iter()
+                .map(|(v, _)| v.day)
+                .filter(|d| passing.iter().any(|(from, to)| from <= d && d < to)),
+        )
+        .collect();
+    let quiet = records
+        .iter()
+        .filter(|(v, said)| said.quiet && !v.marked_normal)
+        .map(|(v, _)| v.day)
+        .collect();
+    let kinds = records
+        .iter()
+        .filter_map(|(v, said)| Some((v.day, said.day_kind?)))
+        .filter(|(d, k)| *k != day_kind(*d, &rules.work_week))
+        .collect();
+    Ok(Loaded {
+        history,
+        anomalous,
+        quiet,
+        change,
+        previous,
+        kinds,
+    })
+}
+
+/// What a stored verdict says beyond its status: the change of routine it
+/// holds and whether the day was quiet (a verdict that does not parse says
+/// neither).
+#[derive(Debug, Default, Deserialize)]
+struct Said {
+    #[serde(default)]
+    routine: Option<RoutineChange>,
+    #[serde(default)]
+    quiet: bool,
+    #[serde(default)]
+    day_kind: Option<DayKind>,
+    #[serde(default)]
+    routine_ended: Option<NaiveDate>,
+}
+
+impl Said {
+    fn of(record: &VerdictRecord) -> Said {
+        serde_json::from_str(&record.verdict_json).unwrap_or_default()
+    }
+}
+
+/// The owner's "this is my new normal from `day`": baselines of every kind
+/// of day start on `day`, and the verdicts from it on (anomalous ones
+/// included) are marked normal. `day` must have been judged: its verdict
+/// keeps the change. Returns the verdicts marked.
+///
+/// # Errors
+/// [`IntelError::Invalid`] when `day` has no verdict or its verdict does
+/// not parse; store errors as they come.
+pub fn new_normal<S: Store + ?Sized>(
+    store: &mut S,
+    host: &str,
+    day: NaiveDate,
+) -> Result<usize, IntelError> {
+    let record = store.verdict(host, day)?.ok_or_else(|| {
+        IntelError::Invalid(format!(
+            "{day} has not been judged yet: a new normal starts on a judged day"
+        ))
+    })?;
+    let mut verdict: Verdict = serde_json::from_str(&record.verdict_json)
+        .map_err(|e| IntelError::Invalid(format!("the verdict of {day} does not parse: {e}")))?;
+    verdict.routine = Some(RoutineChange {
+        since: day,
+        kind: None,
+        by: ChangedBy::Owner,
+    });
+    store.put_verdict(&VerdictRecord {
+        verdict_json: serde_json::to_string(&verdict)
+            .map_err(|e| IntelError::Invalid(e.to_string()))?,
+        marked_normal: true,
+        ..record
+    })?;
+    let end = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(day);
+    let later = store.verdicts(host, day, end)?;
+    let mut marked = 1;
+    for v in later.iter().filter(|v| v.day > day) {
+        if store.mark_normal(host, v.day)? {
+            marked += 1;
+        }
+    }
+    Ok(marked)
 }
 
 /// Adds upload runs to the model's runs. Where the model already explains
@@ -389,7 +830,15 @@ pub fn judge_and_store<S: Store + ?Sized>(
     config: &IntelConfig,
     now: DateTime<Utc>,
 ) -> Result<Verdict, IntelError> {
-    let judged = judge(&*store, host, day, tz, config)?;
+    let mut judged = judge(&*store, host, day, tz, config)?;
+    // The owner's new normal starting on this day outlives judging it again.
+    let owners = store
+        .verdict(host, day)?
+        .and_then(|r| Said::of(&r).routine)
+        .filter(|r| r.by == ChangedBy::Owner);
+    if owners.is_some() {
+        judged.verdict.routine = owners;
+    }
     store.put_verdict(&judged.record(host, now)?)?;
     Ok(judged.verdict)
 }
@@ -723,7 +1172,7 @@ mod tests {
         assert!(
             small
                 .summary
-                .contains("from the typical day (an alarm needs 200 MB)"),
+                .contains("more than the typical day (an alarm needs 200 MB)"),
             "{}",
             small.summary
         );
@@ -807,6 +1256,336 @@ mod tests {
             Status::Normal,
             "gaps are filled, not read as quiet: {filled:?}"
         );
+    }
+
+    #[test]
+    fn a_lasting_change_is_learnt_with_one_notice_and_a_one_off_day_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        // Four weeks of the old routine from Mon 1 Jun; from Mon 29 Jun a
+        // new video-call app every workday, 11:00-13:00 (800 MB an hour);
+        // Thu 9 Jul also a 20 GB burst at 03:00 (a one-off).
+        for i in 0..28 {
+            write_day_with(&mut s, date(6, 1) + Duration::days(i), &[]);
+        }
+        let teams = ("Microsoft Teams", 11..13, 8e8);
+        let mut day = date(6, 29);
+        while day <= date(7, 14) {
+            match (day == date(7, 9), day.weekday().number_from_monday() <= 5) {
+                (true, _) => write_day_with(&mut s, day, &[teams.clone(), ("Dropbox", 3..4, 2e10)]),
+                (false, true) => write_day_with(&mut s, day, std::slice::from_ref(&teams)),
+                (false, false) => write_day_with(&mut s, day, &[]),
+            }
+            day += Duration::days(1);
+        }
+        let cfg = config();
+        let now = Utc::now();
+        let mut verdicts = Vec::new();
+        let mut day = date(6, 29);
+        while day <= date(7, 14) {
+            verdicts.push(judge_and_store(&mut s, HOST, day, utc(), &cfg, now).unwrap());
+            day += Duration::days(1);
+        }
+        let alarms: Vec<NaiveDate> = verdicts
+            .iter()
+            .filter(|v| v.status == Status::Anomalous)
+            .map(|v| v.day)
+            .collect();
+        assert_eq!(
+            alarms,
+            vec![date(6, 29), date(6, 30), date(7, 9)],
+            "{:#?}",
+            verdicts.iter().map(|v| &v.summary).collect::<Vec<_>>()
+        );
+        let notices: Vec<_> = verdicts.iter().filter_map(Verdict::notice).collect();
+        let changed: Vec<&str> = notices
+            .iter()
+            .filter(|n| n.title == verdict::ROUTINE_TITLE)
+            .map(|n| n.body.as_str())
+            .collect();
+        assert_eq!(
+            changed,
+            vec![
+                "Wed 1 Jul: Your weekdays look different since Mon 29 Jun; learning the new rhythm"
+            ]
+        );
+        // The burst stays out of the baselines after it; the new routine's
+        // first days are in them.
+        let fri = verdicts.iter().find(|v| v.day == date(7, 10)).unwrap();
+        assert!(!fri.baseline.contains(&date(7, 9)), "{fri:?}");
+        assert_eq!(fri.baseline.first(), Some(&date(6, 29)), "{fri:?}");
+        // Days off kept their own baseline.
+        let sun = verdicts.iter().find(|v| v.day == date(7, 12)).unwrap();
+        assert!(sun.baseline.contains(&date(6, 28)), "{sun:?}");
+    }
+
+    #[test]
+    fn a_public_holiday_is_a_day_off_and_joins_the_days_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        for i in 0..42 {
+            let day = date(6, 1) + Duration::days(i);
+            if day == date(7, 8) {
+                // Wed 8 Jul: a holiday, spent as a Sunday is.
+                let mut gen = Generator::new(77);
+                let names: Vec<String> = gen.habits.iter().map(|h| h.app.to_string()).collect();
+                let hours = gen.hours_as(false);
+                let start = crate::store::local_day_bounds(day, utc()).start;
+                let ticks: Vec<Tick> = (0..24usize)
+                    .map(|h| {
+                        Tick::from_totals(
+                            HOST,
+                            start + Duration::hours(h as i64),
+                            3600,
+                            names
+                                .iter()
+                                .zip(&hours)
+                                .map(|(a, v)| (a.clone(), (v[h] as u64, 0))),
+                        )
+                    })
+                    .collect();
+                s.write(&ticks).unwrap();
+            } else {
+                write_day_with(&mut s, day, &[]);
+            }
+        }
+        let cfg = config();
+        let now = Utc::now();
+        let holiday = judge_and_store(&mut s, HOST, date(7, 8), utc(), &cfg, now).unwrap();
+        assert_eq!(holiday.status, Status::Normal, "{holiday:?}");
+        assert_eq!(holiday.day_kind, DayKind::DayOff);
+        assert_eq!(holiday.summary, "Wed 8 Jul: normal for a day off");
+        let thu = judge(&s, HOST, date(7, 9), utc(), &cfg).unwrap().verdict;
+        assert!(!thu.baseline.contains(&date(7, 8)), "{thu:?}");
+        let sun = judge(&s, HOST, date(7, 12), utc(), &cfg).unwrap().verdict;
+        assert!(sun.baseline.contains(&date(7, 8)), "{sun:?}");
+        // Films all day on a workday are unusual as a day off too.
+        write_day_with(&mut s, date(7, 13), &[("Netflix", 9..17, 1.5e9)]);
+        let films = judge(&s, HOST, date(7, 13), utc(), &cfg).unwrap().verdict;
+        assert_eq!(
+            (films.status, films.day_kind),
+            (Status::Anomalous, DayKind::Workday)
+        );
+    }
+
+    #[test]
+    fn unrelated_unusual_days_in_a_row_are_no_new_routine() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        for i in 0..28 {
+            write_day_with(&mut s, date(6, 1) + Duration::days(i), &[]);
+        }
+        // Mon-Wed: a burst at 03:00, films all night, films at work.
+        write_day_with(&mut s, date(6, 29), &[("Dropbox", 3..4, 2e10)]);
+        write_day_with(&mut s, date(6, 30), &[("Netflix", 0..7, 1.5e9)]);
+        write_day_with(&mut s, date(7, 1), &[("Netflix", 9..17, 1.5e9)]);
+        let cfg = config();
+        let now = Utc::now();
+        for day in [date(6, 29), date(6, 30), date(7, 1)] {
+            let v = judge_and_store(&mut s, HOST, day, utc(), &cfg, now).unwrap();
+            assert_eq!(v.status, Status::Anomalous, "{v:?}");
+            assert!(v.routine.is_none());
+        }
+    }
+
+    #[test]
+    fn a_new_normal_from_a_day_rebaselines_every_kind_of_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        for i in 0..28 {
+            write_day_with(&mut s, date(6, 1) + Duration::days(i), &[]);
+        }
+        // A move: from Mon 29 Jun a NAS syncs all evening, every day.
+        for i in 0..7 {
+            write_day_with(
+                &mut s,
+                date(6, 29) + Duration::days(i),
+                &[("Synology Drive", 18..23, 1e9)],
+            );
+        }
+        let cfg = config();
+        let now = Utc::now();
+        let first = judge_and_store(&mut s, HOST, date(6, 29), utc(), &cfg, now).unwrap();
+        assert_eq!(first.status, Status::Anomalous);
+        let err = new_normal(&mut s, HOST, date(7, 2))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2026-07-02 has not been judged"), "{err}");
+
+        assert_eq!(new_normal(&mut s, HOST, date(6, 29)).unwrap(), 1);
+        let record = s.verdict(HOST, date(6, 29)).unwrap().unwrap();
+        assert!(record.marked_normal);
+        // Too few days of the new normal yet: learning, not an alarm.
+        let tue = judge_and_store(&mut s, HOST, date(6, 30), utc(), &cfg, now).unwrap();
+        assert_eq!(tue.status, Status::Learning, "{tue:?}");
+        assert_eq!(tue.baseline, vec![date(6, 29)]);
+        assert_eq!(
+            tue.summary,
+            "Tue 30 Jun: learning the new rhythm, 1 of 3 days"
+        );
+        let mut day = date(7, 1);
+        while day <= date(7, 5) {
+            judge_and_store(&mut s, HOST, day, utc(), &cfg, now).unwrap();
+            day += Duration::days(1);
+        }
+        // Sun 5 Jul: the baseline of days off starts on the new normal too.
+        let sun = s.verdict(HOST, date(7, 5)).unwrap().unwrap();
+        let sun = parse_verdict(&sun).unwrap();
+        assert!(sun.baseline.iter().all(|d| *d >= date(6, 29)), "{sun:?}");
+        assert_ne!(sun.status, Status::Anomalous, "{sun:?}");
+        // Every later verdict, judged before the owner said so, is marked.
+        assert_eq!(new_normal(&mut s, HOST, date(6, 29)).unwrap(), 7);
+        // Judged again, the day keeps the owner's word.
+        let again = judge_and_store(&mut s, HOST, date(6, 29), utc(), &cfg, now).unwrap();
+        assert_eq!(again.routine.map(|r| r.by), Some(ChangedBy::Owner));
+        let tue = judge(&s, HOST, date(6, 30), utc(), &cfg).unwrap().verdict;
+        assert_eq!(tue.baseline, vec![date(6, 29)]);
+    }
+
+    /// Per-minute ticks of a synthetic day in `tz`, up to `until`, with
+    /// (app, local hour, bytes) added.
+    fn write_local_day(
+        s: &mut SqliteStore,
+        day: NaiveDate,
+        tz: Tz,
+        until: Option<DateTime<Utc>>,
+        extra: &[(&str, u8, u64)],
+    ) {
+        let mut ticks = Generator::new(u64::from(day.ordinal())).day_ticks(HOST, day, tz, until);
+        for (app, hour, bytes) in extra {
+            let at = ticks
+                .iter()
+                .position(|t| crate::store::timeline::local_day_hour(t.at, tz).1 == *hour)
+                .unwrap();
+            let t = &ticks[at];
+            let mut apps: Vec<(String, (u64, u64))> = t
+                .apps
+                .iter()
+                .map(|a| (a.app.clone(), (a.bytes_in, a.bytes_out)))
+                .collect();
+            apps.push((app.to_string(), (*bytes, 0)));
+            ticks[at] = Tick::from_totals(HOST, t.at, t.interval_s, apps);
+        }
+        s.write(&ticks).unwrap();
+    }
+
+    fn local(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        tz.with_ymd_and_hms(y, m, d, h, min, 0)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_hours_so_far_are_judged_and_a_3am_burst_is_known_at_4() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        for i in 0..28 {
+            write_local_day(&mut s, date(6, 1) + Duration::days(i), tz, None, &[]);
+        }
+        // Mon 29 Jun, watched until 04:10: a 20 GB download at 03:00.
+        let now = local(tz, 2026, 6, 29, 4, 10);
+        write_local_day(
+            &mut s,
+            date(6, 29),
+            tz,
+            Some(now),
+            &[("Transmission", 3, 20_000_000_000)],
+        );
+        let cfg = config();
+        let v = judge_so_far(&s, HOST, now, tz, &cfg)
+            .unwrap()
+            .unwrap()
+            .verdict;
+        assert_eq!(v.status, Status::Anomalous, "{v:?}");
+        assert_eq!(v.hours_judged, Some(4));
+        assert_eq!(v.uncollected_hours, 0, "hours to come are not gaps");
+        assert_eq!(v.explanation[0].app, "Transmission", "{v:?}");
+        assert_eq!(
+            (v.explanation[0].from_hour, v.explanation[0].to_hour),
+            (3, 4)
+        );
+        assert!(
+            v.summary
+                .starts_with("Mon 29 Jun until 04:00: Transmission"),
+            "{}",
+            v.summary
+        );
+        assert_eq!(v.notice().unwrap().title, "Unusual network use today");
+        // Before the burst the same day is normal so far; so is an
+        // ordinary Tuesday at 15:00 (its evening, not yet come, is not
+        // missed).
+        let early = judge_so_far(&s, HOST, local(tz, 2026, 6, 29, 3, 0), tz, &cfg)
+            .unwrap()
+            .unwrap()
+            .verdict;
+        assert_eq!(early.status, Status::Normal, "{early:?}");
+        let tue_now = local(tz, 2026, 6, 30, 15, 5);
+        write_local_day(&mut s, date(6, 30), tz, Some(tue_now), &[]);
+        let tue = judge_so_far(&s, HOST, tue_now, tz, &cfg)
+            .unwrap()
+            .unwrap()
+            .verdict;
+        assert_eq!(
+            (tue.status, tue.hours_judged),
+            (Status::Normal, Some(15)),
+            "{tue:?}"
+        );
+        // In the day's first hour there is nothing to judge yet.
+        assert!(
+            judge_so_far(&s, HOST, local(tz, 2026, 6, 30, 0, 40), tz, &cfg)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_hours_so_far_of_dst_days_are_the_local_hours_that_have_ended() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let cfg = config();
+        // Spring: Sun 29 Mar 2026 has no 02:00. Fall: Sun 25 Oct 2026 has
+        // two. Eight weeks of days before each.
+        for (sunday, burst_hour) in [(date(3, 29), 3u8), (date(10, 25), 4u8)] {
+            let mut day = sunday - Duration::days(56);
+            while day < sunday {
+                write_local_day(&mut s, day, tz, None, &[]);
+                day += Duration::days(1);
+            }
+            let (y, m, d) = (sunday.year(), sunday.month(), sunday.day());
+            let now = local(tz, y, m, d, u32::from(burst_hour) + 1, 20);
+            write_local_day(
+                &mut s,
+                sunday,
+                tz,
+                Some(now),
+                &[("Transmission", burst_hour, 20_000_000_000)],
+            );
+            let v = judge_so_far(&s, HOST, now, tz, &cfg)
+                .unwrap()
+                .unwrap()
+                .verdict;
+            assert_eq!(v.hours_judged, Some(burst_hour + 1), "{v:?}");
+            assert_eq!(v.uncollected_hours, 0, "{sunday}: {v:?}");
+            assert_eq!(v.status, Status::Anomalous, "{sunday}: {v:?}");
+            assert_eq!(v.explanation[0].app, "Transmission", "{v:?}");
+            assert_eq!(v.explanation[0].from_hour, burst_hour, "{v:?}");
+            // The hour before the burst: normal so far (at fall-back, in
+            // the second 02:00 hour, hours 0-1 have ended).
+            let before = local(tz, y, m, d, u32::from(burst_hour), 10);
+            let b = judge_so_far(&s, HOST, before, tz, &cfg)
+                .unwrap()
+                .unwrap()
+                .verdict;
+            assert_eq!(
+                (b.status, b.hours_judged),
+                (Status::Normal, Some(burst_hour)),
+                "{b:?}"
+            );
+        }
     }
 
     #[test]

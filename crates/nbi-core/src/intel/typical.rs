@@ -11,7 +11,7 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::baseline::{self, DayKind};
+use super::baseline::DayKind;
 use super::{history_for, IntelConfig, IntelError};
 use crate::store::timeline::{local_day_bounds, local_day_hour};
 use crate::store::{HostFilter, Store};
@@ -61,8 +61,8 @@ pub fn learning<S: Store + ?Sized>(
 ) -> Result<Learning, IntelError> {
     config.validate().map_err(IntelError::Invalid)?;
     let rules = config.rules();
-    let (history, anomalous) = history_for(store, host, day, tz, &rules)?;
-    let base = baseline::select(&history, day, &rules, &anomalous);
+    let loaded = history_for(store, host, day, tz, &rules)?;
+    let base = loaded.select(day, &rules);
     Ok(Learning {
         have: base.days.len().min(rules.min_days),
         need: rules.min_days,
@@ -88,8 +88,8 @@ pub fn typical_day<S: Store + ?Sized>(
     }
     config.validate().map_err(IntelError::Invalid)?;
     let rules = config.rules();
-    let (history, anomalous) = history_for(store, host, day, tz, &rules)?;
-    let base = baseline::select(&history, day, &rules, &anomalous);
+    let loaded = history_for(store, host, day, tz, &rules)?;
+    let base = loaded.select(day, &rules);
     let bounds = local_day_bounds(day, tz);
     let step_s = step_minutes * 60;
     let slots = ((bounds.seconds() + i64::from(step_s) - 1) / i64::from(step_s)) as usize;

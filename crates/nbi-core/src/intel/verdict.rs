@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::DayKind;
 use super::detector::{Judgement, ModelKind, ModelMeta};
+use super::routine::{ChangedBy, RoutineChange};
 
 /// The outcome of judging a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,10 +121,33 @@ pub struct Verdict {
     pub model: ModelKind,
     /// One line for a notification.
     pub summary: String,
+    /// A lasting change of routine recognised on this day (detected), or
+    /// the owner's "new normal" starting on it: baselines of the days it
+    /// covers start on its `since` day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routine: Option<RoutineChange>,
+    /// The first day of a young routine this day showed to have been
+    /// passing (a week abroad): baselines go back to the routine before it
+    /// and leave its days out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routine_ended: Option<NaiveDate>,
+    /// A same-day verdict: only the local hours `0..hours_judged` of the
+    /// day were judged (the rest had not happened). `None`: the whole day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_judged: Option<u8>,
+    /// The model found the day unusual, but it moved fewer extra bytes
+    /// than the byte floor (less use than usual counts for nothing): not an
+    /// alarm, and a baseline day only when too few others are there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub quiet: bool,
 }
 
 /// Title of the notification of an unusual day.
 pub const NOTICE_TITLE: &str = "Unusual network day";
+/// Title of the notification of an unusual day so far (same-day judging).
+pub const SO_FAR_TITLE: &str = "Unusual network use today";
+/// Title of the notification of a recognised change of routine.
+pub const ROUTINE_TITLE: &str = "Your routine changed";
 
 impl Verdict {
     /// The record of a day whose judging failed for good, with the reason
@@ -142,15 +166,33 @@ impl Verdict {
             uncollected_hours: 0,
             model,
             summary: format!("{}: could not be judged: {reason}", short_day(day)),
+            routine: None,
+            routine_ended: None,
+            hours_judged: None,
+            quiet: false,
         }
     }
 
-    /// The notification of an anomalous day; none for other days.
+    /// The notification of this verdict: of an anomalous day (or of an
+    /// unusual day so far), or of a change of routine recognised on it;
+    /// none for other days.
     pub fn notice(&self) -> Option<crate::notify::Notice> {
-        (self.status == Status::Anomalous).then(|| crate::notify::Notice {
-            title: NOTICE_TITLE.to_string(),
-            body: self.summary.clone(),
-        })
+        if self.status == Status::Anomalous {
+            let title = match self.hours_judged {
+                Some(_) => SO_FAR_TITLE,
+                None => NOTICE_TITLE,
+            };
+            return Some(crate::notify::Notice {
+                title: title.to_string(),
+                body: self.summary.clone(),
+            });
+        }
+        self.routine
+            .filter(|r| r.by == ChangedBy::Detected)
+            .map(|_| crate::notify::Notice {
+                title: ROUTINE_TITLE.to_string(),
+                body: self.summary.clone(),
+            })
     }
 }
 
@@ -218,7 +260,13 @@ pub fn short_day(day: NaiveDate) -> String {
 
 /// The one-line summary of a verdict.
 pub fn summary(v: &Verdict, min_baseline: usize, max_uncollected: u32) -> String {
-    let day = short_day(v.day);
+    let day = match v.hours_judged {
+        Some(h) => format!("{} until {h:02}:00", short_day(v.day)),
+        None => short_day(v.day),
+    };
+    if let (Some(r), Status::Normal) = (&v.routine, v.status) {
+        return format!("{day}: {}", r.sentence());
+    }
     match v.status {
         Status::Anomalous => {
             let parts: Vec<String> = v.explanation.iter().take(2).map(|e| e.sentence()).collect();
@@ -327,6 +375,10 @@ mod tests {
             uncollected_hours: 0,
             model: ModelKind::Default,
             summary: String::new(),
+            routine: None,
+            routine_ended: None,
+            hours_judged: None,
+            quiet: false,
         };
         assert_eq!(
             summary(&v, 7, 4),
@@ -342,6 +394,41 @@ mod tests {
             .starts_with("Tue 14 Jul: Google Chrome 03:00–05:00, 2.1 GB"));
         w.status = Status::Normal;
         assert!(w.notice().is_none());
+        // The hours so far of a day: its own title, and until when.
+        let mut so_far = v.clone();
+        so_far.hours_judged = Some(4);
+        so_far.summary = summary(&so_far, 7, 4);
+        let notice = so_far.notice().unwrap();
+        assert_eq!(notice.title, "Unusual network use today");
+        assert!(
+            notice
+                .body
+                .starts_with("Tue 14 Jul until 04:00: Google Chrome"),
+            "{}",
+            notice.body
+        );
+        // A change of routine recognised: one notice, not an alarm.
+        let mut changed = v.clone();
+        changed.status = Status::Normal;
+        changed.routine = Some(RoutineChange {
+            since: NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(),
+            kind: Some(DayKind::Workday),
+            by: ChangedBy::Detected,
+        });
+        changed.summary = summary(&changed, 7, 4);
+        let notice = changed.notice().unwrap();
+        assert_eq!(
+            (notice.title.as_str(), notice.body.as_str()),
+            (
+                "Your routine changed",
+                "Tue 14 Jul: Your weekdays look different since Fri 10 Jul; learning the new rhythm"
+            )
+        );
+        changed.routine = changed.routine.map(|r| RoutineChange {
+            by: ChangedBy::Owner,
+            ..r
+        });
+        assert!(changed.notice().is_none(), "the owner knows already");
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["status"], "anomalous");
         assert_eq!(json["explanation"][0]["from_hour"], 3);
