@@ -103,6 +103,8 @@ pub enum Command {
     Verdicts(VerdictsArgs),
     /// Mark a judged day as normal, so later baselines may learn from it
     MarkNormal(MarkNormalArgs),
+    /// "This is my new normal": baselines start on this judged day, for every kind of day
+    NewNormal(MarkNormalArgs),
     /// Evaluate both models on seeded synthetic days: a confusion table per kind
     Eval(EvalArgs),
 }
@@ -310,6 +312,12 @@ pub struct EvalArgs {
     /// Seed of the synthetic days and of the models
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Judge a seeded year of a made-up life instead, day by day as `nbi run`
+    /// would (holidays, vacation, travel, lasting changes, injected
+    /// anomalies): false alarms per month, recall per kind, days of alarms
+    /// after a change. Minutes per model.
+    #[arg(long)]
+    pub year: bool,
     /// Print the reports as JSON
     #[arg(long)]
     pub json: bool,

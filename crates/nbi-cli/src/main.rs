@@ -55,6 +55,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Detect(a) => cmd::intel::detect(&global, a),
         Command::Verdicts(a) => cmd::intel::verdicts(&global, a),
         Command::MarkNormal(a) => cmd::intel::mark_normal(&global, a),
+        Command::NewNormal(a) => cmd::intel::new_normal(&global, a),
         Command::Eval(a) => cmd::intel::eval(a),
     }
 }

@@ -112,6 +112,22 @@ fn detect_judges_yesterday_stores_it_and_flags_a_30_gb_burst() {
     let out = sb.run(&["mark-normal", "2001-01-01"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no verdict"));
+
+    // "This is my new normal" from the burst's day: its verdict keeps the
+    // change, and the day after has one baseline day, from it on.
+    let said = sb.ok(&["new-normal", &day]);
+    assert!(said.contains(&format!("new normal from {day}")), "{said}");
+    let kept = json(&sb.ok(&["verdicts", "--json"]));
+    assert_eq!(kept[1]["routine"]["by"], "owner", "{kept}");
+    assert_eq!(kept[1]["routine"]["since"], day.as_str(), "{kept}");
+    let after = (tomorrow + chrono::Duration::days(1)).to_string();
+    let out = sb.run(&["new-normal", &after]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has not been judged"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

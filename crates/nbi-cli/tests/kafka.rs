@@ -430,6 +430,16 @@ fn detect_on_influxdb_reaches_the_same_verdict_as_on_sqlite() {
     // Judged again, the owner's mark stays.
     detect("influx", last);
     assert_eq!(verdicts("influx")[1]["marked_normal"], true);
+    // "This is my new normal" keeps its change in InfluxDB as in SQLite:
+    // the day after it has one baseline day, from it on.
+    succeed(
+        stack
+            .nbi("spool")
+            .args(["--store", "influx", "new-normal", &last.to_string()]),
+    );
+    let kept = verdicts("influx");
+    assert_eq!(kept[1]["routine"]["since"], last.to_string(), "{kept}");
+    assert_eq!(kept[1]["routine"]["by"], "owner", "{kept}");
     // A Grafana annotation query finds the day.
     let series = stack
         .store()

@@ -147,6 +147,17 @@ pub fn mark_normal(global: &Global, args: MarkNormalArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
+pub fn new_normal(global: &Global, args: MarkNormalArgs) -> anyhow::Result<()> {
+    let ctx = Context::load(global)?;
+    let stores = existing_stores(&ctx)?;
+    let marked = ctx.rt.new_normal(&stores, args.day)?;
+    println!(
+        "new normal from {}: baselines start on it; {marked} judged day(s) from it marked normal",
+        args.day
+    );
+    Ok(())
+}
+
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.days_per_kind >= 1,
@@ -162,6 +173,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         None => ModelKind::ALL.to_vec(),
     };
     let show_progress = !args.json && std::io::stderr().is_terminal();
+    if args.year {
+        return eval_year(&models, args.seed, args.json, show_progress);
+    }
     let mut reports = Vec::new();
     for model in models {
         let opts = EvalOptions {
@@ -185,6 +199,41 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         reports.push(report);
     }
     if args.json {
+        println!("{}", serde_json::to_string(&reports)?);
+    }
+    Ok(())
+}
+
+/// `nbi eval --year`: each model judges the same year of life.
+fn eval_year(
+    models: &[ModelKind],
+    seed: u64,
+    json: bool,
+    show_progress: bool,
+) -> anyhow::Result<()> {
+    let plan = nbi_core::intel::life::LifePlan::year(seed);
+    let dir = tempfile::tempdir()?;
+    let mut reports = Vec::new();
+    for &model in models {
+        let config = nbi_core::intel::IntelConfig {
+            model,
+            seed,
+            ..Default::default()
+        };
+        let report = nbi_core::intel::life::run(&plan, &config, dir.path(), |done, of| {
+            if show_progress {
+                eprint!("\r{model}: day {done} of {of}");
+            }
+        })?;
+        if show_progress {
+            eprintln!();
+        }
+        if !json {
+            println!("{}", report.table());
+        }
+        reports.push(report);
+    }
+    if json {
         println!("{}", serde_json::to_string(&reports)?);
     }
     Ok(())
