@@ -29,6 +29,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         resume,
         check_now,
         mark_normal,
+        new_normal,
         history,
         usage_history,
         export_range
@@ -141,6 +142,14 @@ async fn check_now(state: State<'_, AppState>) -> Answer<VerdictView> {
 async fn mark_normal(state: State<'_, AppState>, day: String) -> Answer<VerdictView> {
     let day = parse_day(&day)?;
     state.mark_normal(day).await
+}
+
+/// "This is my new normal" from `day`: answers with that day's verdict,
+/// which now keeps the change.
+#[tauri::command]
+async fn new_normal(state: State<'_, AppState>, day: String) -> Answer<VerdictView> {
+    let day = parse_day(&day)?;
+    state.new_normal(day).await
 }
 
 #[tauri::command]

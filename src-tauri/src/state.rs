@@ -321,6 +321,25 @@ impl AppState {
         Ok(view)
     }
 
+    /// The owner says the days from `day` on are the new normal: baselines
+    /// start on it (see [`nbi_core::intel::new_normal`]).
+    pub async fn new_normal(&self, day: NaiveDate) -> Result<VerdictView, String> {
+        let view = self
+            .blocking(move |rt, stores| {
+                rt.new_normal(stores, day).map_err(|e| e.to_string())?;
+                let record = stores
+                    .readers
+                    .with(|r| r.verdict(rt.host(), day))
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{day} has not been judged"))?;
+                VerdictView::from_record(&record).map_err(|e| e.to_string())
+            })
+            .await?;
+        let _ = self.events.send(AppEvent::Verdicts);
+        Ok(view)
+    }
+
     /// The owner says `day` was normal: it may be used as baseline again.
     pub async fn mark_normal(&self, day: NaiveDate) -> Result<VerdictView, String> {
         let view = self

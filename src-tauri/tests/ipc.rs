@@ -388,6 +388,24 @@ fn check_now_judges_yesterday_and_the_owner_can_call_it_normal() {
         .contains("not been judged"));
     let missing = invoke(&f.window, "mark_normal", json!({}));
     assert!(missing.is_err(), "a day is required");
+
+    let renewed = call(&f, "new_normal", json!({ "day": yesterday }));
+    assert_eq!(renewed["day"], yesterday);
+    assert_eq!(renewed["marked_normal"], true);
+    assert_eq!(
+        (&renewed["routine"]["since"], &renewed["routine"]["by"]),
+        (&json!(yesterday), &json!("owner"))
+    );
+    assert!(
+        renewed["routine"]["kind"].is_null(),
+        "every kind of day: {renewed}"
+    );
+    let unjudged = invoke(&f.window, "new_normal", json!({ "day": before }));
+    assert!(unjudged
+        .unwrap_err()
+        .as_str()
+        .unwrap()
+        .contains("has not been judged"));
 }
 
 #[test]

@@ -75,6 +75,16 @@ export interface Verdict {
   explanation: Explanation[]
   summary: string
   marked_normal: boolean
+  /** A change of routine recognised on this day, or the owner's new normal starting on it. */
+  routine?: Routine
+}
+
+/** A new routine: baselines of the days it covers start on `since`. */
+export interface Routine {
+  since: Day
+  /** The kind of day that changed; null: every day (the owner's new normal). */
+  kind: DayKind | null
+  by: 'detected' | 'owner'
 }
 
 export interface Learning {
@@ -194,6 +204,9 @@ export const resume = (): Promise<Status> => invoke<Status>('resume')
 export const checkNow = (): Promise<Verdict> => invoke<Verdict>('check_now')
 
 export const markNormal = (day: Day): Promise<Verdict> => invoke<Verdict>('mark_normal', { day })
+
+/** "This is my new normal": baselines start on `day`; answers with its verdict. */
+export const newNormal = (day: Day): Promise<Verdict> => invoke<Verdict>('new_normal', { day })
 
 export const history = (limit?: number): Promise<HistoryEntry[]> =>
   invoke<HistoryEntry[]>('history', limit === undefined ? {} : { limit })

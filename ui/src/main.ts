@@ -152,6 +152,7 @@ const FAILED: Record<string, string> = {
   pause: "Couldn't pause watching",
   resume: "Couldn't resume watching",
   mark_normal: "Couldn't mark the day as normal",
+  new_normal: "Couldn't start a new normal from that day",
   history: "Couldn't load recent days",
   usage_history: "Couldn't load the usage history",
   'usage_history:app': "Couldn't load the app's usage history",
@@ -241,6 +242,7 @@ function drawVerdict(): void {
   renderVerdict(ui.verdict, state, {
     checkNow: () => void checkNow(),
     markNormal: (day) => void markNormal(day),
+    newNormal: (day) => void newNormal(day),
   })
 }
 
@@ -491,6 +493,19 @@ async function markNormal(day: Day): Promise<void> {
   state.marking = true
   drawVerdict()
   const verdict = await run('mark_normal', () => api.markNormal(day))
+  state.marking = false
+  if (verdict) {
+    state.verdict = verdict
+    verdictRequest++
+  }
+  drawVerdict()
+  void loadHistory()
+}
+
+async function newNormal(day: Day): Promise<void> {
+  state.marking = true
+  drawVerdict()
+  const verdict = await run('new_normal', () => api.newNormal(day))
   state.marking = false
   if (verdict) {
     state.verdict = verdict

@@ -15,6 +15,7 @@ export interface VerdictModel {
 export interface VerdictHandlers {
   checkNow(): void
   markNormal(day: string): void
+  newNormal(day: string): void
 }
 
 /** The card's headline for a verdict (or for no verdict yet). */
@@ -39,6 +40,25 @@ export function verdictTitle(verdict: Verdict | null, learning: Learning | null)
 
 const dayKindText = (kind: Verdict['day_kind']): string => (kind === 'workday' ? 'workday' : 'day off')
 
+/** What the owner can say about an unusual day, or what they said. */
+function marks(m: VerdictModel, handlers: VerdictHandlers, v: Verdict): Node[] {
+  if (v.routine?.by === 'owner') {
+    return [h('p', { class: 'muted marked' }, `You said this is your new normal from ${formatDay(v.routine.since)}.`)]
+  }
+  if (v.marked_normal) return [h('p', { class: 'muted marked' }, 'You marked this day as normal.')]
+  const button = (cls: string, label: string, click: () => void): Node =>
+    h('button', { type: 'button', class: cls, disabled: m.marking, on: { click } }, label)
+  if (m.marking) return [h('div', { class: 'marks' }, button('mark-normal', 'Saving…', () => {}))]
+  return [
+    h(
+      'div',
+      { class: 'marks' },
+      button('mark-normal', 'This was normal', () => handlers.markNormal(v.day)),
+      button('new-normal', 'This is my new normal', () => handlers.newNormal(v.day)),
+    ),
+  ]
+}
+
 function body(m: VerdictModel, handlers: VerdictHandlers): (Node | null)[] {
   const v = m.verdict
   if (!v) {
@@ -54,19 +74,7 @@ function body(m: VerdictModel, handlers: VerdictHandlers): (Node | null)[] {
       const lines = v.explanation.length
         ? h('ul', { class: 'explanation' }, ...v.explanation.map((e) => h('li', {}, explanationLine(e))))
         : h('p', { class: 'summary' }, v.summary)
-      const mark = v.marked_normal
-        ? h('p', { class: 'muted marked' }, 'You marked this day as normal.')
-        : h(
-            'button',
-            {
-              type: 'button',
-              class: 'mark-normal',
-              disabled: m.marking,
-              on: { click: () => handlers.markNormal(v.day) },
-            },
-            m.marking ? 'Saving…' : 'This was normal',
-          )
-      return [dayLine, lines, uncollected, mark]
+      return [dayLine, lines, uncollected, ...marks(m, handlers, v)]
     }
     case 'learning': {
       const kind = m.learning?.day_kind ?? v.day_kind

@@ -156,6 +156,17 @@ describe('the verdict card', () => {
     })
   })
 
+  it('starts a new normal from an unusual day', async () => {
+    await withApp({ scenario: { verdict: 'anomalous' } }, async (page) => {
+      await page.getByRole('button', { name: 'This is my new normal' }).click()
+      await waitForCall(page, 'new_normal', { day: '2026-07-13' })
+      await page.getByText('You said this is your new normal from').waitFor()
+      assert.equal(await page.getByRole('button', { name: 'This was normal' }).count(), 0)
+      assert.equal(await page.getByRole('button', { name: 'This is my new normal' }).count(), 0)
+      assert.equal((await callsOf(page, 'mark_normal')).length, 0)
+    })
+  })
+
   it('checks now, busy until the answer comes, then shows it', async () => {
     await withApp({ scenario: { verdict: 'normal', delay: { check_now: 400 } } }, async (page) => {
       assert.equal(await text(page, '#verdict h2'), 'Normal day')

@@ -304,6 +304,13 @@ async function answer(cmd: string, args: Record<string, unknown>): Promise<unkno
     case 'mark_normal':
       marked = new Set([...marked, String(args.day)])
       return { ...verdictFor('anomalous', String(args.day)), marked_normal: true }
+    case 'new_normal':
+      marked = new Set([...marked, String(args.day)])
+      return {
+        ...verdictFor('anomalous', String(args.day)),
+        marked_normal: true,
+        routine: { since: String(args.day), kind: null, by: 'owner' },
+      }
     case 'history':
       return HISTORY.slice(0, typeof args.limit === 'number' ? args.limit : HISTORY.length)
     case 'usage_history':

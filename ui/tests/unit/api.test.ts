@@ -23,6 +23,7 @@ describe('commands', () => {
     await api.verdict()
     await api.verdict('2026-07-10')
     await api.markNormal('2026-07-10')
+    await api.newNormal('2026-07-10')
     await api.history(7)
     await api.history()
     await api.checkNow()
@@ -36,6 +37,7 @@ describe('commands', () => {
       ['verdict', {}],
       ['verdict', { day: '2026-07-10' }],
       ['mark_normal', { day: '2026-07-10' }],
+      ['new_normal', { day: '2026-07-10' }],
       ['history', { limit: 7 }],
       ['history', {}],
       ['check_now', {}],

@@ -3,7 +3,7 @@ import { renderVerdict, type VerdictModel } from '../../src/verdict'
 import { ANOMALOUS, verdict } from './fixtures'
 
 let root: HTMLElement
-const handlers = { checkNow: vi.fn(), markNormal: vi.fn() }
+const handlers = { checkNow: vi.fn(), markNormal: vi.fn(), newNormal: vi.fn() }
 
 function render(over: Partial<VerdictModel>): void {
   renderVerdict(root, { verdict: null, learning: null, checking: false, marking: false, checkError: null, ...over }, handlers)
@@ -18,6 +18,7 @@ beforeEach(() => {
   root = document.createElement('section')
   handlers.checkNow.mockReset()
   handlers.markNormal.mockReset()
+  handlers.newNormal.mockReset()
 })
 
 describe('verdict card', () => {
@@ -67,6 +68,31 @@ describe('verdict card', () => {
     expect(title()).toBe('Unusual day')
     expect(button('This was normal')).toBeUndefined()
     expect(text()).toContain('You marked this day as normal.')
+  })
+
+  it('offers a new normal from an unusual day, and says when one was chosen', () => {
+    render({ verdict: ANOMALOUS })
+    button('This is my new normal')?.click()
+    expect(handlers.newNormal).toHaveBeenCalledWith('2026-07-13')
+    expect(handlers.markNormal).not.toHaveBeenCalled()
+    render({
+      verdict: { ...ANOMALOUS, marked_normal: true, routine: { since: '2026-07-13', kind: null, by: 'owner' } },
+    })
+    expect(button('This is my new normal')).toBeUndefined()
+    expect(button('This was normal')).toBeUndefined()
+    expect(text()).toContain('You said this is your new normal from Mon 13 Jul.')
+  })
+
+  it('tells a recognised change of routine in its summary, with no alarm', () => {
+    render({
+      verdict: verdict({
+        summary: 'Mon 13 Jul: Your weekdays look different since Thu 9 Jul; learning the new rhythm',
+        routine: { since: '2026-07-09', kind: 'workday', by: 'detected' },
+      }),
+    })
+    expect(title()).toBe('Normal day')
+    expect(text()).toContain('Your weekdays look different since Thu 9 Jul')
+    expect(button('This is my new normal')).toBeUndefined()
   })
 
   it('disables "This was normal" while it is being saved', () => {
