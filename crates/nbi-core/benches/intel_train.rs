@@ -2,7 +2,9 @@
 //! of the original design (120 inputs) and one of the default (144), 100
 //! epochs at batch size 1, as each nightly run does; and judging one day
 //! at N = 30 with the default model as `nbi detect` does after reading the
-//! store (three networks trained, the day judged, uploads checked).
+//! store (three networks trained, the day judged, uploads checked); and
+//! `intel::judge` itself on a SQLite store, an ordinary day and an unusual
+//! one.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nbi_core::intel::autoencoder::{Autoencoder, TrainOptions};
@@ -74,5 +76,69 @@ fn judging(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, training, judging);
+/// `intel::judge` end to end at N = 30 on a SQLite store of hourly ticks,
+/// as `nbi detect` runs it: reading the days and verdicts, training, judging;
+/// an ordinary day, and an unusual one (a 20 GB burst at 03:00), which is
+/// also judged as the other kind of day before it is called unusual.
+fn judging_through_the_store(c: &mut Criterion) {
+    use chrono::{Duration, NaiveDate, TimeZone, Utc};
+    use nbi_core::intel::{judge, IntelConfig};
+    use nbi_core::store::sqlite::SqliteStore;
+    use nbi_core::store::TickWriter;
+    use nbi_core::synth::{Generator, Scenario};
+    use nbi_core::tick::Tick;
+    nbi_core::intel::use_one_math_thread();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = SqliteStore::open(&dir.path().join("bench.sqlite")).expect("store");
+    let first = NaiveDate::from_ymd_opt(2026, 3, 2).expect("date");
+    let days = 70;
+    for i in 0..=days {
+        let d = first + Duration::days(i);
+        let mut apps = Generator::new(i as u64).scenario_day(d, Scenario::Normal);
+        if i == days {
+            apps.push(("Transmission".into(), {
+                let mut h = [0.0; 24];
+                h[3] = 2e10;
+                h
+            }));
+        }
+        let start = Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight"));
+        let ticks: Vec<Tick> = (0..24usize)
+            .map(|h| {
+                Tick::from_totals(
+                    "bench",
+                    start + Duration::hours(h as i64),
+                    3600,
+                    apps.iter()
+                        .map(|(a, v)| (a.clone(), ((v[h] * 0.9) as u64, (v[h] * 0.1) as u64))),
+                )
+            })
+            .collect();
+        store.write(&ticks).expect("write");
+    }
+    let config = IntelConfig {
+        baseline_days: 30,
+        ..IntelConfig::default()
+    };
+    let tz = chrono_tz::UTC;
+    let mut g = c.benchmark_group("judge_one_day");
+    g.sample_size(10);
+    for (name, d) in [
+        ("through_store_n30_ordinary", days - 1),
+        ("through_store_n30_unusual", days),
+    ] {
+        let day = first + Duration::days(d);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                judge(&store, "bench", day, tz, &config)
+                    .expect("judge")
+                    .verdict
+                    .status
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, training, judging, judging_through_the_store);
 criterion_main!(benches);

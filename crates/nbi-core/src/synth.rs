@@ -260,8 +260,18 @@ impl Generator {
 
     /// One day of the given kind: a normal day with the scenario laid over it.
     pub fn scenario_day(&mut self, day: NaiveDate, scenario: Scenario) -> Vec<(String, [f64; 24])> {
-        let mut apps = self.named_day_hours(day);
-        let work = is_workday(day);
+        let apps = self.named_day_hours(day);
+        self.lay_over(apps, is_workday(day), scenario)
+    }
+
+    /// The scenario laid over the bytes of a day (`apps`, per app and local
+    /// hour) of a workday (`work`) or a day off.
+    pub fn lay_over(
+        &mut self,
+        mut apps: Vec<(String, [f64; 24])>,
+        work: bool,
+        scenario: Scenario,
+    ) -> Vec<(String, [f64; 24])> {
         let noise = |rng: &mut ChaCha8Rng, sigma: f64| {
             LogNormal::new(0.0, sigma)
                 .map(|d| d.sample(rng))

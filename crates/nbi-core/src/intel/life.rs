@@ -217,13 +217,9 @@ impl LifePlan {
         let life = self.life(d);
         let work = workday(d) && !matches!(life, Life::Holiday | Life::Sick | Life::Vacation);
         let shares: BTreeMap<&str, f64> = gen.habits.iter().map(|h| (h.app, h.in_share)).collect();
-        let mut totals: Vec<(String, [f64; 24])> = match life {
-            Life::Injected(i) => gen.scenario_day(d, scenario_of(i)),
-            _ => {
-                let names: Vec<String> = gen.habits.iter().map(|h| h.app.to_string()).collect();
-                names.into_iter().zip(gen.hours_as(work)).collect()
-            }
-        };
+        let names: Vec<String> = gen.habits.iter().map(|h| h.app.to_string()).collect();
+        let mut totals: Vec<(String, [f64; 24])> =
+            names.into_iter().zip(gen.hours_as(work)).collect();
         let work_apps = [
             "Slack",
             "zoom.us",
@@ -238,6 +234,10 @@ impl LifePlan {
                     cells.rotate_right(3);
                 }
             }
+        }
+        // Anomalies happen at their own hours, whatever the routine.
+        if let Life::Injected(i) = life {
+            totals = gen.lay_over(totals, work, scenario_of(i));
         }
         if matches!(life, Life::Sick | Life::Vacation) {
             // At home, little of anything.

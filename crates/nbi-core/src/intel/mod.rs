@@ -387,6 +387,21 @@ fn judge_hours<S: Store + ?Sized>(
             verdict.status = Status::Anomalous;
             merge_uploads(&mut verdict.explanation, uploads);
         }
+        // So is an hour far beyond anything the baseline ever saw in it:
+        // the model's error is spread over every cell of the day, where one
+        // burst among typical hours (the hours so far) can drown.
+        let bursts = routine::beyond_envelope(&target, &base.days, floor);
+        if !bursts.is_empty() {
+            verdict.status = Status::Anomalous;
+            for run in bursts {
+                let known = verdict.explanation.iter().any(|e| {
+                    e.app == run.app && run.from_hour < e.to_hour && e.from_hour < run.to_hour
+                });
+                if !known {
+                    verdict.explanation.push(run);
+                }
+            }
+        }
         detector = Some(d);
     }
     // A public holiday is a day off on a weekday, a Saturday of work a
@@ -518,7 +533,7 @@ impl Loaded {
             DayKind::DayOff => DayKind::Workday,
         };
         let base = self.select_as(target.day, other, rules);
-        if !base.enough(rules) {
+        if !base.enough(rules) || far_beyond(target, &base.days, config) {
             return Ok(None);
         }
         let mut target = target.clone();
@@ -564,7 +579,7 @@ impl Loaded {
             kinds: self.kinds.clone(),
         };
         let base = baseline::select_as(&self.history, target.day, kind, rules, &marks);
-        if !base.enough(rules) {
+        if !base.enough(rules) || far_beyond(target, &base.days, config) {
             return Ok(None);
         }
         let mut target = target.clone();
@@ -612,6 +627,14 @@ impl Loaded {
         evidence.push(target);
         routine::agree(&evidence, baseline, floor).then(|| evidence[0].day)
     }
+}
+
+/// Whether `target` moved far more than any of `days` in some hours (see
+/// [`routine::beyond_envelope`]): then no model of those days can find it
+/// usual, and none needs training to say so (a 20 GB burst is unusual for
+/// a workday and a day off alike).
+fn far_beyond(target: &matrix::DayUsage, days: &[&matrix::DayUsage], config: &IntelConfig) -> bool {
+    !routine::beyond_envelope(target, days, config.min_change_bytes.0 as f64).is_empty()
 }
 
 /// Sets the hours `from..24` of `target` (a day so far) to the typical
