@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "resume",
     "check_now",
     "mark_normal",
+    "new_normal",
     "history",
     "usage_history",
     "export_range",
