@@ -353,11 +353,19 @@ impl Runtime {
         stores: &Stores,
         day: NaiveDate,
     ) -> Result<Option<VerdictRecord>, RuntimeError> {
-        let host = self.host();
-        if !stores.writer.lock().mark_normal(host, day)? {
+        if !stores.writer.lock().mark_normal(self.host(), day)? {
             return Ok(None);
         }
-        Ok(stores.readers.with(|r| r.verdict(host, day))??)
+        self.verdict_of(stores, day)
+    }
+
+    /// The stored verdict of `day`, read through a reader. Blocking.
+    pub fn verdict_of(
+        &self,
+        stores: &Stores,
+        day: NaiveDate,
+    ) -> Result<Option<VerdictRecord>, RuntimeError> {
+        Ok(stores.readers.with(|r| r.verdict(self.host(), day))??)
     }
 
     /// The owner's "this is my new normal from `day`" (see

@@ -324,7 +324,7 @@ fn judge_hours<S: Store + ?Sized>(
     verdict.baseline = base.dates();
     // A new routine is judged once its evidence days are there: waiting
     // for a full week of it would leave the owner unwatched meanwhile.
-    let relearning = loaded.change.is_some_and(|(c, _)| c.covers(kind));
+    let relearning = loaded.since(kind).is_some();
     let needed = match relearning {
         true => rules.min_days.min(routine::EVIDENCE_DAYS),
         false => rules.min_days,
@@ -494,6 +494,13 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    /// The first day of the routine in force for days of `kind`.
+    fn since(&self, kind: DayKind) -> Option<NaiveDate> {
+        self.change
+            .filter(|(c, _)| c.covers(kind))
+            .map(|(c, _)| c.since)
+    }
+
     /// The baseline of `day`: of its kind, from the current routine on.
     pub fn select(&self, day: NaiveDate, rules: &BaselineRules) -> baseline::Baseline<'_> {
         self.select_as(day, day_kind(day, &rules.work_week), rules)
@@ -509,10 +516,7 @@ impl Loaded {
         let marks = baseline::Marks {
             anomalous: self.anomalous.clone(),
             quiet: self.quiet.clone(),
-            since: self
-                .change
-                .filter(|(c, _)| c.covers(kind))
-                .map(|(c, _)| c.since),
+            since: self.since(kind),
             kinds: self.kinds.clone(),
         };
         baseline::select_as(&self.history, day, kind, rules, &marks)
@@ -533,19 +537,7 @@ impl Loaded {
             DayKind::DayOff => DayKind::Workday,
         };
         let base = self.select_as(target.day, other, rules);
-        if !base.enough(rules) || far_beyond(target, &base.days, config) {
-            return Ok(None);
-        }
-        let mut target = target.clone();
-        if let Some(h) = until {
-            fill_rest(&mut target, usize::from(h), &base.days);
-        }
-        let detector = Detector::train(&base.days, &config.settings())?;
-        let j = detector.judge(&target)?;
-        let floor = config.min_change_bytes.0 as f64;
-        let usual = !j.anomalous() || j.bytes_above_typical(&detector.meta) < floor;
-        let uploads = uploads::unusual_uploads(&target, &base.days, floor);
-        Ok((usual && uploads.is_empty()).then_some((other, j)))
+        Ok(usual_for(target, until, &base, rules, config)?.map(|j| (other, j)))
     }
 
     /// When `target`, unusual for the young routine in force, is usual for
@@ -579,19 +571,7 @@ impl Loaded {
             kinds: self.kinds.clone(),
         };
         let base = baseline::select_as(&self.history, target.day, kind, rules, &marks);
-        if !base.enough(rules) || far_beyond(target, &base.days, config) {
-            return Ok(None);
-        }
-        let mut target = target.clone();
-        if let Some(h) = until {
-            fill_rest(&mut target, usize::from(h), &base.days);
-        }
-        let detector = Detector::train(&base.days, &config.settings())?;
-        let j = detector.judge(&target)?;
-        let floor = config.min_change_bytes.0 as f64;
-        let usual = !j.anomalous() || j.bytes_above_typical(&detector.meta) < floor;
-        let uploads = uploads::unusual_uploads(&target, &base.days, floor);
-        Ok((usual && uploads.is_empty()).then_some(young.since))
+        Ok(usual_for(target, until, &base, rules, config)?.map(|_| young.since))
     }
 
     /// When `target` (judged unusual) and the days of its kind just before
@@ -605,10 +585,7 @@ impl Loaded {
         floor: f64,
     ) -> Option<NaiveDate> {
         let kind = day_kind(target.day, &rules.work_week);
-        let since = self
-            .change
-            .filter(|(c, _)| c.covers(kind))
-            .map(|(c, _)| c.since);
+        let since = self.since(kind);
         let mut evidence: Vec<&matrix::DayUsage> = self
             .history
             .iter()
@@ -629,12 +606,33 @@ impl Loaded {
     }
 }
 
-/// Whether `target` moved far more than any of `days` in some hours (see
-/// [`routine::beyond_envelope`]): then no model of those days can find it
-/// usual, and none needs training to say so (a 20 GB burst is unusual for
-/// a workday and a day off alike).
-fn far_beyond(target: &matrix::DayUsage, days: &[&matrix::DayUsage], config: &IntelConfig) -> bool {
-    !routine::beyond_envelope(target, days, config.min_change_bytes.0 as f64).is_empty()
+/// How `target` (a day, or its hours `0..until`) is judged against
+/// another baseline than its own, when it is usual there: not flagged by a
+/// model of `base` (or by fewer bytes than the floor) and no upload beyond
+/// it. `None` when it is not, or `base` is too small to say. An hour far
+/// beyond every day of `base` (see [`routine::beyond_envelope`]) rules it
+/// out without training a model (a 20 GB burst is unusual for a workday
+/// and a day off alike).
+fn usual_for(
+    target: &matrix::DayUsage,
+    until: Option<u8>,
+    base: &baseline::Baseline<'_>,
+    rules: &BaselineRules,
+    config: &IntelConfig,
+) -> Result<Option<Judgement>, IntelError> {
+    let floor = config.min_change_bytes.0 as f64;
+    if !base.enough(rules) || !routine::beyond_envelope(target, &base.days, floor).is_empty() {
+        return Ok(None);
+    }
+    let mut target = target.clone();
+    if let Some(h) = until {
+        fill_rest(&mut target, usize::from(h), &base.days);
+    }
+    let detector = Detector::train(&base.days, &config.settings())?;
+    let j = detector.judge(&target)?;
+    let usual = !j.anomalous() || j.bytes_above_typical(&detector.meta) < floor;
+    let uploads = uploads::unusual_uploads(&target, &base.days, floor);
+    Ok((usual && uploads.is_empty()).then_some(j))
 }
 
 /// Sets the hours `from..24` of `target` (a day so far) to the typical

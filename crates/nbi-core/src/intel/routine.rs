@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::baseline::DayKind;
 use super::detector::median;
 use super::matrix::DayUsage;
-use super::verdict::Explanation;
+use super::verdict::{largest_first, runs_of_hours, Explanation};
 
 /// Days of one kind in a row, the judged day included, that make a change
 /// of routine: the first two are alarms, the third is recognised as a new
@@ -197,8 +197,7 @@ pub fn beyond_envelope(day: &DayUsage, days: &[&DayUsage], floor: f64) -> Vec<Ex
     let mut runs: Vec<Explanation> = Vec::new();
     let mut beyond_all = 0.0;
     for (app, cells) in &day.apps {
-        let mut open: Option<Explanation> = None;
-        for hour in 0..24 {
+        runs.extend(runs_of_hours(app, None, |hour| {
             let seen: Vec<f64> = days
                 .iter()
                 .map(|d| d.apps.get(app).map_or(0.0, |c| c[hour]))
@@ -213,28 +212,13 @@ pub fn beyond_envelope(day: &DayUsage, days: &[&DayUsage], floor: f64) -> Vec<Ex
                 beyond_all += beyond;
             }
             // Runs name the hours that matter, not every crumb above it.
-            if beyond >= floor / 10.0 {
-                let run = open.get_or_insert_with(|| Explanation {
-                    app: app.clone(),
-                    from_hour: hour as u8,
-                    to_hour: hour as u8,
-                    bytes: 0,
-                    typical_bytes: 0,
-                    direction: None,
-                });
-                run.to_hour = hour as u8 + 1;
-                run.bytes += cells[hour] as u64;
-                run.typical_bytes += median(seen) as u64;
-            } else if let Some(run) = open.take() {
-                runs.push(run);
-            }
-        }
-        runs.extend(open);
+            (beyond >= floor / 10.0).then(|| (cells[hour], median(seen)))
+        }));
     }
     if beyond_all < floor {
         return Vec::new();
     }
-    runs.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.app.cmp(&b.app)));
+    largest_first(&mut runs);
     runs
 }
 

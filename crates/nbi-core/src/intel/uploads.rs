@@ -6,7 +6,7 @@
 
 use super::detector::median;
 use super::matrix::DayUsage;
-use super::verdict::{Direction, Explanation};
+use super::verdict::{largest_first, runs_of_hours, Direction, Explanation};
 
 /// How many times the most an app ever sent in an hour a new hour must send
 /// to count (with at least the byte floor more).
@@ -20,8 +20,7 @@ pub const TIMES_THE_MOST: f64 = 3.0;
 pub fn unusual_uploads(day: &DayUsage, baseline: &[&DayUsage], floor: f64) -> Vec<Explanation> {
     let mut runs: Vec<Explanation> = Vec::new();
     for (app, sent) in &day.out {
-        let mut open: Option<Explanation> = None;
-        for hour in 0..24 {
+        runs.extend(runs_of_hours(app, Some(Direction::Upload), |hour| {
             let usual: Vec<f64> = baseline
                 .iter()
                 .map(|b| b.out.get(app).map_or(0.0, |c| c[hour]))
@@ -31,25 +30,10 @@ pub fn unusual_uploads(day: &DayUsage, baseline: &[&DayUsage], floor: f64) -> Ve
                 && !day.absent[hour]
                 && sent[hour] - most >= floor
                 && sent[hour] >= TIMES_THE_MOST * most;
-            if unusual {
-                let run = open.get_or_insert_with(|| Explanation {
-                    app: app.clone(),
-                    from_hour: hour as u8,
-                    to_hour: hour as u8,
-                    bytes: 0,
-                    typical_bytes: 0,
-                    direction: Some(Direction::Upload),
-                });
-                run.to_hour = hour as u8 + 1;
-                run.bytes += sent[hour] as u64;
-                run.typical_bytes += median(usual) as u64;
-            } else if let Some(run) = open.take() {
-                runs.push(run);
-            }
-        }
-        runs.extend(open);
+            unusual.then(|| (sent[hour], median(usual)))
+        }));
     }
-    runs.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.app.cmp(&b.app)));
+    largest_first(&mut runs);
     runs
 }
 

@@ -101,6 +101,43 @@ impl Explanation {
     }
 }
 
+/// The hours of one app that count, merged into runs of hours: `hour(h)`
+/// gives the bytes and the typical bytes of hour `h` when it counts, and
+/// `None` when it does not.
+pub(crate) fn runs_of_hours(
+    app: &str,
+    direction: Option<Direction>,
+    mut hour: impl FnMut(usize) -> Option<(f64, f64)>,
+) -> Vec<Explanation> {
+    let mut runs = Vec::new();
+    let mut open: Option<Explanation> = None;
+    for h in 0..24 {
+        match hour(h) {
+            Some((bytes, typical)) => {
+                let run = open.get_or_insert_with(|| Explanation {
+                    app: app.to_string(),
+                    from_hour: h as u8,
+                    to_hour: h as u8,
+                    bytes: 0,
+                    typical_bytes: 0,
+                    direction,
+                });
+                run.to_hour = h as u8 + 1;
+                run.bytes += bytes as u64;
+                run.typical_bytes += typical as u64;
+            }
+            None => runs.extend(open.take()),
+        }
+    }
+    runs.extend(open);
+    runs
+}
+
+/// Orders runs largest first (by bytes), then by app.
+pub(crate) fn largest_first(runs: &mut [Explanation]) {
+    runs.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.app.cmp(&b.app)));
+}
+
 /// The verdict on one local day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
