@@ -12,10 +12,10 @@ use nbi_core::notify::Notice;
 use nbi_core::plan::PlanUsage;
 use nbi_core::runtime::stores::Stores;
 use nbi_core::runtime::upkeep::{plan_notice, Upkeep};
-use nbi_core::runtime::{self, Controls, Judging, Run, Runtime, FLUSH_WAIT};
+use nbi_core::runtime::{self, Controls, Judging, Run, Runtime, RuntimeError, FLUSH_WAIT};
 use nbi_core::source::pause::PauseSwitch;
 use nbi_core::source::{SourceState, SourceStatus, StatusTx};
-use nbi_core::store::Store;
+use nbi_core::store::{Store, VerdictRecord};
 use nbi_core::view::{StatusView, VerdictView};
 use tauri::async_runtime::{self, JoinHandle};
 use tokio::sync::{broadcast, watch};
@@ -324,28 +324,30 @@ impl AppState {
     /// The owner says the days from `day` on are the new normal: baselines
     /// start on it (see [`nbi_core::intel::new_normal`]).
     pub async fn new_normal(&self, day: NaiveDate) -> Result<VerdictView, String> {
-        let view = self
-            .blocking(move |rt, stores| {
-                rt.new_normal(stores, day).map_err(|e| e.to_string())?;
-                let record = stores
-                    .readers
-                    .with(|r| r.verdict(rt.host(), day))
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("{day} has not been judged"))?;
-                VerdictView::from_record(&record).map_err(|e| e.to_string())
-            })
-            .await?;
-        let _ = self.events.send(AppEvent::Verdicts);
-        Ok(view)
+        self.mark(day, move |rt, stores| {
+            rt.new_normal(stores, day)?;
+            rt.verdict_of(stores, day)
+        })
+        .await
     }
 
     /// The owner says `day` was normal: it may be used as baseline again.
     pub async fn mark_normal(&self, day: NaiveDate) -> Result<VerdictView, String> {
+        self.mark(day, move |rt, stores| rt.mark_normal(stores, day))
+            .await
+    }
+
+    /// Runs an owner's mark on `day` and answers with the day's verdict
+    /// after it; the window hears of the change.
+    async fn mark<F>(&self, day: NaiveDate, mark: F) -> Result<VerdictView, String>
+    where
+        F: FnOnce(&Runtime, &Stores) -> Result<Option<VerdictRecord>, RuntimeError>
+            + Send
+            + 'static,
+    {
         let view = self
             .blocking(move |rt, stores| {
-                let record = rt
-                    .mark_normal(stores, day)
+                let record = mark(rt, stores)
                     .map_err(|e| e.to_string())?
                     .ok_or_else(|| format!("{day} has not been judged"))?;
                 VerdictView::from_record(&record).map_err(|e| e.to_string())

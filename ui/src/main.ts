@@ -489,23 +489,15 @@ async function checkNow(): Promise<void> {
   void loadHistory()
 }
 
-async function markNormal(day: Day): Promise<void> {
-  state.marking = true
-  drawVerdict()
-  const verdict = await run('mark_normal', () => api.markNormal(day))
-  state.marking = false
-  if (verdict) {
-    state.verdict = verdict
-    verdictRequest++
-  }
-  drawVerdict()
-  void loadHistory()
-}
+const markNormal = (day: Day): Promise<void> => mark('mark_normal', () => api.markNormal(day))
 
-async function newNormal(day: Day): Promise<void> {
+const newNormal = (day: Day): Promise<void> => mark('new_normal', () => api.newNormal(day))
+
+/** Sends one of the owner's marks on a day and shows the verdict it answers with. */
+async function mark(command: 'mark_normal' | 'new_normal', send: () => Promise<Verdict>): Promise<void> {
   state.marking = true
   drawVerdict()
-  const verdict = await run('new_normal', () => api.newNormal(day))
+  const verdict = await run(command, send)
   state.marking = false
   if (verdict) {
     state.verdict = verdict
