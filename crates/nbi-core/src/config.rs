@@ -8,7 +8,7 @@
 //! [`UiConfig`] (`[ui]`), [`PlanConfig`] (`[plan]`). This module puts them together, reads them, and
 //! turns keys of older versions into their replacements with a note.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -16,6 +16,14 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
+
+mod error;
+mod secret;
+mod system;
+
+pub use error::ConfigError;
+pub use secret::{Secret, SECRET_SHOWN_AS};
+pub use system::{local_hostname, system_timezone, system_tz};
 
 pub use crate::bus::KafkaConfig;
 pub use crate::collector::CollectorConfig;
@@ -44,45 +52,6 @@ pub struct Config {
     pub plan: PlanConfig,
 }
 
-/// A secret (a token, a password): never printed, logged or shown by
-/// `Debug`; written out as "(set)". Compared by value.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(secrecy::SecretString);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(secrecy::SecretString::from(value.into()))
-    }
-
-    /// The secret itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        use secrecy::ExposeSecret;
-        self.0.expose_secret()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Secret) -> bool {
-        self.expose() == other.expose()
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(SECRET_SHOWN_AS)
-    }
-}
-
-/// How a secret is shown.
-pub const SECRET_SHOWN_AS: &str = "(set)";
-
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -98,20 +67,6 @@ impl Default for Config {
             plan: PlanConfig::default(),
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration file {0} does not exist")]
-    Missing(PathBuf),
-    #[error("configuration file {path}: {source}")]
-    Unreadable {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid configuration: {0}")]
-    Invalid(String),
 }
 
 /// Whether an `NBI_` variable (prefix removed) sets a configuration key:
@@ -364,38 +319,10 @@ fn describe(e: figment::Error) -> String {
         .join("; ")
 }
 
-pub fn local_hostname() -> String {
-    let name = gethostname::gethostname().to_string_lossy().into_owned();
-    let short = name.split('.').next().unwrap_or("").trim().to_string();
-    if short.is_empty() {
-        "localhost".to_string()
-    } else {
-        short
-    }
-}
-
-/// The system's zone, as [`system_timezone`] names it.
-pub fn system_tz() -> Tz {
-    system_timezone().parse().unwrap_or(Tz::UTC)
-}
-
-/// The system's IANA zone (the `TZ` variable first), UTC when unknown.
-pub fn system_timezone() -> String {
-    if let Ok(tz) = std::env::var("TZ") {
-        let tz = tz.trim_start_matches(':');
-        if tz.parse::<Tz>().is_ok() {
-            return tz.to_string();
-        }
-    }
-    iana_time_zone::get_timezone()
-        .ok()
-        .filter(|z| z.parse::<Tz>().is_ok())
-        .unwrap_or_else(|| "UTC".to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
         let p = dir.path().join("config.toml");

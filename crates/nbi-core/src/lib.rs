@@ -8,6 +8,7 @@ pub mod bus;
 pub mod collector;
 pub mod config;
 pub mod counting;
+pub mod evaluation;
 pub mod export;
 pub mod history;
 pub mod human;

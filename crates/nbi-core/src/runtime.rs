@@ -34,7 +34,6 @@
 //!   disk, training) runs on the blocking pool, never on the async workers.
 
 pub mod status;
-pub mod stores;
 pub mod upkeep;
 
 use std::path::{Path, PathBuf};
@@ -58,10 +57,10 @@ use crate::source::{
     self, SourceContext, SourceError, SourceKind, SourceSpec, SourceStatus, StatusTx,
 };
 use crate::store::sqlite::SqliteStore;
-use crate::store::{Store, StoreError, VerdictRecord, VerdictStore};
+use crate::store::{Store, StoreError, VerdictRecord};
 pub use upkeep::Upkeep;
 
-use self::stores::{Opener, Readers, Stores, Writer};
+use crate::store::connections::{Opener, Readers, Stores, Writer};
 
 /// Makes the process ready for the runtime; call first thing in `main`,
 /// before any other thread exists (it may set an environment variable).
@@ -337,13 +336,12 @@ impl Runtime {
         let day = day.unwrap_or_else(|| crate::intel::last_complete_day(now, self.tz));
         let host = self.host().to_string();
         let (tz, intel) = (self.tz, &self.config.intel);
-        stores.with_judge(|judge| -> Result<VerdictRecord, RuntimeError> {
-            crate::intel::judge_and_store(judge, &host, day, tz, intel, now)
-                .map_err(|e| RuntimeError::Unavailable(format!("judging {day}: {e}")))?;
-            judge.verdict(&host, day)?.ok_or_else(|| {
-                RuntimeError::Unavailable(format!("the verdict of {day} was not stored"))
-            })
-        })?
+        let mut loan = stores.lend()?;
+        crate::intel::judge_and_store(&mut loan, &host, day, tz, intel, now)
+            .map_err(|e| RuntimeError::Unavailable(format!("judging {day}: {e}")))?;
+        loan.reader().verdict(&host, day)?.ok_or_else(|| {
+            RuntimeError::Unavailable(format!("the verdict of {day} was not stored"))
+        })
     }
 
     /// The owner says `day` was normal: later baselines may learn from it.
@@ -373,10 +371,10 @@ impl Runtime {
     /// marked normal. Blocking.
     pub fn new_normal(&self, stores: &Stores, day: NaiveDate) -> Result<usize, RuntimeError> {
         let host = self.host().to_string();
-        stores.with_judge(|judge| {
-            crate::intel::new_normal(judge, &host, day)
-                .map_err(|e| RuntimeError::Unavailable(format!("a new normal from {day}: {e}")))
-        })?
+        // Reads and writes a few verdicts: all through the writer.
+        let mut writer = stores.writer.lock();
+        crate::intel::new_normal(&mut **writer, &host, day)
+            .map_err(|e| RuntimeError::Unavailable(format!("a new normal from {day}: {e}")))
     }
 
     /// The nightly judge of this host.

@@ -19,10 +19,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::intel::record::Judging;
 use crate::intel::verdict::{Status, Verdict};
 use crate::intel::{judge_and_store, judge_so_far, store_failure, IntelConfig, IntelError};
-use crate::runtime::stores::Stores;
-use crate::store::Store;
+use crate::store::connections::Stores;
+use crate::store::{UsageQuery, VerdictStore};
 
 /// How often the nightly loop looks at the clock: a wake from sleep is
 /// noticed within this.
@@ -108,7 +109,7 @@ impl Nightly {
 
     /// The days due at `now` and not yet judged, oldest first: those after
     /// the latest judged day (within `max_catch_up`).
-    pub fn pending<S: Store + ?Sized>(
+    pub fn pending<S: UsageQuery + VerdictStore + ?Sized>(
         &self,
         store: &S,
         now: DateTime<Utc>,
@@ -137,9 +138,9 @@ impl Nightly {
     /// Judges every pending day and stores the verdicts. A day that fails
     /// for good is stored as failed, with its reason, and the next is
     /// judged; a passing fault ends the round (see [`Round::deferred`]).
-    pub fn catch_up<S: Store + ?Sized>(&self, store: &mut S, now: DateTime<Utc>) -> Round {
+    pub fn catch_up<J: Judging + ?Sized>(&self, store: &mut J, now: DateTime<Utc>) -> Round {
         let mut round = Round::default();
-        let days = match self.pending(&*store, now) {
+        let days = match self.pending(store.reader(), now) {
             Ok(d) => d,
             Err(e) => {
                 round.deferred = Some(e);
@@ -174,7 +175,7 @@ impl Nightly {
     /// The same-day check at `now`: judges today's hours so far when a
     /// local hour has ended since the last check (and `[intel] same_day`
     /// is on); returns the verdict to notify, at most once a day.
-    pub fn check_so_far<S: Store + ?Sized>(
+    pub fn check_so_far<S: UsageQuery + VerdictStore + ?Sized>(
         &self,
         store: &S,
         now: DateTime<Utc>,
@@ -219,20 +220,23 @@ impl Nightly {
             let stores = stores.clone();
             let mut mem = memory.clone();
             let round = tokio::task::spawn_blocking(move || -> (Round, SameDay) {
-                let round = stores
-                    .with_judge(|judge| {
-                        let mut round = this.catch_up(judge, Utc::now());
+                let round = match stores.lend() {
+                    Ok(mut loan) => {
+                        let mut round = this.catch_up(&mut loan, Utc::now());
                         if round.deferred.is_none() {
-                            round
-                                .verdicts
-                                .extend(this.check_so_far(&*judge, Utc::now(), &mut mem));
+                            round.verdicts.extend(this.check_so_far(
+                                loan.reader(),
+                                Utc::now(),
+                                &mut mem,
+                            ));
                         }
                         round
-                    })
-                    .unwrap_or_else(|e| Round {
+                    }
+                    Err(e) => Round {
                         verdicts: Vec::new(),
                         deferred: Some(e.into()),
-                    });
+                    },
+                };
                 (round, mem)
             })
             .await;

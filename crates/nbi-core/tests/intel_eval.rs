@@ -1,8 +1,8 @@
 //! The seeded evaluation of the detector, small but meaningful: a few
 //! 30-day baselines and a few days of every kind.
 
+use nbi_core::evaluation::synthetic::{run, EvalOptions};
 use nbi_core::intel::detector::ModelKind;
-use nbi_core::intel::eval::{run, EvalOptions};
 use nbi_core::synth::Scenario;
 
 #[test]

@@ -5,8 +5,8 @@ use std::io::IsTerminal as _;
 
 use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
+use nbi_core::evaluation::synthetic::{self as eval, EvalOptions};
 use nbi_core::intel::detector::ModelKind;
-use nbi_core::intel::eval::{self, EvalOptions};
 use nbi_core::intel::verdict::{Status, Verdict};
 use nbi_core::intel::{self, parse_verdict};
 use serde::Serialize;
@@ -15,7 +15,7 @@ use crate::args::{DetectArgs, EvalArgs, Global, MarkNormalArgs, VerdictsArgs};
 use crate::context::Context;
 
 /// The store's connections, when something has been stored.
-fn existing_stores(ctx: &Context) -> anyhow::Result<nbi_core::runtime::stores::Stores> {
+fn existing_stores(ctx: &Context) -> anyhow::Result<nbi_core::store::connections::Stores> {
     anyhow::ensure!(
         ctx.rt.open_readers()?.is_some(),
         "no data yet: nothing stored at {} (start watching with `nbi run`)",
@@ -211,7 +211,7 @@ fn eval_year(
     json: bool,
     show_progress: bool,
 ) -> anyhow::Result<()> {
-    let plan = nbi_core::intel::life::LifePlan::year(seed);
+    let plan = nbi_core::evaluation::year::LifePlan::year(seed);
     let dir = tempfile::tempdir()?;
     let mut reports = Vec::new();
     for &model in models {
@@ -220,7 +220,7 @@ fn eval_year(
             seed,
             ..Default::default()
         };
-        let report = nbi_core::intel::life::run(&plan, &config, dir.path(), |done, of| {
+        let report = nbi_core::evaluation::year::run(&plan, &config, dir.path(), |done, of| {
             if show_progress {
                 eprint!("\r{model}: day {done} of {of}");
             }

@@ -18,8 +18,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::autoencoder::{Autoencoder, TrainOptions};
+use super::error::IntelError;
 use super::matrix::{browsers, Columns, DayMatrix, DayUsage};
-use super::IntelError;
+use super::stats::{fenced_worst, median};
 
 /// Which design judges the days.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -201,40 +202,6 @@ impl Judgement {
     }
 }
 
-/// The largest of `errors`, but no more than their upper outer fence,
-/// Q3 + 3 × (Q3 − Q1) (Tukey's; quartiles interpolated), or twice Q3 where
-/// that is further (errors all alike have no spread to speak of). With
-/// fewer than four errors, or none beyond, the largest.
-pub fn fenced_worst(errors: &[f64]) -> f64 {
-    let worst = errors.iter().copied().fold(0.0f64, f64::max);
-    if errors.len() < 4 {
-        return worst;
-    }
-    let mut v = errors.to_vec();
-    v.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        let at = p * (v.len() - 1) as f64;
-        let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
-        v[lo] + (v[hi] - v[lo]) * (at - lo as f64)
-    };
-    let (q1, q3) = (q(0.25), q(0.75));
-    worst.min((q3 + 3.0 * (q3 - q1)).max(2.0 * q3))
-}
-
-/// The median of `v` (0 when empty).
-pub(crate) fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 impl Detector {
     /// Trains on `baseline` days.
     pub fn train(baseline: &[&DayUsage], settings: &TrainSettings) -> Result<Detector, IntelError> {
@@ -277,43 +244,9 @@ impl Detector {
             epochs: settings.epochs,
         };
         let rows: Vec<Vec<f32>> = matrices.iter().map(|m| inputs(&meta, m)).collect();
-        let members = meta.seeds.len();
-        // Out of bag: member m does not see the days i with i % members == m,
-        // so each baseline day's error is measured by a model that never
-        // learnt it, as the day being judged will be. In-sample errors are
-        // lower than any new day's, which puts the threshold too low.
-        let held_out = |i: usize, m: usize| spec.out_of_bag && members > 1 && i % members == m;
-        let mut nets = Vec::new();
-        for (m, &seed) in meta.seeds.iter().enumerate() {
-            let train: Vec<Vec<f32>> = rows
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !held_out(*i, m))
-                .map(|(_, r)| r.clone())
-                .collect();
-            let mut net = Autoencoder::new(meta.columns.len() * 24, seed)?;
-            net.train(
-                &train,
-                TrainOptions {
-                    epochs: settings.epochs,
-                    learning_rate: 1e-3,
-                    seed,
-                },
-            )?;
-            nets.push(net);
-        }
+        let nets = members(&meta, &rows, settings.epochs)?;
         let mut detector = Detector { meta, nets };
-        let errors = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                if spec.out_of_bag && members > 1 {
-                    detector.nets[i % members].error(r)
-                } else {
-                    detector.cell_errors(r).map(|c| mean(&c))
-                }
-            })
-            .collect::<Result<Vec<f64>, _>>()?;
+        let errors = detector.baseline_errors(&rows)?;
         let worst = if spec.robust_threshold {
             fenced_worst(&errors)
         } else {
@@ -322,6 +255,22 @@ impl Detector {
         detector.meta.threshold = worst * settings.threshold_factor;
         detector.meta.baseline_errors = errors;
         Ok(detector)
+    }
+
+    /// Each baseline day's error: out of bag, by the member that did not
+    /// learn it; else the ensemble's mean cell error.
+    fn baseline_errors(&self, rows: &[Vec<f32>]) -> Result<Vec<f64>, IntelError> {
+        let members = self.nets.len();
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                if self.meta.spec.out_of_bag && members > 1 {
+                    self.nets[i % members].error(r)
+                } else {
+                    self.cell_errors(r).map(|c| mean(&c))
+                }
+            })
+            .collect()
     }
 
     /// Squared error of each cell, averaged over the ensemble's members.
@@ -395,6 +344,40 @@ fn inputs(meta: &ModelMeta, m: &DayMatrix) -> Vec<f32> {
         .collect()
 }
 
+/// The ensemble's members, trained on `rows`. Out of bag: member m does
+/// not see the days i with i % members == m, so each baseline day's error
+/// is measured by a model that never learnt it, as the day being judged
+/// will be. In-sample errors are lower than any new day's, which puts the
+/// threshold too low.
+fn members(
+    meta: &ModelMeta,
+    rows: &[Vec<f32>],
+    epochs: usize,
+) -> Result<Vec<Autoencoder>, IntelError> {
+    let count = meta.seeds.len();
+    let held_out = |i: usize, m: usize| meta.spec.out_of_bag && count > 1 && i % count == m;
+    let mut nets = Vec::new();
+    for (m, &seed) in meta.seeds.iter().enumerate() {
+        let train: Vec<Vec<f32>> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !held_out(*i, m))
+            .map(|(_, r)| r.clone())
+            .collect();
+        let mut net = Autoencoder::new(meta.columns.len() * 24, seed)?;
+        net.train(
+            &train,
+            TrainOptions {
+                epochs,
+                learning_rate: 1e-3,
+                seed,
+            },
+        )?;
+        nets.push(net);
+    }
+    Ok(nets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,21 +439,6 @@ mod tests {
         let mut night = day(8, 1e9);
         night.apps.get_mut("Netflix").unwrap()[..6].fill(1.5e9);
         assert!(d.judge(&night).unwrap().anomalous());
-    }
-
-    #[test]
-    fn one_day_far_from_the_rest_moves_the_fenced_worst_only_to_the_fence() {
-        let normal = [1.0, 1.1, 0.9, 1.2, 1.0, 0.95, 1.05, 1.15];
-        assert_eq!(fenced_worst(&normal), 1.2, "nothing beyond the fence");
-        let mut marked = normal.to_vec();
-        marked.push(45.0);
-        let capped = fenced_worst(&marked);
-        assert!((capped - 2.3).abs() < 1e-9, "twice Q3: {capped}");
-        let mut spread = vec![1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5];
-        spread.push(45.0);
-        assert!((fenced_worst(&spread) - 10.0).abs() < 1e-9, "Q3 + 3 IQR");
-        assert_eq!(fenced_worst(&[3.0, 1.0]), 3.0, "too few to say");
-        assert_eq!(fenced_worst(&[]), 0.0);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use chrono::{Duration, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{HostFilter, Store, StoreError};
+use super::stats::median;
+use crate::store::{HostFilter, StoreError, UsageQuery};
 
 /// How many earlier days a gap is filled from.
 pub const FILL_DAYS: usize = 7;
@@ -78,7 +79,7 @@ pub fn hour_exists(day: NaiveDate, hour: u8, tz: Tz) -> bool {
 
 /// Loads the days `from..=to` and fills their gaps. Gaps in the first days
 /// are filled from up to [`FILL_DAYS`] days before `from`, loaded for that.
-pub fn load_days<S: Store + ?Sized>(
+pub fn load_days<S: UsageQuery + ?Sized>(
     store: &S,
     host: &HostFilter,
     from: NaiveDate,
@@ -184,7 +185,40 @@ fn median_hour(
     }
     values
         .into_iter()
-        .map(|(app, v)| (app, super::detector::median(v)))
+        .map(|(app, v)| (app, median(v)))
+        .collect()
+}
+
+/// The median day of `days`: per app and hour, the median (0 where an app
+/// is absent), so one unusual day does not shape it. Bytes sent (`out`)
+/// likewise.
+pub fn median_day(day: NaiveDate, days: &[&DayUsage]) -> DayUsage {
+    DayUsage {
+        out: medians(days, |d| &d.out),
+        ..DayUsage::complete(day, medians(days, |d| &d.apps))
+    }
+}
+
+/// Per app and hour, the median over `days` of the cells `of` picks.
+fn medians(
+    days: &[&DayUsage],
+    of: impl Fn(&DayUsage) -> &BTreeMap<String, [f64; 24]>,
+) -> BTreeMap<String, [f64; 24]> {
+    let names: std::collections::BTreeSet<&String> =
+        days.iter().flat_map(|d| of(d).keys()).collect();
+    names
+        .into_iter()
+        .map(|app| {
+            let mut cells = [0.0; 24];
+            for (h, cell) in cells.iter_mut().enumerate() {
+                *cell = median(
+                    days.iter()
+                        .map(|d| of(d).get(app).map_or(0.0, |c| c[h]))
+                        .collect(),
+                );
+            }
+            (app.clone(), cells)
+        })
         .collect()
 }
 
@@ -264,6 +298,11 @@ impl Columns {
     }
 
     /// The column an app's bytes go to, if any.
+    /// Apps as these columns see them (see [`AppView`]).
+    pub fn view(&self) -> AppView {
+        AppView::new(self.groups.clone())
+    }
+
     pub fn column_of(&self, app: &str) -> Option<usize> {
         let label = group_of(&self.groups, app).unwrap_or(app);
         let named = if self.other {
@@ -300,6 +339,71 @@ fn group_of<'a>(groups: &'a [AppGroup], app: &str) -> Option<&'a str> {
         .iter()
         .find(|g| g.apps.iter().any(|a| a == app))
         .map(|g| g.name.as_str())
+}
+
+/// Apps as a model's matrix sees them: the apps of a group are one app (a
+/// browser taking another's place is the same behaviour), every other app
+/// is itself. The signals that look at apps one by one (uploads, bursts,
+/// what is new) look through this, so they agree with the model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppView {
+    groups: Vec<AppGroup>,
+}
+
+impl AppView {
+    pub fn new(groups: Vec<AppGroup>) -> AppView {
+        AppView { groups }
+    }
+
+    /// The name `app` is seen by: its group's, or its own.
+    pub fn label<'a>(&'a self, app: &'a str) -> &'a str {
+        group_of(&self.groups, app).unwrap_or(app)
+    }
+
+    /// `day` with the apps of each group summed into one (bytes sent too).
+    pub fn grouped(&self, day: &DayUsage) -> DayUsage {
+        if self.groups.is_empty() {
+            return day.clone();
+        }
+        let sum = |cells: &BTreeMap<String, [f64; 24]>| {
+            let mut out: BTreeMap<String, [f64; 24]> = BTreeMap::new();
+            for (app, hours) in cells {
+                let into = out.entry(self.label(app).to_string()).or_insert([0.0; 24]);
+                for (a, b) in into.iter_mut().zip(hours) {
+                    *a += b;
+                }
+            }
+            out
+        };
+        DayUsage {
+            apps: sum(&day.apps),
+            out: sum(&day.out),
+            ..day.clone()
+        }
+    }
+
+    /// The app among `cells` that moved at least half the bytes of the
+    /// apps `member` picks over `hours`, when one did: "Other apps" and
+    /// "Web browsers" are named after the app a person knows.
+    pub fn main_member(
+        cells: &BTreeMap<String, [f64; 24]>,
+        hours: std::ops::Range<usize>,
+        member: impl Fn(&str) -> bool,
+    ) -> Option<&str> {
+        let members: Vec<(&String, f64)> = cells
+            .iter()
+            .filter(|(app, _)| member(app))
+            .map(|(app, c)| (app, c[hours.clone()].iter().sum::<f64>()))
+            .collect();
+        let total: f64 = members.iter().map(|(_, b)| b).sum();
+        let (app, bytes) = members.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+        (total > 0.0 && *bytes >= 0.5 * total).then_some(app.as_str())
+    }
+
+    /// Whether `app` is a member of the group named `label`.
+    pub fn in_group(&self, label: &str, app: &str) -> bool {
+        app != label && group_of(&self.groups, app) == Some(label)
+    }
 }
 
 /// One day in the columns of a model: `cells[column * 24 + hour]`, bytes.
@@ -350,6 +454,54 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
         (dir, s)
+    }
+
+    #[test]
+    fn the_median_day_is_not_shaped_by_one_odd_day() {
+        let days: Vec<DayUsage> = (0..5)
+            .map(|i| {
+                let mut slack = [0.0; 24];
+                slack[9..17].fill(50e6 + f64::from(i) * 1e6);
+                if i == 2 {
+                    slack[3] = 1e12;
+                }
+                let mut d =
+                    DayUsage::complete(date(2026, 6, 1 + i), [("Slack".to_string(), slack)]);
+                d.out.insert("Slack".into(), [1e3; 24]);
+                d
+            })
+            .collect();
+        let refs: Vec<&DayUsage> = days.iter().collect();
+        let t = median_day(date(2026, 6, 8), &refs);
+        assert_eq!(t.apps["Slack"][3], 0.0);
+        assert_eq!(t.apps["Slack"][9], 52e6);
+        assert_eq!(t.out["Slack"][0], 1e3);
+    }
+
+    #[test]
+    fn a_view_sees_the_apps_of_a_group_as_one() {
+        let view = AppView::new(vec![browsers()]);
+        let mut day = DayUsage::complete(
+            date(2026, 6, 1),
+            [
+                ("Safari".to_string(), [1.0; 24]),
+                ("Firefox".to_string(), [2.0; 24]),
+                ("Slack".to_string(), [4.0; 24]),
+            ],
+        );
+        day.out.insert("Firefox".into(), [0.5; 24]);
+        let g = view.grouped(&day);
+        assert_eq!(g.apps.keys().collect::<Vec<_>>(), ["Slack", "Web browsers"]);
+        assert_eq!(g.apps["Web browsers"][0], 3.0);
+        assert_eq!(g.out["Web browsers"][0], 0.5);
+        assert_eq!(view.label("Slack"), "Slack");
+        assert!(
+            view.in_group("Web browsers", "Firefox") && !view.in_group("Web browsers", "Slack")
+        );
+        assert_eq!(
+            AppView::main_member(&day.apps, 0..24, |a| view.in_group("Web browsers", a)),
+            Some("Firefox")
+        );
     }
 
     #[test]

@@ -12,15 +12,12 @@
 //! its own; it matters for as long as that verdict is inside the baseline's
 //! look-back window, which is exactly as long as older days could be chosen.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::DayKind;
-use super::detector::median;
-use super::matrix::DayUsage;
-use super::verdict::{largest_first, runs_of_hours, Explanation};
+use super::matrix::{median_day, DayUsage};
+use super::stats::median;
 
 /// Days of one kind in a row, the judged day included, that make a change
 /// of routine: the first two are alarms, the third is recognised as a new
@@ -32,12 +29,6 @@ pub const EVIDENCE_DAYS: usize = 3;
 /// typical day. Days of a new routine are the change plus day-to-day
 /// noise; a day with its own anomaly on top (a burst) is more.
 pub const RESIDUAL: f64 = 2.0;
-
-/// While a new routine has fewer days than the model needs, a day is
-/// unusual where an app moves more than this many times the most it moved
-/// in that hour on any day of the new routine (and by the byte floor in
-/// all): as for uploads, three days say little about an hour's spread.
-pub const ENVELOPE: f64 = 3.0;
 
 /// Who decided that a routine changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,40 +97,6 @@ pub fn distance(a: &DayUsage, b: &DayUsage) -> f64 {
     total
 }
 
-/// The typical day of `days`: per app and hour, the median (0 where an app
-/// is absent), so one unusual baseline day does not shape it.
-pub fn typical_day(day: NaiveDate, days: &[&DayUsage]) -> DayUsage {
-    DayUsage::complete(day, medians(days, |d| &d.apps))
-}
-
-/// The typical bytes sent of `days`: per app and hour, the median.
-pub fn typical_out(days: &[&DayUsage]) -> BTreeMap<String, [f64; 24]> {
-    medians(days, |d| &d.out)
-}
-
-/// Per app and hour, the median over `days` of the cells `of` picks.
-fn medians(
-    days: &[&DayUsage],
-    of: impl Fn(&DayUsage) -> &BTreeMap<String, [f64; 24]>,
-) -> BTreeMap<String, [f64; 24]> {
-    let names: std::collections::BTreeSet<&String> =
-        days.iter().flat_map(|d| of(d).keys()).collect();
-    names
-        .into_iter()
-        .map(|app| {
-            let mut cells = [0.0; 24];
-            for (h, cell) in cells.iter_mut().enumerate() {
-                *cell = median(
-                    days.iter()
-                        .map(|d| of(d).get(app).map_or(0.0, |c| c[h]))
-                        .collect(),
-                );
-            }
-            (app.clone(), cells)
-        })
-        .collect()
-}
-
 /// Whether `evidence` (at least two days, each judged unusual against
 /// `baseline`) share one change: cell by cell (app and hour), the part of
 /// their departure from the baseline's typical day that every one of them
@@ -152,7 +109,7 @@ pub fn agree(evidence: &[&DayUsage], baseline: &[&DayUsage], floor: f64) -> bool
     if evidence.len() < 2 || baseline.is_empty() {
         return false;
     }
-    let typical = typical_day(evidence[0].day, baseline);
+    let typical = median_day(evidence[0].day, baseline);
     let noise = median(baseline.iter().map(|d| distance(d, &typical)).collect());
     let apps: std::collections::BTreeSet<&String> = evidence
         .iter()
@@ -186,40 +143,6 @@ pub fn agree(evidence: &[&DayUsage], baseline: &[&DayUsage], floor: f64) -> bool
         "does a run of unusual days share one change?"
     );
     shared >= floor && residual.iter().all(|r| *r <= RESIDUAL * noise)
-}
-
-/// While a new routine is younger than a model needs: runs of hours in
-/// which an app of `day` moved more than [`ENVELOPE`] × the most it moved
-/// in that hour on any of `days`, when what is beyond that adds up to
-/// `floor` bytes; `bytes` is what it moved, `typical_bytes` the median of
-/// `days`. Empty: a usual day. Largest first.
-pub fn beyond_envelope(day: &DayUsage, days: &[&DayUsage], floor: f64) -> Vec<Explanation> {
-    let mut runs: Vec<Explanation> = Vec::new();
-    let mut beyond_all = 0.0;
-    for (app, cells) in &day.apps {
-        runs.extend(runs_of_hours(app, None, |hour| {
-            let seen: Vec<f64> = days
-                .iter()
-                .map(|d| d.apps.get(app).map_or(0.0, |c| c[hour]))
-                .collect();
-            let most = seen.iter().copied().fold(0.0f64, f64::max);
-            let beyond = if day.uncollected[hour] || day.absent[hour] {
-                0.0
-            } else {
-                cells[hour] - ENVELOPE * most
-            };
-            if beyond > 0.0 {
-                beyond_all += beyond;
-            }
-            // Runs name the hours that matter, not every crumb above it.
-            (beyond >= floor / 10.0).then(|| (cells[hour], median(seen)))
-        }));
-    }
-    if beyond_all < floor {
-        return Vec::new();
-    }
-    largest_first(&mut runs);
-    runs
 }
 
 #[cfg(test)]
@@ -313,53 +236,6 @@ mod tests {
         ));
         // One day is no evidence.
         assert!(!agree(&[&shifted[0]], &base, 2e8));
-    }
-
-    #[test]
-    fn a_young_routine_flags_only_what_is_far_beyond_its_days() {
-        let days: Vec<DayUsage> = (0..3)
-            .map(|i| late_shift(date(6, 15) + Duration::days(i)))
-            .collect();
-        let refs: Vec<&DayUsage> = days.iter().collect();
-        assert!(beyond_envelope(&late_shift(date(6, 18)), &refs, 2e8).is_empty());
-        let mut burst = late_shift(date(6, 18));
-        burst.apps.insert("Dropbox".into(), {
-            let mut c = [0.0; 24];
-            c[3] = 20e9;
-            c
-        });
-        let runs = beyond_envelope(&burst, &refs, 2e8);
-        assert_eq!(
-            (
-                runs[0].app.as_str(),
-                runs[0].from_hour,
-                runs[0].to_hour,
-                runs[0].bytes
-            ),
-            ("Dropbox", 3, 4, 20_000_000_000)
-        );
-        // Four times the usual Slack: beyond it by about 500 MB in all,
-        // which is the floor's business: with a floor of 1 GB it is usual.
-        let mut busy = late_shift(date(6, 18));
-        if let Some(slack) = busy.apps.get_mut("Slack") {
-            slack.iter_mut().for_each(|c| *c *= 4.0);
-        }
-        assert!(!beyond_envelope(&busy, &refs, 1e8).is_empty());
-        assert!(beyond_envelope(&busy, &refs, 1e9).is_empty());
-    }
-
-    #[test]
-    fn the_typical_day_is_the_median_so_one_odd_day_does_not_shape_it() {
-        let mut days: Vec<DayUsage> = (0..5)
-            .map(|i| office(date(6, 1) + Duration::days(i)))
-            .collect();
-        if let Some(slack) = days[2].apps.get_mut("Slack") {
-            slack[3] = 1e12;
-        }
-        let refs: Vec<&DayUsage> = days.iter().collect();
-        let t = typical_day(date(6, 8), &refs);
-        assert_eq!(t.apps["Slack"][3], 0.0);
-        assert!(t.apps["Slack"][9] > 49e6);
     }
 
     #[test]

@@ -11,10 +11,13 @@ use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::baseline::DayKind;
-use super::{history_for, IntelConfig, IntelError};
+use super::baseline::{day_kind, DayKind};
+use super::config::IntelConfig;
+use super::error::IntelError;
+use super::judge::Loaded;
+use super::stats::quantile;
 use crate::store::timeline::{local_day_bounds, local_day_hour};
-use crate::store::{HostFilter, Store};
+use crate::store::{HostFilter, UsageQuery, VerdictStore};
 
 /// The share of baseline days below the band's low and high edges.
 const LOW_QUANTILE: f64 = 0.1;
@@ -52,7 +55,7 @@ pub struct Learning {
 }
 
 /// Learning progress of `day` (usually today: the next day to be judged).
-pub fn learning<S: Store + ?Sized>(
+pub fn learning<S: UsageQuery + VerdictStore + ?Sized>(
     store: &S,
     host: &str,
     day: NaiveDate,
@@ -61,8 +64,8 @@ pub fn learning<S: Store + ?Sized>(
 ) -> Result<Learning, IntelError> {
     config.validate().map_err(IntelError::Invalid)?;
     let rules = config.rules();
-    let loaded = history_for(store, host, day, tz, &rules)?;
-    let base = loaded.select(day, &rules);
+    let loaded = Loaded::load(store, host, day, tz, &rules)?;
+    let base = loaded.select_as(day, day_kind(day, &rules.work_week), &rules);
     Ok(Learning {
         have: base.days.len().min(rules.min_days),
         need: rules.min_days,
@@ -73,7 +76,7 @@ pub fn learning<S: Store + ?Sized>(
 /// The typical day of local `day` at `step_minutes` (1–60) slots: per slot,
 /// the 10th, 50th and 90th percentile over the baseline days of the bytes
 /// in (and out) of that local hour, scaled to the slot.
-pub fn typical_day<S: Store + ?Sized>(
+pub fn typical_day<S: UsageQuery + VerdictStore + ?Sized>(
     store: &S,
     host: &str,
     day: NaiveDate,
@@ -88,8 +91,8 @@ pub fn typical_day<S: Store + ?Sized>(
     }
     config.validate().map_err(IntelError::Invalid)?;
     let rules = config.rules();
-    let loaded = history_for(store, host, day, tz, &rules)?;
-    let base = loaded.select(day, &rules);
+    let loaded = Loaded::load(store, host, day, tz, &rules)?;
+    let base = loaded.select_as(day, day_kind(day, &rules.work_week), &rules);
     let bounds = local_day_bounds(day, tz);
     let step_s = step_minutes * 60;
     let slots = ((bounds.seconds() + i64::from(step_s) - 1) / i64::from(step_s)) as usize;
@@ -153,20 +156,6 @@ pub fn typical_day<S: Store + ?Sized>(
 fn percentiles(mut values: Vec<f64>) -> [f64; 3] {
     values.sort_by(f64::total_cmp);
     [LOW_QUANTILE, 0.5, HIGH_QUANTILE].map(|q| quantile(&values, q))
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => 0.0,
-        1 => sorted[0],
-        n => {
-            let rank = q * (n - 1) as f64;
-            let below = rank.floor() as usize;
-            let above = (below + 1).min(n - 1);
-            let frac = rank - below as f64;
-            sorted[below] + (sorted[above] - sorted[below]) * frac
-        }
-    }
 }
 
 #[cfg(test)]

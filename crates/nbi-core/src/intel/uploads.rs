@@ -4,8 +4,8 @@
 //! hour are held against the most it sent in that hour on any baseline
 //! day: far more than ever, by at least the byte floor, is unusual.
 
-use super::detector::median;
 use super::matrix::DayUsage;
+use super::stats::median;
 use super::verdict::{largest_first, runs_of_hours, Direction, Explanation};
 
 /// How many times the most an app ever sent in an hour a new hour must send

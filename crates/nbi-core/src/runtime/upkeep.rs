@@ -9,10 +9,10 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
-use super::stores::Stores;
 use crate::human;
 use crate::notify::Notice;
 use crate::plan::{self, PlanAlerts, PlanConfig, PlanLevel, PlanUsage};
+use crate::store::connections::Stores;
 use crate::store::timeline::local_day_bounds;
 
 /// How often upkeep looks: a plan notification comes within this of the
@@ -176,7 +176,6 @@ mod tests {
         use crate::config::Config;
         use crate::plan::DataSize;
         use crate::runtime::{Runtime, StoreKind};
-        use crate::store::TickWriter;
         use crate::tick::Tick;
         use std::sync::Mutex;
 

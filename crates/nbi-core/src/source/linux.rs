@@ -33,10 +33,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::bus::Publisher;
-use crate::source::{SourceContext, SourceError};
+use crate::source::context::{SourceContext, SourceError};
+
+mod mode;
+
+pub use mode::{CaptureMode, LinuxCapabilities};
 
 #[cfg(target_os = "linux")]
 mod ledger;
@@ -69,66 +71,6 @@ impl Default for LinuxConfig {
             poll: Duration::from_millis(250),
             destroy_events: true,
             unattributed_app: None,
-        }
-    }
-}
-
-/// How the source sees connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum CaptureMode {
-    /// sock_diag cannot be used here (not Linux, or the kernel lacks it).
-    Unavailable,
-    /// Polling the TCP table only.
-    Polling,
-    /// Polling plus the final counters of every closed connection.
-    PollingWithDestroyEvents,
-}
-
-impl CaptureMode {
-    /// One sentence for a status line.
-    pub fn describe(self) -> &'static str {
-        match self {
-            CaptureMode::Unavailable => "the kernel's socket table (sock_diag) is not available",
-            CaptureMode::Polling => {
-                "polling TCP sockets; what a connection moves after its last poll before it closes is missed (destroy notifications need CAP_NET_ADMIN)"
-            }
-            CaptureMode::PollingWithDestroyEvents => {
-                "polling TCP sockets, with the final counters of every closed connection"
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for CaptureMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CaptureMode::Unavailable => "unavailable",
-            CaptureMode::Polling => "polling",
-            CaptureMode::PollingWithDestroyEvents => "polling+destroy-events",
-        })
-    }
-}
-
-/// What this machine lets the source do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinuxCapabilities {
-    /// The TCP socket table can be dumped.
-    pub sock_diag: bool,
-    /// TCP destroy notifications can be received (CAP_NET_ADMIN).
-    pub destroy_events: bool,
-    /// Every process's fd table is readable (root or CAP_SYS_PTRACE), so
-    /// every process's sockets can be attributed, not only our own user's.
-    pub all_processes: bool,
-}
-
-impl LinuxCapabilities {
-    /// The mode a source with destroy notifications enabled would use.
-    pub fn mode(&self) -> CaptureMode {
-        match (self.sock_diag, self.destroy_events) {
-            (false, _) => CaptureMode::Unavailable,
-            (true, false) => CaptureMode::Polling,
-            (true, true) => CaptureMode::PollingWithDestroyEvents,
         }
     }
 }
@@ -213,7 +155,7 @@ mod run {
     use super::procfs::ProcFs;
     use super::LinuxConfig;
     use crate::bus::Publisher;
-    use crate::source::{MonotonicStamp, SourceContext, SourceError, SourceState};
+    use crate::source::context::{MonotonicStamp, SourceContext, SourceError, SourceState};
     use crate::tick::Tick;
 
     /// Longest wait between retries of a failing poll.

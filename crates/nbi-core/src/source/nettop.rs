@@ -31,7 +31,7 @@ use tokio::time::Instant;
 use self::child::{Channel, LineReader, ReadEvent};
 use self::identity::AppResolver;
 pub use self::parse::{parse_str, Block, NettopParser, ParseError, ParseOptions, ProcessRow};
-use super::{MonotonicStamp, SourceContext, SourceError, SourceState};
+use super::context::{MonotonicStamp, SourceContext, SourceError, SourceState};
 use crate::bus::{BusError, Publisher};
 use crate::counting::Process;
 use crate::tick::Tick;
@@ -201,6 +201,17 @@ struct Published {
     at: DateTime<Utc>,
 }
 
+/// What ended a sample.
+#[derive(Debug, Clone, Copy)]
+enum Closed {
+    /// The next sample's first line, which came at this time.
+    ByNext(DateTime<Utc>),
+    /// The end of nettop's output.
+    AtEnd,
+    /// A quiet moment after its last row (on a terminal).
+    Quiet,
+}
+
 /// How far nettop's `time` column may be from when its sample arrived
 /// before it is taken as not UTC (a nettop that ignored `TZ`): on a
 /// terminal a sample arrives at once; from a pipe it may be late, never
@@ -314,7 +325,9 @@ impl<P: Publisher> Session<'_, P> {
                 (Some(t), Some(gap)) => (t + gap).min(hang_at),
                 _ => hang_at,
             };
-            tokio::select! {
+            // A sample ends when the next one's first line comes, when
+            // nettop's output ends, or (on a terminal) after a quiet moment.
+            let closed: Option<(Block, u64, Closed)> = tokio::select! {
                 biased;
                 _ = self.ctx.shutdown.cancelled() => return Stop::Shutdown,
                 event = lines.next() => {
@@ -325,22 +338,15 @@ impl<P: Publisher> Session<'_, P> {
                             let text = String::from_utf8_lossy(lines.line());
                             let sample = parser.sample_no();
                             match parser.feed_line(&text) {
-                                Ok(closed) => {
+                                Ok(_) if text.trim().is_empty() => {
                                     bad_run = 0;
-                                    if text.trim().is_empty() {
-                                        continue;
-                                    }
+                                    None
+                                }
+                                Ok(block) => {
+                                    bad_run = 0;
                                     open_since = Some(Instant::now());
-                                    if let Some(block) = closed {
-                                        let at = clock.at(&block, arrived.take().unwrap_or(now), self.interval);
-                                        if let Err(stop) = self.emit(block, sample, at, &mut published).await {
-                                            return stop;
-                                        }
-                                        // Time spent on the bus is not nettop's silence.
-                                        last_output = Instant::now();
-                                        open_since = Some(last_output);
-                                    }
                                     arrived.get_or_insert(now);
+                                    block.map(|b| (b, sample, Closed::ByNext(now)))
                                 }
                                 Err(e) => {
                                     bad_run += 1;
@@ -352,6 +358,7 @@ impl<P: Publisher> Session<'_, P> {
                                     if bad_run > self.cfg.max_garbage_lines {
                                         return Stop::Garbage { lines: bad_run, last: e.to_string() };
                                     }
+                                    None
                                 }
                             }
                         }
@@ -363,57 +370,80 @@ impl<P: Publisher> Session<'_, P> {
                                     last: format!("a line longer than {MAX_LINE} bytes"),
                                 };
                             }
+                            None
                         }
                         Ok(ReadEvent::Eof) => {
                             // The sample in progress is whole: nettop prints one at once.
                             let sample = parser.sample_no();
-                            if let Some(block) = parser.finish() {
-                                let at = clock.at(&block, arrived.take().unwrap_or_else(Utc::now), self.interval);
-                                if let Err(stop) = self.emit(block, sample, at, &mut published).await {
-                                    return stop;
-                                }
+                            match parser.finish() {
+                                Some(b) => Some((b, sample, Closed::AtEnd)),
+                                None => return Stop::Eof,
                             }
-                            return Stop::Eof;
                         }
                         Err(e) => return Stop::Read(e),
                     }
                 },
-                event = errs.next(), if errs_open => match event {
-                    Ok(ReadEvent::Line) => {
-                        let text = String::from_utf8_lossy(errs.line());
-                        let text = text.trim();
-                        if !text.is_empty() {
-                            // A chatty nettop must not flood the log.
-                            stderr_lines += 1;
-                            if stderr_lines <= 5 {
-                                tracing::warn!(stderr = %text, "nettop said");
-                            } else {
-                                tracing::debug!(stderr = %text, "nettop said");
+                event = errs.next(), if errs_open => {
+                    match event {
+                        Ok(ReadEvent::Line) => {
+                            let text = String::from_utf8_lossy(errs.line());
+                            let text = text.trim();
+                            if !text.is_empty() {
+                                // A chatty nettop must not flood the log.
+                                stderr_lines += 1;
+                                if stderr_lines <= 5 {
+                                    tracing::warn!(stderr = %text, "nettop said");
+                                } else {
+                                    tracing::debug!(stderr = %text, "nettop said");
+                                }
+                                *last_stderr = Some(text.chars().take(200).collect());
                             }
-                            *last_stderr = Some(text.chars().take(200).collect());
                         }
+                        Ok(ReadEvent::TooLong) => {}
+                        Ok(ReadEvent::Eof) | Err(_) => errs_open = false,
                     }
-                    Ok(ReadEvent::TooLong) => {}
-                    Ok(ReadEvent::Eof) | Err(_) => errs_open = false,
+                    None
                 },
                 _ = tokio::time::sleep_until(wake_at) => {
                     let gap_passed = idle_gap.is_some_and(|gap| open_since.is_some_and(|t| t.elapsed() >= gap));
-                    if gap_passed {
-                        open_since = None;
-                        let sample = parser.sample_no();
-                        if let Some(block) = parser.finish() {
-                            let at = clock.at(&block, arrived.take().unwrap_or_else(Utc::now), self.interval);
-                            if let Err(stop) = self.emit(block, sample, at, &mut published).await {
-                                return stop;
+                    let sample = parser.sample_no();
+                    match gap_passed.then(|| parser.finish()).flatten() {
+                        Some(b) => Some((b, sample, Closed::Quiet)),
+                        None => {
+                            if gap_passed {
+                                open_since = None;
+                                arrived = None;
                             }
-                            last_output = Instant::now();
+                            if last_output.elapsed() >= quiet_limit {
+                                return Stop::Hung(last_output.elapsed());
+                            }
+                            None
                         }
-                        arrived = None;
-                    }
-                    if last_output.elapsed() >= quiet_limit {
-                        return Stop::Hung(last_output.elapsed());
                     }
                 }
+            };
+            let Some((block, sample, why)) = closed else {
+                continue;
+            };
+            // The one path a sample ends by: stamped, emitted.
+            let at = clock.at(
+                &block,
+                arrived.take().unwrap_or_else(Utc::now),
+                self.interval,
+            );
+            if let Err(stop) = self.emit(block, sample, at, &mut published).await {
+                return stop;
+            }
+            // Time spent on the bus is not nettop's silence.
+            last_output = Instant::now();
+            match why {
+                // The line that ended it is the next sample's first.
+                Closed::ByNext(now) => {
+                    open_since = Some(last_output);
+                    arrived = Some(now);
+                }
+                Closed::AtEnd => return Stop::Eof,
+                Closed::Quiet => open_since = None,
             }
         }
     }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::context::{SourceContext, SourceError, SourceState};
 use super::nettop::parse::{NettopParser, ParseOptions};
-use super::{SourceContext, SourceError, SourceState};
 use crate::bus::Publisher;
 use crate::tick::{Tick, TickDecoder};
 

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ledger::{Delta, Ledger};
+use super::mode::CaptureMode;
 use super::netlink::{DestroyListener, DumpSocket, NetlinkError};
 use super::procfs::{ProcFs, TcpCounters, TcpSegments};
 use super::sockdiag::SockRecord;
-use super::CaptureMode;
 use crate::counting::{CountingPolicy, Process};
 
 /// How long a socket missing from the dumps is remembered.

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use super::detector::{Detector, ModelKind, TrainSettings};
-use super::matrix::DayUsage;
-use super::IntelError;
+use crate::intel::detector::{Detector, ModelKind, TrainSettings};
+use crate::intel::error::IntelError;
+use crate::intel::matrix::DayUsage;
 use crate::synth::{is_workday, Generator, Scenario};
 
 /// What to evaluate.

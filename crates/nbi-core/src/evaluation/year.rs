@@ -20,9 +20,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::detector::ModelKind;
-use super::verdict::{Status, Verdict, ROUTINE_TITLE};
-use super::{judge_and_store, judge_so_far, IntelConfig, IntelError};
+use crate::intel::detector::ModelKind;
+use crate::intel::verdict::{Status, Verdict, ROUTINE_TITLE};
+use crate::intel::{judge_and_store, judge_so_far, IntelConfig, IntelError};
 use crate::store::sqlite::SqliteStore;
 use crate::store::TickWriter;
 use crate::synth::{Generator, Scenario};

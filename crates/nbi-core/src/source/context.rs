@@ -1,0 +1,176 @@
+//! What every source shares: its kind, its state as the tray shows it,
+//! the context it runs in, its errors, and monotonic tick stamps.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::counting::CountingPolicy;
+
+/// Which source to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Nettop,
+    Linux,
+    Replay,
+}
+
+impl SourceKind {
+    /// nettop on macOS, the kernel's socket counters elsewhere.
+    pub fn platform_default() -> SourceKind {
+        if cfg!(target_os = "macos") {
+            SourceKind::Nettop
+        } else {
+            SourceKind::Linux
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Nettop => "nettop",
+            SourceKind::Linux => "linux",
+            SourceKind::Replay => "replay",
+        }
+    }
+}
+
+impl std::fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SourceKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "nettop" => Ok(SourceKind::Nettop),
+            "linux" => Ok(SourceKind::Linux),
+            "replay" => Ok(SourceKind::Replay),
+            other => Err(format!(
+                "unknown source {other:?}: expected nettop, linux or replay"
+            )),
+        }
+    }
+}
+
+/// What a source is doing, as the status line and the tray show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SourceState {
+    Starting,
+    Watching,
+    Paused,
+    /// Not watching; `reason` says why (restarts continue in the background).
+    Failing {
+        reason: String,
+    },
+    Stopped,
+    /// A replay source that reached the end of its input.
+    Finished,
+}
+
+/// A source's state with the time of its last tick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub source: SourceKind,
+    #[serde(flatten)]
+    pub state: SourceState,
+    pub last_tick: Option<DateTime<Utc>>,
+    pub ticks: u64,
+}
+
+pub type StatusTx = watch::Sender<SourceStatus>;
+
+/// What every source needs to run.
+#[derive(Clone)]
+pub struct SourceContext {
+    pub host: String,
+    pub interval: Duration,
+    /// What counts: applied by the source where it sees processes and sockets.
+    pub counting: Arc<CountingPolicy>,
+    pub status: StatusTx,
+    pub shutdown: CancellationToken,
+}
+
+impl SourceContext {
+    pub fn set_state(&self, state: SourceState) {
+        self.status.send_if_modified(|s| {
+            if s.state == state {
+                false
+            } else {
+                s.state = state;
+                true
+            }
+        });
+    }
+
+    pub fn record_tick(&self, at: DateTime<Utc>) {
+        self.status.send_modify(|s| {
+            s.last_tick = Some(at);
+            s.ticks += 1;
+            s.state = SourceState::Watching;
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the bus refused a tick: {0}")]
+    Bus(#[from] crate::bus::BusError),
+    #[error("{path}:{line}: {reason}")]
+    Input {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+}
+
+/// A fresh status for a source about to start.
+pub fn status_channel(
+    kind: SourceKind,
+) -> (watch::Sender<SourceStatus>, watch::Receiver<SourceStatus>) {
+    watch::channel(SourceStatus {
+        source: kind,
+        state: SourceState::Starting,
+        last_tick: None,
+        ticks: 0,
+    })
+}
+
+/// Keeps `at` strictly increasing for one source, so that a wall clock that
+/// jumps back never makes two ticks share a key (which would drop one).
+#[derive(Debug, Default)]
+pub struct MonotonicStamp {
+    last: Option<i64>,
+}
+
+impl MonotonicStamp {
+    pub fn stamp(&mut self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let mut secs = at.timestamp();
+        if let Some(last) = self.last {
+            if secs <= last {
+                tracing::warn!(
+                    wall = %at,
+                    "wall clock is at or behind the previous tick; stamping this tick one second after it"
+                );
+                secs = last + 1;
+            }
+        }
+        self.last = Some(secs);
+        DateTime::from_timestamp(secs, 0).unwrap_or(at)
+    }
+}

@@ -1,0 +1,272 @@
+//! The write path: ticks in, with their hourly, daily and coverage sums, in
+//! one transaction; a redelivery counts once, another message at a stored
+//! key is added to it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::packed::{content_digest, for_each_packed, pack, sum_samples};
+use super::rows::{clamp, local_day_number};
+use super::SqliteStore;
+use crate::store::error::StoreError;
+use crate::store::usage::WriteReport;
+use crate::store::TickWriter;
+use crate::tick::Tick;
+
+impl SqliteStore {
+    fn write_tx(&mut self, ticks: &[Tick]) -> rusqlite::Result<(WriteReport, Vec<NewName>)> {
+        let tx = self.conn.transaction()?;
+        let mut report = WriteReport::default();
+        let mut new_names = Vec::new();
+        {
+            let mut insert_tick = tx.prepare_cached(
+                "INSERT OR IGNORE INTO ticks (ts, host_id, interval_s, apps) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut stored_apps =
+                tx.prepare_cached("SELECT apps FROM ticks WHERE ts = ?1 AND host_id = ?2")?;
+            let mut update_apps =
+                tx.prepare_cached("UPDATE ticks SET apps = ?3 WHERE ts = ?1 AND host_id = ?2")?;
+            let mut stored_interval =
+                tx.prepare_cached("SELECT interval_s FROM ticks WHERE ts = ?1 AND host_id = ?2")?;
+            let mut merged_digests =
+                tx.prepare_cached("SELECT digest FROM merged WHERE ts = ?1 AND host_id = ?2")?;
+            let mut add_digest = tx.prepare_cached(
+                "INSERT OR IGNORE INTO merged (ts, host_id, digest) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut pruned_digest =
+                tx.prepare_cached("SELECT digest FROM pruned WHERE ts = ?1 AND host_id = ?2")?;
+            let mut add_coverage = tx.prepare_cached(
+                "INSERT INTO coverage (hour_ts, host_id, seconds) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (hour_ts, host_id) DO UPDATE SET seconds = seconds + excluded.seconds",
+            )?;
+            let mut add_daily = tx.prepare_cached(
+                "INSERT INTO daily (day, host_id, app_id, bytes_in, bytes_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (day, host_id, app_id) DO UPDATE SET
+                   bytes_in = bytes_in + excluded.bytes_in,
+                   bytes_out = bytes_out + excluded.bytes_out",
+            )?;
+            let mut add_hourly = tx.prepare_cached(
+                "INSERT INTO hourly (hour_ts, host_id, app_id, bytes_in, bytes_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hour_ts, host_id, app_id) DO UPDATE SET
+                   bytes_in = bytes_in + excluded.bytes_in,
+                   bytes_out = bytes_out + excluded.bytes_out",
+            )?;
+            for tick in ticks {
+                let host_id = id_of(&tx, &self.hosts, &mut new_names, Kind::Host, &tick.host)?;
+                let ts = tick.at.timestamp();
+                let hour_ts = ts - ts.rem_euclid(3600);
+                let mut samples = Vec::with_capacity(tick.apps.len());
+                for usage in &tick.apps {
+                    let app_id = id_of(&tx, &self.apps, &mut new_names, Kind::App, &usage.app)?;
+                    samples.push((app_id, usage.bytes_in, usage.bytes_out));
+                }
+                samples.sort_unstable_by_key(|s| s.0);
+                // A key whose tick retention deleted: known by its digest.
+                let pruned = if self.minute_data_from.is_some_and(|cut| ts < cut) {
+                    pruned_digest
+                        .query_row(params![ts, host_id], |r| r.get::<_, i64>(0))
+                        .optional()?
+                } else {
+                    None
+                };
+                // What to add to the hourly sums, and how many samples are new.
+                let (fresh, new_samples) = if let Some(stored) = pruned {
+                    let digest = content_digest(i64::from(tick.interval_s), &samples);
+                    let known = Known::read(&mut merged_digests, ts, host_id)?;
+                    if known.is_redelivery(digest, || digest == stored) {
+                        report.ticks_skipped += 1;
+                        (Vec::new(), 0)
+                    } else {
+                        report.ticks_merged += 1;
+                        known.record(&mut add_digest, ts, host_id, digest, || stored)?;
+                        (samples, 0)
+                    }
+                } else if insert_tick.execute(params![
+                    ts,
+                    host_id,
+                    tick.interval_s,
+                    pack(&samples)
+                ])? == 1
+                {
+                    report.ticks_written += 1;
+                    add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
+                    let n = samples.len();
+                    (samples, n)
+                } else {
+                    // The same message again adds nothing; another one at
+                    // the same host and second is added to it.
+                    let blob: Vec<u8> =
+                        stored_apps.query_row(params![ts, host_id], |r| r.get(0))?;
+                    let interval: i64 =
+                        stored_interval.query_row(params![ts, host_id], |r| r.get(0))?;
+                    let mut stored = Vec::new();
+                    for_each_packed(&blob, |a, i, o| stored.push((a, i, o))).map_err(|()| {
+                        rusqlite::Error::InvalidColumnType(
+                            0,
+                            "apps".into(),
+                            rusqlite::types::Type::Blob,
+                        )
+                    })?;
+                    let digest = content_digest(i64::from(tick.interval_s), &samples);
+                    let known = Known::read(&mut merged_digests, ts, host_id)?;
+                    if known.is_redelivery(digest, || {
+                        i64::from(tick.interval_s) == interval && samples == stored
+                    }) {
+                        report.ticks_skipped += 1;
+                        (Vec::new(), 0)
+                    } else {
+                        report.ticks_merged += 1;
+                        known.record(&mut add_digest, ts, host_id, digest, || {
+                            content_digest(interval, &stored)
+                        })?;
+                        let summed = sum_samples(&stored, &samples);
+                        update_apps.execute(params![ts, host_id, pack(&summed)])?;
+                        let n = summed.len() - stored.len();
+                        (samples, n)
+                    }
+                };
+                report.samples_written += new_samples;
+                let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
+                for (app_id, i, o) in fresh {
+                    let (i, o) = (clamp(i), clamp(o));
+                    add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
+                    if let Some(day) = day {
+                        add_daily.execute(params![day, host_id, app_id, i, o])?;
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'ticks'",
+                [report.ticks_written as i64],
+            )?;
+            tx.execute(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'samples'",
+                [report.samples_written as i64],
+            )?;
+            tx.execute(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'merged'",
+                [report.ticks_merged as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok((report, new_names))
+    }
+}
+
+/// The digests of the messages already added up at one (ts, host) key;
+/// empty while the key holds one message (its content is its identity).
+struct Known(Vec<i64>);
+
+impl Known {
+    fn read(
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        ts: i64,
+        host: i64,
+    ) -> rusqlite::Result<Known> {
+        stmt.query_map(params![ts, host], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()
+            .map(Known)
+    }
+
+    /// Whether the message of `digest` was stored already: one of the
+    /// known digests, or, with none, the one stored message (`same`).
+    fn is_redelivery(&self, digest: i64, same: impl FnOnce() -> bool) -> bool {
+        if self.0.is_empty() {
+            same()
+        } else {
+            self.0.contains(&digest)
+        }
+    }
+
+    /// Records a new message at the key: its digest, and the first
+    /// message's (`stored`) when the key held only that one.
+    fn record(
+        &self,
+        add: &mut rusqlite::CachedStatement<'_>,
+        ts: i64,
+        host: i64,
+        digest: i64,
+        stored: impl FnOnce() -> i64,
+    ) -> rusqlite::Result<()> {
+        if self.0.is_empty() {
+            add.execute(params![ts, host, stored()])?;
+        }
+        add.execute(params![ts, host, digest])?;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Host,
+    App,
+}
+
+/// A name given an id inside a transaction; cached only once it commits.
+struct NewName {
+    kind: Kind,
+    name: String,
+    id: i64,
+}
+
+fn id_of(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &HashMap<String, i64>,
+    pending: &mut Vec<NewName>,
+    kind: Kind,
+    name: &str,
+) -> rusqlite::Result<i64> {
+    if let Some(id) = cache.get(name) {
+        return Ok(*id);
+    }
+    if let Some(n) = pending.iter().find(|n| {
+        matches!(
+            (n.kind, kind),
+            (Kind::Host, Kind::Host) | (Kind::App, Kind::App)
+        ) && n.name == name
+    }) {
+        return Ok(n.id);
+    }
+    let (insert, select) = match kind {
+        Kind::Host => (
+            "INSERT OR IGNORE INTO hosts (name) VALUES (?1)",
+            "SELECT id FROM hosts WHERE name = ?1",
+        ),
+        Kind::App => (
+            "INSERT OR IGNORE INTO apps (name) VALUES (?1)",
+            "SELECT id FROM apps WHERE name = ?1",
+        ),
+    };
+    tx.prepare_cached(insert)?.execute([name])?;
+    let id = tx.prepare_cached(select)?.query_row([name], |r| r.get(0))?;
+    pending.push(NewName {
+        kind,
+        name: name.to_string(),
+        id,
+    });
+    Ok(id)
+}
+
+impl TickWriter for SqliteStore {
+    fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
+        if ticks.is_empty() {
+            return Ok(WriteReport::default());
+        }
+        let (report, new_names) = self.write_tx(ticks).map_err(|e| self.err(e))?;
+        for n in new_names {
+            match n.kind {
+                Kind::Host => self.hosts.insert(n.name, n.id),
+                Kind::App => self.apps.insert(n.name, n.id),
+            };
+        }
+        Ok(report)
+    }
+
+    fn prune_minutes(&mut self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        SqliteStore::prune_minutes(self, before)
+    }
+}

@@ -1,0 +1,133 @@
+//! What stores hold and answer: usage by app over hours, days and curves,
+//! watched time, summaries, and verdicts as they are kept.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::intel::status::Status;
+
+/// What one write did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Ticks stored now.
+    pub ticks_written: usize,
+    /// Ticks that were already stored (redelivered), left as they were.
+    pub ticks_skipped: usize,
+    /// Ticks that met a different tick already stored at the same host and
+    /// second (two machines writing as one host, say), added to it.
+    pub ticks_merged: usize,
+    /// App samples stored now.
+    pub samples_written: usize,
+}
+
+/// Which hosts a query covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFilter {
+    All,
+    One(String),
+}
+
+impl HostFilter {
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            HostFilter::All => None,
+            HostFilter::One(h) => Some(h),
+        }
+    }
+}
+
+/// Bytes of one app over some period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppTotal {
+    pub app: String,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// One app's bytes in one local hour of one local day. On a day when clocks
+/// go back, the repeated hour is summed into one `hour`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourlyUsage {
+    pub day: NaiveDate,
+    pub hour: u8,
+    pub app: String,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// One app's bytes in one local day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyUsage {
+    pub day: NaiveDate,
+    pub app: String,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// Seconds of one local hour during which a watcher was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourCoverage {
+    pub day: NaiveDate,
+    pub hour: u8,
+    pub seconds: u32,
+}
+
+/// One app's curve over a local day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppCurve {
+    pub app: String,
+    pub bytes_in: Vec<u64>,
+    pub bytes_out: Vec<u64>,
+}
+
+/// The curve of one local day: `buckets` steps of `step_minutes` from local
+/// midnight (fewer or more than 24 h on DST days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCurve {
+    pub day: NaiveDate,
+    pub step_minutes: u32,
+    /// UTC start of the first bucket (local midnight).
+    pub start: DateTime<Utc>,
+    pub buckets: usize,
+    pub apps: Vec<AppCurve>,
+}
+
+/// Summary of what a store holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreSummary {
+    pub ticks: u64,
+    pub samples: u64,
+    /// Ticks added to a different tick already stored at the same host and
+    /// second (each one beyond the first).
+    #[serde(default)]
+    pub merged_ticks: u64,
+    pub hosts: Vec<String>,
+    pub first_tick: Option<DateTime<Utc>>,
+    pub last_tick: Option<DateTime<Utc>>,
+    /// Minute data (the ticks themselves) is kept from here on; before it,
+    /// only hourly sums (see `[store] keep_minutes_days`). `None`: all kept.
+    #[serde(default)]
+    pub minute_data_from: Option<DateTime<Utc>>,
+    /// The database file's size in bytes (SQLite, with its write-ahead
+    /// log); `None` for a server.
+    #[serde(default)]
+    pub file_bytes: Option<u64>,
+}
+
+/// A day's verdict as the store keeps it: the verdict itself as JSON (the
+/// store does not interpret it) and the model it was reached with, so it can
+/// be re-checked later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerdictRecord {
+    pub host: String,
+    pub day: NaiveDate,
+    pub status: Status,
+    pub judged_at: DateTime<Utc>,
+    pub verdict_json: String,
+    /// The trained model (safetensors bytes), when one was trained.
+    pub model: Option<Vec<u8>>,
+    /// Scale, threshold and columns of the model (JSON).
+    pub model_meta: Option<String>,
+    /// The owner said this day was normal: it may be used as baseline.
+    pub marked_normal: bool,
+}
