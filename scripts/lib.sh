@@ -25,19 +25,32 @@ apt_install() {
     done
     [ -n "$apt_missing" ] || return 0
     log "installing Debian packages:$apt_missing"
-    # A private archive cache: the image's apt hook deletes .debs after each run,
-    # which breaks an install that overlaps another apt run.
-    apt_cache=/var/tmp/nbi-apt
-    as_root mkdir -p "$apt_cache/partial"
     as_root dpkg --configure -a >/dev/null 2>&1 || true
-    if [ ! -f "$apt_cache/.updated" ] || [ -n "$(find "$apt_cache/.updated" -mmin +720 2>/dev/null)" ]; then
+    # apt-get update at most every 12 hours, or when the lists are gone (an
+    # image that deleted them). The stamp sits in apt's own stamp directory,
+    # which only root can write: a stamp in a shared place (/tmp, /var/tmp)
+    # could be made by any user to keep root on stale lists.
+    apt_stamp=/var/lib/apt/periodic/nbi-update-stamp
+    if [ ! -f "$apt_stamp" ] || [ -n "$(find "$apt_stamp" -mmin +720 2>/dev/null)" ] ||
+        ! find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' 2>/dev/null | grep -q .; then
         as_root apt-get update -qq
-        as_root touch "$apt_cache/.updated"
+        as_root mkdir -p "${apt_stamp%/*}"
+        as_root touch "$apt_stamp"
     fi
+    # A private archive cache: the image's apt hook deletes .debs after each
+    # run, which breaks an install that overlaps another apt run. It is made
+    # afresh by root (mktemp: a new name no one else can have prepared) and
+    # removed afterwards; readable by all so that apt can download as _apt.
+    apt_cache=$(as_root mktemp -d)
+    apt_status=0
+    as_root chmod 755 "$apt_cache"
+    as_root mkdir -p "$apt_cache/partial"
     # Package names are single words: the list splits on spaces.
     # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
-        -o Dir::Cache::Archives="$apt_cache" $apt_missing
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        -o Dir::Cache::Archives="$apt_cache" $apt_missing || apt_status=$?
+    as_root rm -rf "$apt_cache"
+    return "$apt_status"
 }
 
 # brew_install FORMULA [HINT]: installs a Homebrew formula (macOS) that is not
@@ -104,6 +117,7 @@ ensure_tauri_build_deps() {
 # trayer (a tray host), xdotool (clicks), ImageMagick (screenshots), WebKit's
 # WebDriver and tauri-driver. The end-to-end test runs on Linux only (macOS
 # has no WebDriver for its web view): macOS needs nothing more.
+NBI_TAURI_DRIVER_VERSION=2.1.0
 ensure_tauri_deps() {
     ensure_tauri_build_deps
     is_macos && return 0
@@ -111,14 +125,56 @@ ensure_tauri_deps() {
         apt_install xvfb xauth dbus dbus-x11 dunst webkit2gtk-driver trayer xdotool \
             imagemagick fonts-dejavu-core libnotify-bin at-spi2-core
     fi
+    # A tauri-driver already there is used as it is (it has no --version);
+    # a new one is this version.
     if ! command -v tauri-driver >/dev/null 2>&1; then
-        log "installing tauri-driver (WebDriver for the tray app's end-to-end test)"
-        cargo install tauri-driver --locked
+        log "installing tauri-driver $NBI_TAURI_DRIVER_VERSION (WebDriver for the tray app's end-to-end test)"
+        cargo install tauri-driver --version "$NBI_TAURI_DRIVER_VERSION" --locked
     fi
 }
 
 sha256() {
     if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi
+}
+
+# verify_sha256 FILE EXPECTED: whether FILE's SHA-256 is EXPECTED; if not,
+# says so, naming both hashes.
+verify_sha256() {
+    sha256_found=$(sha256 "$1" | cut -d ' ' -f 1)
+    [ "$sha256_found" = "$2" ] && return 0
+    log "${1##*/}: SHA-256 mismatch: expected $2, found $sha256_found; not using it"
+    return 1
+}
+
+# bind_is_loopback: whether NBI_BIND (unset: 127.0.0.1) keeps the compose
+# stack's ports (docker/compose.yaml) on this machine.
+bind_is_loopback() {
+    case "${NBI_BIND:-127.0.0.1}" in
+        127.0.0.1 | localhost | ::1 | '[::1]') return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+# check_stack_secrets: the compose stack's secrets may be its published
+# defaults (or unset) on loopback only; open to other machines, each must be
+# a secret of one's own. Says which are not and fails.
+check_stack_secrets() {
+    bind_is_loopback && return 0
+    stack_weak=
+    for v in "NBI_INFLUX_TOKEN=${NBI_INFLUX_TOKEN:-}" "NBI_INFLUX_PASSWORD=${NBI_INFLUX_PASSWORD:-}" \
+        "NBI_GRAFANA_PASSWORD=${NBI_GRAFANA_PASSWORD:-}"; do
+        case "${v#*=}" in
+            '' | nbi-dev-token-change-me | nbi-change-me) stack_weak="$stack_weak ${v%%=*}" ;;
+        esac
+    done
+    [ -n "$stack_weak" ] || return 0
+    log "NBI_BIND=$NBI_BIND opens Kafka, InfluxDB and Grafana to other machines, and these are unset or published defaults:$stack_weak"
+    log "set each to a secret of your own first, e.g.:"
+    for v in $stack_weak; do
+        # shellcheck disable=SC2016 # the command to type, not to run here
+        printf '    export %s=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d %s)\n' "$v" "' \\n'" >&2
+    done
+    return 1
 }
 
 # The webview's npm packages. npm ci wipes node_modules: it runs only when
@@ -147,8 +203,16 @@ ensure_ui_dist() {
 
 # Node.js 20.19 or later with npm, for the webview (Vite 7). Debian's own
 # nodejs may be older: then the official build from nodejs.org goes to
-# /usr/local. macOS: Homebrew.
+# /usr/local, checked against the SHA-256 below (from the release's
+# SHASUMS256.txt) before root unpacks it. macOS: Homebrew.
 NBI_NODE_VERSION=22.12.0
+node_sha256() {
+    case "$1" in
+        node-v22.12.0-linux-x64.tar.xz) echo 22982235e1b71fa8850f82edd09cdae7e3f32df1764a9ec298c72d25ef2c164f ;;
+        node-v22.12.0-linux-arm64.tar.xz) echo 8cfd5a8b9afae5a2e0bd86b0148ca31d2589c0ea669c2d0b11c132e35d90ed68 ;;
+        *) return 1 ;;
+    esac
+}
 node_ok() {
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
         node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null
@@ -167,9 +231,18 @@ ensure_node() {
                 aarch64) node_arch=arm64 ;;
                 *) log "no Node.js build for $(uname -m): install Node.js 20.19 or later"; exit 1 ;;
             esac
+            node_file=node-v$NBI_NODE_VERSION-linux-$node_arch.tar.xz
+            node_want=$(node_sha256 "$node_file") || { log "no SHA-256 for $node_file in lib.sh"; exit 1; }
             log "installing Node.js $NBI_NODE_VERSION from nodejs.org into /usr/local"
-            curl -fsSL "https://nodejs.org/dist/v$NBI_NODE_VERSION/node-v$NBI_NODE_VERSION-linux-$node_arch.tar.xz" |
-                as_root tar -xJ -C /usr/local --strip-components=1
+            node_tmp=$(mktemp -d)
+            if ! curl --proto '=https' --tlsv1.2 -fsSL -o "$node_tmp/$node_file" \
+                "https://nodejs.org/dist/v$NBI_NODE_VERSION/$node_file" ||
+                ! verify_sha256 "$node_tmp/$node_file" "$node_want"; then
+                rm -rf "$node_tmp"
+                exit 1
+            fi
+            as_root tar -xJf "$node_tmp/$node_file" -C /usr/local --strip-components=1
+            rm -rf "$node_tmp"
             hash -r
         fi
     fi

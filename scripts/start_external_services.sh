@@ -2,18 +2,28 @@
 # Starts Kafka (KRaft), InfluxDB 2 and Grafana from docker/compose.yaml,
 # detached, waits until each is healthy, creates the topics nbi uses, and
 # prints the URLs and the nbi configuration for watchers and the collector.
-# Needs Docker with the compose plugin. Safe to run twice.
-#   NBI_BIND=0.0.0.0 ./scripts/start_external_services.sh   # let other machines in
+# Needs Docker with the compose plugin. Safe to run twice. On 127.0.0.1 the
+# secrets default to published ones; to let other machines in, set them:
+#   NBI_BIND=0.0.0.0 NBI_INFLUX_TOKEN=... NBI_INFLUX_PASSWORD=... \
+#       NBI_GRAFANA_PASSWORD=... ./scripts/start_external_services.sh
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 cd "$NBI_ROOT/docker"
 
+check_stack_secrets || exit 1
+# Compose gets what was checked: the environment wins over a docker/.env.
+: "${NBI_BIND:=127.0.0.1}" "${NBI_INFLUX_TOKEN:=nbi-dev-token-change-me}"
+: "${NBI_INFLUX_PASSWORD:=nbi-change-me}" "${NBI_GRAFANA_PASSWORD:=nbi-change-me}"
+export NBI_BIND NBI_INFLUX_TOKEN NBI_INFLUX_PASSWORD NBI_GRAFANA_PASSWORD
+
 command -v docker >/dev/null 2>&1 || { log "Docker is not installed"; exit 1; }
 docker compose version >/dev/null 2>&1 || { log "the Docker compose plugin is missing"; exit 1; }
 
-: "${NBI_INFLUX_TOKEN:=nbi-dev-token-change-me}"
-export NBI_INFLUX_TOKEN
+# InfluxDB and Grafana read the secrets only when their volumes are new.
+if ! bind_is_loopback && docker volume inspect nbi_influxdb-data >/dev/null 2>&1; then
+    log "InfluxDB and Grafana keep the secrets their volumes were made with: if that was with the defaults, change them there, or start afresh (docker compose down -v deletes the data)"
+fi
 partitions=${NBI_KAFKA_PARTITIONS:-3}
 
 log "starting kafka, influxdb and grafana"
