@@ -27,7 +27,7 @@ pub struct IntelConfig {
     /// as baseline.
     pub max_uncollected_hours: u32,
     /// Threshold = worst baseline error (fenced, see
-    /// [`detector::fenced_worst`]) × this.
+    /// [`crate::intel::stats::fenced_worst`]) × this.
     pub threshold_factor: f64,
     /// A day the model flags but that differs from the typical day by
     /// fewer bytes than this in all (the sum over apps and hours) is

@@ -128,7 +128,7 @@ pub fn judge_and_store<J: Judging + ?Sized>(
 }
 
 /// Records that `day` could not be judged, and why: a verdict of status
-/// [`Status::Failed`] whose summary holds the reason, so the schedule moves
+/// [`crate::intel::status::Status::Failed`] whose summary holds the reason, so the schedule moves
 /// on and the owner sees it. Returns it.
 pub fn store_failure<J: Judging + ?Sized>(
     store: &mut J,

@@ -83,7 +83,10 @@ pub(crate) fn conclude(
         routine: None,
         routine_ended: None,
         hours_judged: case.until,
-        quiet: matches!(outcome, Outcome::Dismissed(Dismissed::Small { .. })),
+        quiet: matches!(
+            outcome,
+            Outcome::Dismissed(Dismissed::Small { .. } | Dismissed::Less)
+        ),
     };
     let mut detector = None;
     if let Some(reading) = reading {
@@ -157,6 +160,13 @@ fn summary(v: &Verdict, outcome: &Outcome, config: &IntelConfig) -> String {
             "{day}: normal; only {} more than the typical day (an alarm needs {})",
             crate::human::bytes(*above as u64),
             crate::human::bytes(config.min_change_bytes.0)
+        ),
+        Outcome::Dismissed(Dismissed::Less) => {
+            format!("{day}: normal; less than the typical day")
+        }
+        Outcome::Dismissed(Dismissed::Seen { on }) => format!(
+            "{day}: normal; the hours that stood out moved as much on {}",
+            short_day(*on)
         ),
         Outcome::LetOff(LetOff::OtherKind { kind, .. }) => format!(
             "{day}: normal for a {}",
@@ -350,6 +360,10 @@ mod tests {
         assert_eq!(
             say(Outcome::Dismissed(Dismissed::Small { above: 62e6 })),
             "Tue 14 Jul: normal; only 62 MB more than the typical day (an alarm needs 200 MB)"
+        );
+        assert_eq!(
+            say(Outcome::Dismissed(Dismissed::Less)),
+            "Tue 14 Jul: normal; less than the typical day"
         );
         assert_eq!(
             say(Outcome::LetOff(LetOff::BackToUsual {

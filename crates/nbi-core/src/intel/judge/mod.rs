@@ -1,13 +1,13 @@
 //! Judging one day, as named steps:
 //!
-//! 1. [`case`]: load the day, the hours judged, its kind, and the history
+//! 1. `case`: load the day, the hours judged, its kind, and the history
 //!    it is judged against with what earlier verdicts said of it;
-//! 2. [`gate`]: too little of it watched, or still learning;
-//! 3. [`reading`]: read the signals (the model's error, uploads, bursts
+//! 2. `gate`: too little of it watched, or still learning;
+//! 3. `reading`: read the signals (the model's error, uploads, bursts
 //!    beyond the envelope) into findings under one overlap policy;
-//! 4. [`second_look`]: only for an alarm, the other kind of day, back to
+//! 4. `second_look`: only for an alarm, the other kind of day, back to
 //!    the usual rhythm, or a new routine, the first that applies;
-//! 5. [`conclude`]: the status set once, the wording in one place.
+//! 5. `conclude`: the status set once, the wording in one place.
 
 mod case;
 mod conclude;

@@ -4,11 +4,13 @@
 //! hours of one app, and where two explain the same app over the same
 //! hours one overlap policy keeps one of them.
 
+use chrono::NaiveDate;
+
 use crate::intel::config::IntelConfig;
 use crate::intel::detector::{Detector, Judgement};
 use crate::intel::envelope;
 use crate::intel::error::IntelError;
-use crate::intel::matrix::{AppView, Columns, DayUsage};
+use crate::intel::matrix::{browsers, AppView, Columns, DayMatrix, DayUsage};
 use crate::intel::uploads::unusual_uploads;
 use crate::intel::verdict::{explain, Explanation};
 
@@ -36,6 +38,13 @@ pub(crate) struct Finding {
 pub(crate) enum Dismissed {
     /// The day moved fewer bytes above its typical day than the floor.
     Small { above: f64 },
+    /// Every run of hours that drove the error moved less than typical:
+    /// less use is never an alarm.
+    Less,
+    /// One baseline day moved as much in the runs of hours that drove the
+    /// error, give or take the byte floor in all: the baseline has seen
+    /// this day already.
+    Seen { on: NaiveDate },
 }
 
 /// What the model made of the day.
@@ -61,7 +70,8 @@ impl Reading {
 }
 
 /// Reads the signals of `target` against `baseline`. A `young` routine has
-/// no model: its envelope and the uploads judge it.
+/// no model: its envelope and the uploads judge it. The signals that look
+/// at apps one by one see them as the model does (see [`AppView`]).
 ///
 /// # Errors
 /// A model that cannot be trained or applied.
@@ -72,16 +82,18 @@ pub(crate) fn read(
     config: &IntelConfig,
 ) -> Result<Reading, IntelError> {
     let floor = config.min_change_bytes.0 as f64;
+    let view = view_of(config);
+    let by_app = ByApp::new(&view, target, baseline);
     let mut findings = Findings::default();
     let mut model = None;
     let mut dismissed = None;
     if young {
-        findings.add_all(Signal::Envelope, envelope::beyond(target, baseline, floor));
+        findings.add_all(Signal::Envelope, by_app.envelope(floor));
     } else {
         let detector = Detector::train(baseline, &config.settings())?;
         let judgement = detector.judge(target)?;
         if judgement.anomalous() {
-            match model_runs(&judgement, &detector, target, floor) {
+            match model_runs(&judgement, &detector, target, baseline, floor) {
                 Ok(runs) => findings.add_all(Signal::Model, runs),
                 Err(why) => dismissed = Some(why),
             }
@@ -93,12 +105,12 @@ pub(crate) fn read(
     }
     // Uploads are judged apart: in the matrix they add to the downloads of
     // the same hour, where a busy hour hides them.
-    findings.add_all(Signal::Upload, unusual_uploads(target, baseline, floor));
+    findings.add_all(Signal::Upload, by_app.uploads(floor));
     if !young {
         // So is an hour far beyond anything the baseline ever saw in it:
         // the model's error is spread over every cell of the day, where one
         // burst among typical hours (the hours so far) can drown.
-        findings.add_all(Signal::Envelope, envelope::beyond(target, baseline, floor));
+        findings.add_all(Signal::Envelope, by_app.envelope(floor));
     }
     Ok(Reading {
         findings: findings.0,
@@ -107,12 +119,84 @@ pub(crate) fn read(
     })
 }
 
+/// How the model of `config` groups apps.
+pub(crate) fn view_of(config: &IntelConfig) -> AppView {
+    match config.settings().spec.group_browsers {
+        true => AppView::new(vec![browsers()]),
+        false => AppView::default(),
+    }
+}
+
+/// A day and its baseline as an [`AppView`] sees them, for the signals
+/// that look at apps one by one.
+pub(crate) struct ByApp<'a> {
+    view: &'a AppView,
+    day: &'a DayUsage,
+    grouped: DayUsage,
+    baseline: Vec<DayUsage>,
+}
+
+impl<'a> ByApp<'a> {
+    pub fn new(view: &'a AppView, day: &'a DayUsage, baseline: &[&DayUsage]) -> ByApp<'a> {
+        ByApp {
+            view,
+            day,
+            grouped: view.grouped(day),
+            baseline: baseline.iter().map(|d| view.grouped(d)).collect(),
+        }
+    }
+
+    fn baseline(&self) -> Vec<&DayUsage> {
+        self.baseline.iter().collect()
+    }
+
+    /// Uploads far beyond what each app (or group) ever sent.
+    pub fn uploads(&self, floor: f64) -> Vec<Explanation> {
+        let runs = unusual_uploads(&self.grouped, &self.baseline(), floor);
+        self.named(runs, &self.day.out)
+    }
+
+    /// App-hours far beyond the baseline's envelope.
+    pub fn envelope(&self, floor: f64) -> Vec<Explanation> {
+        let runs = envelope::beyond(&self.grouped, &self.baseline(), floor);
+        self.named(runs, &self.day.apps)
+    }
+
+    /// Whether the day stays within the baseline's envelope over its first
+    /// `hours` (see [`envelope::within`]).
+    pub fn within(&self, hours: usize, floor: f64) -> bool {
+        envelope::within(&self.grouped, &self.baseline(), hours, floor)
+    }
+
+    /// A group's runs named after the member app that moved most of them.
+    fn named(
+        &self,
+        mut runs: Vec<Explanation>,
+        cells: &std::collections::BTreeMap<String, [f64; 24]>,
+    ) -> Vec<Explanation> {
+        for run in &mut runs {
+            let hours = usize::from(run.from_hour)..usize::from(run.to_hour).min(24);
+            let label = run.app.clone();
+            if let Some(app) = AppView::main_member(cells, hours, |a| self.view.in_group(&label, a))
+            {
+                run.app = app.to_string();
+            }
+        }
+        runs
+    }
+}
+
 /// The runs of hours that drove the model's error, named after the app a
-/// person knows, or why none of them is news.
+/// person knows, or why none of them is news: too few bytes above typical
+/// in all, only less than typical, or hours one baseline day moved as much
+/// in (beyond it by less than the floor in all).
+/// Where some runs are news and others hours some baseline day moved as
+/// much in, only the news is told.
 fn model_runs(
     judgement: &Judgement,
     detector: &Detector,
     target: &DayUsage,
+    baseline: &[&DayUsage],
     floor: f64,
 ) -> Result<Vec<Explanation>, Dismissed> {
     let meta = &detector.meta;
@@ -120,7 +204,42 @@ fn model_runs(
     if above < floor {
         return Err(Dismissed::Small { above });
     }
-    let mut runs = explain(judgement, meta);
+    let runs: Vec<Explanation> = explain(judgement, meta)
+        .into_iter()
+        .filter(|r| r.bytes > r.typical_bytes)
+        .collect();
+    if runs.is_empty() {
+        return Err(Dismissed::Less);
+    }
+    let days: Vec<DayMatrix> = baseline.iter().map(|d| meta.columns.matrix(d)).collect();
+    let moved = |m: &DayMatrix, r: &Explanation| -> f64 {
+        let Some(col) = meta.columns.names.iter().position(|n| *n == r.app) else {
+            return 0.0;
+        };
+        (usize::from(r.from_hour)..usize::from(r.to_hour).min(24))
+            .map(|h| m.cell(col, h))
+            .sum()
+    };
+    let covers = |m: &DayMatrix, r: &Explanation| moved(m, r) >= r.bytes as f64;
+    // Beyond what one day moved by less than the floor in all is that
+    // day's spread, not news (the floor's rule for every comparison).
+    let beyond = |m: &DayMatrix| -> f64 {
+        runs.iter()
+            .map(|r| (r.bytes as f64 - moved(m, r)).max(0.0))
+            .sum()
+    };
+    if let Some(m) = days.iter().find(|m| beyond(m) < floor) {
+        return Err(Dismissed::Seen { on: m.day });
+    }
+    let news: Vec<Explanation> = runs
+        .iter()
+        .filter(|r| !days.iter().any(|m| covers(m, r)))
+        .cloned()
+        .collect();
+    let mut runs = match news.is_empty() {
+        true => runs,
+        false => news,
+    };
     name_the_app_behind_columns(&mut runs, &meta.columns, target);
     Ok(runs)
 }

@@ -10,11 +10,10 @@
 use chrono::NaiveDate;
 
 use super::case::Case;
-use super::reading::read;
+use super::reading::{read, view_of, ByApp};
 use crate::intel::baseline::{day_kind, Baseline, DayKind};
 use crate::intel::config::IntelConfig;
 use crate::intel::detector::Judgement;
-use crate::intel::envelope;
 use crate::intel::error::IntelError;
 use crate::intel::matrix::DayUsage;
 use crate::intel::routine::{self, EVIDENCE_DAYS};
@@ -72,20 +71,27 @@ pub(crate) fn look(
 }
 
 /// How the case's day is judged against another baseline than its own,
-/// when it is usual there: no signal finds anything against it. `None`
-/// when it is not, or `base` is too small to say. An hour far beyond every
-/// day of `base` rules it out without training a model (a 20 GB burst is
-/// unusual for a workday and a day off alike).
+/// when it is usual there. `None` when it is not, or `base` is too small to
+/// say. Usual means it passes every signal against `base`: within its
+/// envelope (its total no more than the byte floor above the largest of
+/// its days', its app-hours together no more than the floor above the
+/// most each moved on any of them: see [`crate::intel::envelope::within`]),
+/// and no finding of the model, the uploads or the bursts. The envelope
+/// rules a day out without training a model.
 fn usual_for(
     case: &Case,
     base: &Baseline<'_>,
     config: &IntelConfig,
 ) -> Result<Option<Judgement>, IntelError> {
-    let floor = config.min_change_bytes.0 as f64;
-    if !base.enough(&case.rules) || !envelope::beyond(&case.target, &base.days, floor).is_empty() {
+    if !base.enough(&case.rules) {
         return Ok(None);
     }
+    let floor = config.min_change_bytes.0 as f64;
     let target = case.target_against(&base.days);
+    let view = view_of(config);
+    if !ByApp::new(&view, &target, &base.days).within(case.hours(), floor) {
+        return Ok(None);
+    }
     let reading = read(&target, &base.days, false, config)?;
     Ok(match reading.alarm() {
         true => None,
