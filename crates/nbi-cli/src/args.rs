@@ -35,7 +35,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "NAME")]
     pub host: Option<String>,
     /// Where ticks and verdicts are stored: the embedded SQLite file, or
-    /// InfluxDB ([influxdb] in the config)
+    /// InfluxDB (`[influxdb]` in the config)
     #[arg(
         long,
         global = true,
@@ -60,7 +60,7 @@ pub enum BusKind {
     /// In the same process (`run`), or stdout/stdin NDJSON (`watch`/`collect`)
     #[default]
     Memory,
-    /// The Kafka topic of [kafka] in the config; a watcher spools ticks on
+    /// The Kafka topic of `[kafka]` in the config; a watcher spools ticks on
     /// disk while the broker is away
     Kafka,
 }
@@ -68,7 +68,7 @@ pub enum BusKind {
 #[derive(Args, Debug, Clone, Default)]
 pub struct BusArgs {
     /// memory: in-process (run), stdout (watch), stdin (collect); kafka: the
-    /// [kafka] topic
+    /// `[kafka]` topic
     #[arg(long, value_name = "memory|kafka", default_value = "memory")]
     pub bus: BusKind,
 }
@@ -316,8 +316,15 @@ pub struct EvalArgs {
     /// would (holidays, vacation, travel, lasting changes, injected
     /// anomalies): false alarms per month, recall per kind, days of alarms
     /// after a change. Minutes per model.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "nab")]
     pub year: bool,
+    /// Judge real public series with labelled days instead: the Numenta
+    /// Anomaly Benchmark's directory (its `data/` and `labels/`), each
+    /// series one app's hourly bytes judged day by day with the default
+    /// settings; per series the labelled days flagged and the false alarms
+    /// per 30 ordinary days. Minutes.
+    #[arg(long, value_name = "DIR")]
+    pub nab: Option<std::path::PathBuf>,
     /// Print the reports as JSON
     #[arg(long)]
     pub json: bool,

@@ -29,7 +29,7 @@
 //!   work).
 //! - One writer connection per store for the whole process, shared by the
 //!   collector and the judge; read-only readers for everything that only
-//!   reads ([`stores`]).
+//!   reads ([`crate::store::connections`]).
 //! - Blocking work (SQLite, the Linux source's socket dumps, the spool's
 //!   disk, training) runs on the blocking pool, never on the async workers.
 

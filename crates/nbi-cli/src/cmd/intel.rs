@@ -176,6 +176,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     if args.year {
         return eval_year(&models, args.seed, args.json, show_progress);
     }
+    if let Some(dir) = &args.nab {
+        return eval_nab(dir, args.json, show_progress);
+    }
     let mut reports = Vec::new();
     for model in models {
         let opts = EvalOptions {
@@ -200,6 +203,35 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     if args.json {
         println!("{}", serde_json::to_string(&reports)?);
+    }
+    Ok(())
+}
+
+/// `nbi eval --nab DIR`: the default settings judge each real series.
+fn eval_nab(dir: &std::path::Path, json: bool, show_progress: bool) -> anyhow::Result<()> {
+    use nbi_core::evaluation::nab;
+    let work = tempfile::tempdir()?;
+    let config = nbi_core::intel::IntelConfig::default();
+    let mut reports = Vec::new();
+    for series in &nab::SERIES {
+        let report = nab::run(dir, series, &config, work.path(), |done, of| {
+            if show_progress {
+                eprint!("\r{}: day {done} of {of}", series.key);
+            }
+        })
+        .with_context(|| format!("the series {} under {}", series.key, dir.display()))?;
+        if show_progress {
+            eprintln!();
+        }
+        if !json {
+            print!("{}", report.table());
+        }
+        reports.push(report);
+    }
+    if json {
+        println!("{}", serde_json::to_string(&reports)?);
+    } else {
+        println!("{}", nab::summary(&reports));
     }
     Ok(())
 }

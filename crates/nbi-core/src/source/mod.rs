@@ -1,6 +1,6 @@
 //! Sources: where ticks come from.
 //!
-//! A source is a long-running task that produces one [`Tick`] per interval,
+//! A source is a long-running task that produces one [`crate::Tick`] per interval,
 //! publishes it on a [`Publisher`], reports its health on a [`StatusTx`] and
 //! stops when its shutdown token is cancelled.
 

@@ -4,7 +4,7 @@
 //! (`-t external` leaves loopback out; it is dropped when loopback counts).
 //!
 //! nettop writes to a pseudo-terminal, so every line arrives as it is
-//! printed ([`child`] says why and how). A sample ends at the next header,
+//! printed (`child` says why and how). A sample ends at the next header,
 //! or, on the terminal, when nettop has been quiet for a short gap (it
 //! prints a sample at once, so there is no need to wait a whole interval);
 //! rows of a sample that come after such a gap are published with that
