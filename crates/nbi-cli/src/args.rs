@@ -130,7 +130,7 @@ pub struct PaceArgs {
     #[arg(long, default_value_t = 0.0)]
     pub speed: f64,
     /// Local date of a nettop CSV capture (nettop prints only the time of day)
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub date: Option<NaiveDate>,
 }
 
@@ -175,7 +175,7 @@ pub struct ImportArgs {
     /// NDJSON ticks or a nettop CSV capture
     pub file: PathBuf,
     /// Local date of a nettop CSV capture (nettop prints only the time of day)
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub date: Option<NaiveDate>,
     /// Seconds between samples of a nettop CSV capture without a time column
     #[arg(long, default_value_t = 60)]
@@ -188,7 +188,7 @@ pub struct TodayArgs {
     #[arg(long)]
     pub json: bool,
     /// Another local day instead of today
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub day: Option<NaiveDate>,
     /// Sum over every host in the store, not only this one
     #[arg(long)]
@@ -205,10 +205,10 @@ pub enum By {
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// First local day [default: 29 days before --to]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub from: Option<NaiveDate>,
     /// Last local day [default: today]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub to: Option<NaiveDate>,
     /// One row per app per local day, or per calendar month
     #[arg(long, value_name = "day|month", default_value = "day")]
@@ -236,10 +236,10 @@ pub enum ExportFormatArg {
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// First local day
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub from: NaiveDate,
     /// Last local day [default: today]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub to: Option<NaiveDate>,
     #[arg(long, value_name = "csv|ndjson", default_value = "csv")]
     pub format: ExportFormatArg,
@@ -274,7 +274,7 @@ pub struct DemoArgs {
 #[derive(Args, Debug)]
 pub struct DetectArgs {
     /// The local day to judge [default: yesterday, the last complete day]
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub day: Option<NaiveDate>,
     /// Print the verdict as JSON
     #[arg(long)]
@@ -294,7 +294,7 @@ pub struct VerdictsArgs {
 #[derive(Args, Debug)]
 pub struct MarkNormalArgs {
     /// The judged local day
-    #[arg(value_name = "YYYY-MM-DD")]
+    #[arg(value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub day: NaiveDate,
 }
 
@@ -328,4 +328,19 @@ pub struct EvalArgs {
     /// Print the reports as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+/// A local day between 1970-01-01 and 2199-12-31: the days a tick can be
+/// on (see `nbi_core::tick::bounds`). Anything else is a usage error.
+fn local_day(text: &str) -> Result<NaiveDate, String> {
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("expected a day as YYYY-MM-DD: {e}"))?;
+    let first = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+    let last = NaiveDate::from_ymd_opt(2199, 12, 31).unwrap_or(NaiveDate::MAX);
+    if day < first || day > last {
+        return Err(format!(
+            "expected a day from {first} to {last}, found {day}"
+        ));
+    }
+    Ok(day)
 }

@@ -88,6 +88,9 @@ pub struct CollectorStats {
     pub retries: u64,
     /// Apps removed from arriving ticks by the counting policy.
     pub apps_left_out: u64,
+    /// Ticks the store refused for what they hold, set aside (the
+    /// dead-letter topic, or a file beside the database) with its reason.
+    pub ticks_refused: u64,
     pub last_error: Option<String>,
 }
 
@@ -116,7 +119,14 @@ pub struct Collector<S: Subscriber, St: TickWriter> {
     config: CollectorConfig,
     counting: Arc<CountingPolicy>,
     stats: watch::Sender<CollectorStats>,
+    /// Ticks refused one after another with none stored between them.
+    refused_in_a_row: u32,
 }
+
+/// More ticks than this refused one after another, none stored between
+/// them, is a store that refuses everything: the collector stops rather
+/// than set every tick aside.
+const MAX_REFUSED_IN_A_ROW: u32 = 20;
 
 impl<S: Subscriber, St: TickWriter> Collector<S, St> {
     /// A collector from `subscriber` into `store`; `counting` is applied to
@@ -135,6 +145,7 @@ impl<S: Subscriber, St: TickWriter> Collector<S, St> {
             config,
             counting,
             stats: watch::Sender::new(CollectorStats::default()),
+            refused_in_a_row: 0,
         }
     }
 
@@ -190,53 +201,117 @@ impl<S: Subscriber, St: TickWriter> Collector<S, St> {
         if left_out > 0 {
             self.stats.send_modify(|s| s.apps_left_out += left_out);
         }
+        let ticks = Arc::new(ticks);
+        let refused = self.store_isolating(&ticks, stop).await?;
+        for (i, e) in &refused {
+            let reason = e.to_string();
+            self.subscriber
+                .dead_letter(&acks[*i], &ticks[*i], &reason)
+                .await?;
+        }
+        if !refused.is_empty() {
+            self.stats
+                .send_modify(|s| s.ticks_refused += refused.len() as u64);
+        }
+        self.subscriber.ack(acks).await?;
+        Ok(())
+    }
+
+    /// Stores `ticks`. Where the store refuses them for what they hold (see
+    /// [`StoreError::is_about_data`]), the batch is halved until each
+    /// refused tick stands alone, and those are returned with the store's
+    /// reason: one bad tick never stops the rest. A store that refuses
+    /// every tick it is given, or refuses for its own reasons (a bad token,
+    /// a missing database), stops the collector, as a transient failure
+    /// that outlasts a shutdown's grace does.
+    async fn store_isolating(
+        &mut self,
+        ticks: &Arc<Vec<Tick>>,
+        stop: &CancellationToken,
+    ) -> Result<Vec<(usize, StoreError)>, CollectorError> {
+        let mut refused = Vec::new();
+        let mut stored = 0usize;
+        let mut pending = Vec::new();
+        pending.push(0..ticks.len());
+        while let Some(range) = pending.pop() {
+            match self.write_retrying(ticks, range.clone(), stop).await? {
+                Ok(report) => {
+                    stored += range.len();
+                    self.refused_in_a_row = 0;
+                    self.record(report);
+                }
+                Err(e) if e.is_about_data() && range.len() > 1 => {
+                    let mid = range.start + range.len() / 2;
+                    pending.push(mid..range.end);
+                    pending.push(range.start..mid);
+                }
+                Err(e) if e.is_about_data() => {
+                    self.refused_in_a_row += 1;
+                    let everything = self.refused_in_a_row > MAX_REFUSED_IN_A_ROW
+                        || (ticks.len() > 1 && stored == 0 && refused.len() + 1 == ticks.len());
+                    if everything {
+                        return Err(self.gave_up(e));
+                    }
+                    refused.push((range.start, e));
+                }
+                Err(e) => return Err(self.gave_up(e)),
+            }
+        }
+        Ok(refused)
+    }
+
+    fn gave_up(&self, e: StoreError) -> CollectorError {
+        tracing::error!(error = %e, "store write failed for good");
+        self.stats
+            .send_modify(|s| s.last_error = Some(e.to_string()));
+        e.into()
+    }
+
+    /// Writes `ticks[range]`, retrying a transient failure with backoff
+    /// (for at most the shutdown grace once `stop` is cancelled); the
+    /// outer error is the collector's, the inner the store's lasting one.
+    async fn write_retrying(
+        &mut self,
+        ticks: &Arc<Vec<Tick>>,
+        range: std::ops::Range<usize>,
+        stop: &CancellationToken,
+    ) -> Result<Result<WriteReport, StoreError>, CollectorError> {
         let mut delay = Duration::from_millis(self.config.retry_initial_ms);
         let mut gave_up_at: Option<tokio::time::Instant> = None;
-        let ticks = std::sync::Arc::new(ticks);
         loop {
             let mut store = self.store.take().ok_or(CollectorError::Worker)?;
             let batch = ticks.clone();
+            let part = range.clone();
             let (store, result) = tokio::task::spawn_blocking(move || {
-                let r = store.write(&batch);
+                let r = store.write(&batch[part]);
                 (store, r)
             })
             .await
             .map_err(|_| CollectorError::Worker)?;
             self.store = Some(store);
-            match result {
-                Ok(report) => {
-                    self.record(report);
-                    self.subscriber.ack(acks).await?;
-                    return Ok(());
-                }
-                Err(e) if e.is_transient() => {
-                    tracing::warn!(error = %e, retry_in = ?delay, ticks = ticks.len(), "store write failed; retrying");
-                    self.stats.send_modify(|s| {
-                        s.retries += 1;
-                        s.last_error = Some(e.to_string());
+            let e = match result {
+                Err(e) if e.is_transient() => e,
+                other => return Ok(other),
+            };
+            tracing::warn!(error = %e, retry_in = ?delay, ticks = range.len(), "store write failed; retrying");
+            self.stats.send_modify(|s| {
+                s.retries += 1;
+                s.last_error = Some(e.to_string());
+            });
+            if stop.is_cancelled() {
+                let deadline = *gave_up_at.get_or_insert_with(|| {
+                    tokio::time::Instant::now()
+                        + Duration::from_millis(self.config.shutdown_grace_ms)
+                });
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(CollectorError::Unflushed {
+                        lost: range.len(),
+                        last_error: e.to_string(),
                     });
-                    if stop.is_cancelled() {
-                        let deadline = *gave_up_at.get_or_insert_with(|| {
-                            tokio::time::Instant::now()
-                                + Duration::from_millis(self.config.shutdown_grace_ms)
-                        });
-                        if tokio::time::Instant::now() >= deadline {
-                            return Err(CollectorError::Unflushed {
-                                lost: ticks.len(),
-                                last_error: e.to_string(),
-                            });
-                        }
-                    }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_millis(self.config.retry_max_ms));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "store write failed for good");
-                    self.stats
-                        .send_modify(|s| s.last_error = Some(e.to_string()));
-                    return Err(e.into());
                 }
             }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(self.config.retry_max_ms));
         }
     }
 
@@ -406,6 +481,122 @@ mod tests {
         let (tx, rx) = memory::channel(4);
         let handle = tokio::spawn(Collector::new(rx, store, fast(), everything()).run(None));
         tx.publish(tick(1)).await.unwrap();
+        assert!(matches!(
+            handle.await.unwrap(),
+            Err(CollectorError::Store(_))
+        ));
+    }
+
+    /// A store like a server's: it refuses any batch holding a tick of the
+    /// app "poison" (as InfluxDB refuses a point it cannot take), or, when
+    /// `refuse_all`, every batch.
+    #[derive(Clone, Default)]
+    struct PickyStore {
+        refuse_all: bool,
+        written: Arc<Mutex<Vec<Tick>>>,
+    }
+
+    impl TickWriter for PickyStore {
+        fn write(&mut self, ticks: &[Tick]) -> Result<WriteReport, StoreError> {
+            let poisoned = ticks
+                .iter()
+                .any(|t| t.apps.iter().any(|a| a.app == "poison"));
+            if self.refuse_all || poisoned {
+                return Err(StoreError::Http {
+                    url: "http://127.0.0.1:1".into(),
+                    status: 400,
+                    body: "partial write: field type conflict".into(),
+                });
+            }
+            self.written.lock().unwrap().extend_from_slice(ticks);
+            Ok(WriteReport {
+                ticks_written: ticks.len(),
+                ..Default::default()
+            })
+        }
+
+        fn prune_minutes(
+            &mut self,
+            _before: chrono::DateTime<chrono::Utc>,
+        ) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    fn poison(n: i64) -> Tick {
+        Tick::from_totals(
+            "h",
+            DateTime::from_timestamp(n * 60, 0).unwrap(),
+            60,
+            [("poison".to_string(), (1, 1))],
+        )
+    }
+
+    #[tokio::test]
+    async fn a_tick_the_store_refuses_is_set_aside_and_the_rest_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let letters = dir.path().join("rejected.ndjson");
+        let store = PickyStore::default();
+        let written = store.written.clone();
+        let (tx, rx) = memory::channel(256);
+        let rx = rx.with_dead_letters(letters.clone());
+        let config = CollectorConfig {
+            batch_max: 100,
+            linger_ms: 50,
+            ..fast()
+        };
+        let handle = tokio::spawn(Collector::new(rx, store, config, everything()).run(None));
+        for n in 1..=100 {
+            let t = if n == 37 || n == 81 {
+                poison(n)
+            } else {
+                tick(n)
+            };
+            tx.publish(t).await.unwrap();
+        }
+        drop(tx);
+        let (_, stats) = handle.await.unwrap().unwrap();
+        let stored: Vec<i64> = written
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|t| t.at.timestamp() / 60)
+            .collect();
+        assert_eq!(stored.len(), 98, "every other tick stored");
+        assert!(!stored.contains(&37) && !stored.contains(&81));
+        assert_eq!(stats.ticks_refused, 2);
+        assert_eq!(stats.ticks_written, 98);
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&letters)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("field type conflict"));
+        let back = Tick::from_json(lines[0]["tick"].as_str().unwrap()).unwrap();
+        assert_eq!(back.apps[0].app, "poison", "the tick itself is kept");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&letters).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "its owner's alone");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_that_refuses_every_tick_stops_the_collector() {
+        let store = PickyStore {
+            refuse_all: true,
+            ..PickyStore::default()
+        };
+        let (tx, rx) = memory::channel(16);
+        let handle = tokio::spawn(Collector::new(rx, store, fast(), everything()).run(None));
+        for n in 1..=5 {
+            tx.publish(tick(n)).await.unwrap();
+        }
         assert!(matches!(
             handle.await.unwrap(),
             Err(CollectorError::Store(_))

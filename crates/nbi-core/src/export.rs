@@ -8,7 +8,7 @@
 //! (3600 s).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{NaiveDate, SecondsFormat};
 use chrono_tz::Tz;
@@ -75,9 +75,12 @@ pub enum ExportError {
     },
 }
 
-/// Runs `write` into a file beside `path` (`path.partial`) and renames it
-/// to `path` once it is whole: a failed or cut export leaves no half file
-/// in its place, and none beside it.
+/// Runs `write` into a temporary file beside `path` (created exclusively,
+/// 0600: see [`crate::files::Replacement`]) and, once it is whole and
+/// synced, renames it over `path`: a failed or cut export leaves no half
+/// file in its place and none beside it, and a link planted there is never
+/// written through. Two exports to one file each write a whole file; the
+/// last one renamed stays.
 pub fn to_file<T, E: From<ExportError>>(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
@@ -88,22 +91,12 @@ pub fn to_file<T, E: From<ExportError>>(
             source,
         })
     };
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
-    let file = std::fs::File::create(&partial).map_err(file_error)?;
+    let file = crate::files::Replacement::begin(path).map_err(file_error)?;
     let mut out = std::io::BufWriter::new(file);
-    let result = write(&mut out)
-        .and_then(|r| out.flush().map(|()| r).map_err(file_error))
-        .and_then(|r| {
-            std::fs::rename(&partial, path)
-                .map(|()| r)
-                .map_err(file_error)
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
-    result
+    let written = write(&mut out)?;
+    let file = out.into_inner().map_err(|e| file_error(e.into_error()))?;
+    file.commit().map_err(file_error)?;
+    Ok(written)
 }
 
 /// Writes the export to `out` (buffer it: it is written row by row).
@@ -190,9 +183,10 @@ fn write_csv_rows(out: &mut csv::Writer<&mut dyn Write>, tick: &Tick) -> csv::Re
 }
 
 /// A name that a spreadsheet would run as a formula (a leading `=`, `+`,
-/// `-` or `@`) gets a quote mark in front, so it is shown as the name.
+/// `-`, `@`, tab or carriage return: OWASP's list) gets a quote mark in
+/// front, so it is shown as the name.
 fn spreadsheet_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.starts_with(['=', '+', '-', '@']) {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}").into()
     } else {
         s.into()
@@ -202,6 +196,19 @@ fn spreadsheet_safe(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_formula_start_is_quoted() {
+        for bad in ["=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert!(spreadsheet_safe(bad).starts_with('\''), "{bad:?}");
+        }
+        assert_eq!(spreadsheet_safe("Google Chrome"), "Google Chrome");
+        assert_eq!(
+            spreadsheet_safe(" =1"),
+            " =1",
+            "not a formula to a spreadsheet"
+        );
+    }
     use crate::store::sqlite::SqliteStore;
     use crate::store::TickWriter;
     use chrono::{TimeZone, Utc};

@@ -12,6 +12,28 @@ pub fn compact(n: u64) -> String {
     scaled(n, ["B", "K", "M", "G", "T", "P"], "")
 }
 
+/// `text` cut to at most `max` characters, with "…" where it was cut: what
+/// a log line or a notification quotes of something it did not write (a
+/// 5 MB field of a bad message is not echoed whole).
+pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+    }
+}
+
+/// A span of time as people say it: "3 d 4 h", "2 h 5 min", "40 s".
+pub fn duration(d: chrono::Duration) -> String {
+    let s = d.num_seconds().unsigned_abs();
+    let (days, hours, minutes) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
 /// `n` in steps of 1000 with one decimal below 10 of a unit, `sep` before it.
 fn scaled(n: u64, units: [&str; 6], sep: &str) -> String {
     let mut v = n as f64;
@@ -66,6 +88,21 @@ impl From<DataSize> for u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spans_of_time_read_as_people_say_them() {
+        let d = chrono::Duration::seconds;
+        assert_eq!(super::duration(d(40)), "40 s");
+        assert_eq!(super::duration(d(125 * 60)), "2 h 5 min");
+        assert_eq!(super::duration(d(120 * 86_400 + 3 * 3600)), "120 d 3 h");
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_character() {
+        assert_eq!(super::cut("abc", 3), "abc");
+        assert_eq!(super::cut("abcd", 3), "abc…");
+        assert_eq!(super::cut("ééé", 2), "éé…");
+    }
+
     #[test]
     fn human_bytes() {
         assert_eq!(super::bytes(0), "0 B");

@@ -5,14 +5,17 @@
 
 pub mod app;
 pub mod bus;
+pub mod clock;
 pub mod collector;
 pub mod config;
 pub mod counting;
 pub mod evaluation;
 pub mod export;
+pub mod files;
 pub mod history;
 pub mod human;
 pub mod intel;
+pub mod lines;
 pub mod notify;
 pub mod paths;
 pub mod plan;

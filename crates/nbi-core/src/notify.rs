@@ -79,9 +79,45 @@ fn build(notice: &Notice) -> notify_rust::Notification {
     let mut n = notify_rust::Notification::new();
     n.appname(APP_NAME)
         .summary(&notice.title)
-        .body(&notice.body)
+        .body(&body_text(&notice.body))
         .timeout(notify_rust::Timeout::Milliseconds(15_000));
     #[cfg(all(unix, not(target_os = "macos")))]
     n.hint(notify_rust::Hint::Category("network".to_string()));
     n
+}
+
+/// The body as the platform shows it. The desktop notification
+/// specification lets servers read the body as markup (`<b>`, `<a href>`,
+/// `&amp;`): an app's name is text, so on Linux `&`, `<` and `>` are
+/// escaped (macOS shows the body as plain text already). Long bodies are
+/// cut: a name of a kilobyte is no notification.
+pub fn body_text(body: &str) -> String {
+    let cut = crate::human::cut(body, MAX_BODY);
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        cut.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    } else {
+        cut.into_owned()
+    }
+}
+
+/// Characters of a notification's body at most.
+const MAX_BODY: usize = 400;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_an_app_name_is_shown_as_text() {
+        let body = body_text("Tue 14 Jul: <b>Evil</b> & <a href=\"x\">co</a> 03:00–04:00, 2 GB");
+        if cfg!(all(unix, not(target_os = "macos"))) {
+            assert_eq!(
+                body,
+                "Tue 14 Jul: &lt;b&gt;Evil&lt;/b&gt; &amp; &lt;a href=\"x\"&gt;co&lt;/a&gt; 03:00–04:00, 2 GB"
+            );
+        }
+        assert!(body_text(&"x".repeat(5000)).chars().count() <= MAX_BODY + 1);
+    }
 }

@@ -200,12 +200,8 @@ impl PlanAlerts {
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec(self).map_err(std::io::Error::other)?,
-        )?;
-        std::fs::rename(tmp, path)
+        let bytes = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        crate::files::write_atomic(path, &bytes)
     }
 
     /// The notification `usage` calls for now, if any, recorded as sent: a

@@ -66,6 +66,8 @@ use crate::store::connections::{Opener, Readers, Stores, Writer};
 /// before any other thread exists (it may set an environment variable).
 pub fn init_process() {
     crate::intel::use_one_math_thread();
+    // What nbi writes is its owner's alone, whatever the umask it got.
+    crate::files::restrict_umask();
 }
 
 /// Which store a run writes to and reads from.
@@ -425,7 +427,7 @@ impl Runtime {
         };
         let report = match run.bus {
             BusKind::Memory => {
-                let (publisher, subscriber) = memory::channel(self.config.collector.bus_capacity);
+                let (publisher, subscriber) = self.memory_bus();
                 parts
                     .run(
                         publisher,
@@ -561,6 +563,14 @@ impl Runtime {
         _shutdown: CancellationToken,
     ) -> Result<(), RuntimeError> {
         Err(kafka_unavailable())
+    }
+
+    /// The in-process bus, its refused ticks set aside beside the database
+    /// (`<db>.rejected.ndjson`).
+    pub fn memory_bus(&self) -> (memory::MemoryPublisher, memory::MemorySubscriber) {
+        let (publisher, subscriber) = memory::channel(self.config.collector.bus_capacity);
+        let rejected = status::beside_db(self.db(), ".rejected.ndjson");
+        (publisher, subscriber.with_dead_letters(rejected))
     }
 
     /// Stores what `subscriber` delivers until it closes (stdin's end) or

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::intel::record::Judging;
+use crate::clock::PacedClock;
+use crate::intel::record::Keeper;
 use crate::intel::verdict::{Status, Verdict};
 use crate::intel::{judge_and_store, judge_so_far, store_failure, IntelConfig, IntelError};
 use crate::store::connections::Stores;
@@ -76,7 +77,7 @@ impl SameDay {
         let Some(file) = file else { return };
         let written = serde_json::to_vec(self)
             .map_err(std::io::Error::other)
-            .and_then(|b| std::fs::write(file, b));
+            .and_then(|b| crate::files::write_atomic(file, &b));
         if let Err(e) = written {
             tracing::warn!(file = %file.display(), error = %e, "could not remember today's notice");
         }
@@ -108,7 +109,9 @@ impl Nightly {
     }
 
     /// The days due at `now` and not yet judged, oldest first: those after
-    /// the latest judged day (within `max_catch_up`).
+    /// the latest judged day (within `max_catch_up`), up to the day before
+    /// the newest tick stored (a clock set ahead judges no day that has not
+    /// happened).
     pub fn pending<S: UsageQuery + VerdictStore + ?Sized>(
         &self,
         store: &S,
@@ -118,6 +121,13 @@ impl Nightly {
         let mut last = today.pred_opt().unwrap_or(today);
         if self.due(last)? > now {
             last = last.pred_opt().unwrap_or(last);
+        }
+        // A day is over when a tick after it is stored: never judge a day
+        // the store has no later tick for (a clock set ahead, or a day
+        // still going on where the watcher's own clock is behind).
+        if let Some(newest) = store.summary()?.last_tick {
+            let newest_day = newest.with_timezone(&self.tz).date_naive();
+            last = last.min(newest_day.pred_opt().unwrap_or(newest_day));
         }
         let first = last - Duration::days(i64::from(self.max_catch_up));
         let judged = store.verdicts(&self.host, first, last)?;
@@ -138,7 +148,7 @@ impl Nightly {
     /// Judges every pending day and stores the verdicts. A day that fails
     /// for good is stored as failed, with its reason, and the next is
     /// judged; a passing fault ends the round (see [`Round::deferred`]).
-    pub fn catch_up<J: Judging + ?Sized>(&self, store: &mut J, now: DateTime<Utc>) -> Round {
+    pub fn catch_up<J: Keeper + ?Sized>(&self, store: &mut J, now: DateTime<Utc>) -> Round {
         let mut round = Round::default();
         let days = match self.pending(store.reader(), now) {
             Ok(d) => d,
@@ -215,20 +225,21 @@ impl Nightly {
     {
         let mut wait = POLL;
         let mut memory = SameDay::load(self.same_day_file.as_deref());
+        // A wall clock set ahead is not followed further than time passes.
+        let mut clock = PacedClock::new();
         loop {
             let this = self.clone();
             let stores = stores.clone();
             let mut mem = memory.clone();
+            let now = clock.now();
             let round = tokio::task::spawn_blocking(move || -> (Round, SameDay) {
                 let round = match stores.lend() {
                     Ok(mut loan) => {
-                        let mut round = this.catch_up(&mut loan, Utc::now());
+                        let mut round = this.catch_up(&mut loan, now);
                         if round.deferred.is_none() {
-                            round.verdicts.extend(this.check_so_far(
-                                loan.reader(),
-                                Utc::now(),
-                                &mut mem,
-                            ));
+                            round
+                                .verdicts
+                                .extend(this.check_so_far(loan.reader(), now, &mut mem));
                         }
                         round
                     }
@@ -375,6 +386,13 @@ mod tests {
         // A restart remembers it; the next day starts afresh.
         let mut restarted = SameDay::load(n.same_day_file.as_deref());
         assert_eq!(restarted.notified, Some(today));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let file = n.same_day_file.as_deref().unwrap();
+            let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "its owner's alone");
+        }
         assert!(n.check_so_far(&s, at(6, 10), &mut restarted).is_none());
         assert_eq!(
             n.pending(&s, at(6, 10)).unwrap(),
@@ -397,6 +415,9 @@ mod tests {
             s.write(&gen.day_ticks("demo", day, n.tz, None)).unwrap();
             day = day.succ_opt().unwrap();
         }
+        // The watcher runs on: today's ticks so far.
+        s.write(&gen.day_ticks("demo", day, n.tz, Some(now)))
+            .unwrap();
         let sat = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
         judge_and_store(&mut s, "demo", sat, n.tz, &n.config, now).unwrap();
         assert_eq!(
@@ -420,7 +441,15 @@ mod tests {
         let early: DateTime<Utc> = "2026-07-15T22:05:00Z".parse().unwrap();
         assert!(n.pending(&s, early).unwrap().is_empty());
         let late: DateTime<Utc> = "2026-07-15T22:15:00Z".parse().unwrap();
-        assert_eq!(n.pending(&s, late).unwrap(), vec![sat + Duration::days(4)]);
+        // No tick after 15 Jul stored (the laptop went off, or a clock set
+        // ahead): that day is not judged until there is.
+        let wed = sat + Duration::days(4);
+        s.write(&gen.day_ticks("demo", wed, n.tz, None)).unwrap();
+        assert!(n.pending(&s, late).unwrap().is_empty());
+        let thu = wed + Duration::days(1);
+        s.write(&gen.day_ticks("demo", thu, n.tz, Some(late)))
+            .unwrap();
+        assert_eq!(n.pending(&s, late).unwrap(), vec![wed]);
     }
 
     /// The SQLite store, with the reads that judge one day failing: for
@@ -533,6 +562,9 @@ mod tests {
             day = day.succ_opt().unwrap();
         }
         let now: DateTime<Utc> = "2026-07-15T06:00:00Z".parse().unwrap();
+        // The watcher runs on: today's ticks so far.
+        s.write(&gen.day_ticks("demo", now.date_naive(), n.tz, Some(now)))
+            .unwrap();
         let sat = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
         judge_and_store(&mut s, "demo", sat, n.tz, &n.config, now).unwrap();
         let store = Faulty {

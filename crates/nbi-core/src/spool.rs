@@ -113,7 +113,8 @@ impl Spool {
     /// Opens (or creates) the spool in `options.dir`.
     pub fn open(options: SpoolOptions) -> Result<Spool, SpoolError> {
         let dir = options.dir.clone();
-        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        crate::files::create_dir_private(&dir).map_err(io(&dir))?;
+        crate::files::tighten(&dir);
         let mut ids = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io(&dir))? {
             let path = entry.map_err(io(&dir))?.path();
@@ -129,6 +130,7 @@ impl Spool {
             }
         }
         ids.sort_unstable();
+        crate::files::tighten(&dir.join(CURSOR_FILE));
         let cursor = read_cursor(&dir);
         let mut segments = VecDeque::new();
         let mut damaged = 0;
@@ -139,13 +141,14 @@ impl Spool {
                 let _ = fs::remove_file(segment_path(&dir, id));
                 continue;
             }
+            crate::files::tighten(&segment_path(&dir, id));
             let (len, records, bad) = scan_segment(&dir, id, Some(id) == last)?;
             damaged += bad;
             segments.push_back(Segment { id, len, records });
         }
         if segments.is_empty() {
             let id = cursor.map_or(1, |c| c.segment.max(1));
-            File::create(segment_path(&dir, id)).map_err(io(&dir))?;
+            crate::files::open_append(&segment_path(&dir, id)).map_err(io(&dir))?;
             segments.push_back(Segment {
                 id,
                 len: 0,
@@ -343,11 +346,7 @@ impl Spool {
         self.sync()?;
         let id = self.segments.back().map_or(1, |s| s.id + 1);
         let path = segment_path(&self.options.dir, id);
-        self.writer = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
+        self.writer = crate::files::open_append(&path).map_err(io(&path))?;
         self.segments.push_back(Segment {
             id,
             len: 0,
@@ -525,10 +524,9 @@ fn read_cursor(dir: &Path) -> Option<Position> {
 /// Written to a temporary file and renamed: a crash leaves the old cursor or
 /// the new one, and an old cursor only means a few ticks are sent again.
 fn write_cursor(dir: &Path, cursor: Position) -> Result<(), SpoolError> {
-    let tmp = dir.join("cursor.tmp");
-    fs::write(&tmp, format!("{} {}\n", cursor.segment, cursor.offset)).map_err(io(&tmp))?;
     let path = dir.join(CURSOR_FILE);
-    fs::rename(&tmp, &path).map_err(io(&path))
+    let text = format!("{} {}\n", cursor.segment, cursor.offset);
+    crate::files::write_atomic(&path, text.as_bytes()).map_err(io(&path))
 }
 
 #[cfg(test)]

@@ -79,12 +79,18 @@ impl Tick {
         h
     }
 
+    /// Bytes in of every app (saturating: it never wraps).
     pub fn total_in(&self) -> u64 {
-        self.apps.iter().map(|a| a.bytes_in).sum()
+        self.apps
+            .iter()
+            .fold(0, |t, a| t.saturating_add(a.bytes_in))
     }
 
+    /// Bytes out of every app (saturating).
     pub fn total_out(&self) -> u64 {
-        self.apps.iter().map(|a| a.bytes_out).sum()
+        self.apps
+            .iter()
+            .fold(0, |t, a| t.saturating_add(a.bytes_out))
     }
 
     /// The message JSON of the design (a superset of the original project's
@@ -95,19 +101,20 @@ impl Tick {
             host: Some(self.host.clone()),
             timestamp: self.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             interval_s: Some(self.interval_s),
-            app_usage: self
-                .apps
-                .iter()
-                .map(|a| {
-                    (
-                        a.app.clone(),
-                        WireUsage {
-                            bytes_in: a.bytes_in,
-                            bytes_out: a.bytes_out,
-                        },
-                    )
-                })
-                .collect(),
+            app_usage: AppUsageMap(
+                self.apps
+                    .iter()
+                    .map(|a| {
+                        (
+                            a.app.clone(),
+                            WireUsage {
+                                bytes_in: a.bytes_in,
+                                bytes_out: a.bytes_out,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
         };
         // Serialising plain strings and integers cannot fail.
         serde_json::to_string(&msg).unwrap_or_default()
@@ -135,8 +142,11 @@ impl Tick {
         zone: &Z,
         near: Option<DateTime<Utc>>,
     ) -> Result<Tick, TickParseError> {
-        let msg: WireMessage =
-            serde_json::from_str(text).map_err(|e| TickParseError::Json(e.to_string()))?;
+        if text.len() > bounds::MAX_LINE_BYTES {
+            return Err(TickParseError::TooLong(text.len()));
+        }
+        let msg: WireMessage = serde_json::from_str(text)
+            .map_err(|e| TickParseError::Json(crate::human::cut(&e.to_string(), 200).into()))?;
         if let Some(v) = msg.schema {
             if v > SCHEMA_VERSION {
                 return Err(TickParseError::Schema(v));
@@ -144,22 +154,103 @@ impl Tick {
         }
         let at = parse_timestamp_near(&msg.timestamp, zone, near)?;
         let interval_s = msg.interval_s.unwrap_or(60);
-        if interval_s == 0 {
-            return Err(TickParseError::Interval);
-        }
         let host = msg.host.unwrap_or_else(|| DEFAULT_HOST.to_string());
-        if host.is_empty() {
-            return Err(TickParseError::Host);
-        }
-        Ok(Tick::from_totals(
+        let tick = Tick {
             host,
             at,
             interval_s,
-            msg.app_usage
-                .into_iter()
+            apps: Vec::new(),
+        };
+        tick.check_head()?;
+        let apps = msg.app_usage.0;
+        for (app, usage) in &apps {
+            tick.check_app(app, usage.bytes_in, usage.bytes_out)?;
+        }
+        Ok(Tick::from_totals(
+            tick.host,
+            at,
+            interval_s,
+            apps.into_iter()
                 .map(|(k, v)| (k, (v.bytes_in, v.bytes_out))),
         ))
     }
+
+    /// Checks the tick against [`bounds`]: its time, interval and host, and
+    /// each app's name and counts. Every way ticks come in from outside
+    /// (a message, a file, a broker) passes through this.
+    ///
+    /// # Errors
+    /// The first bound broken, naming it.
+    pub fn check(&self) -> Result<(), TickParseError> {
+        self.check_head()?;
+        if self.apps.len() > bounds::MAX_APPS {
+            return Err(TickParseError::TooManyApps(self.apps.len()));
+        }
+        for a in &self.apps {
+            self.check_app(&a.app, a.bytes_in, a.bytes_out)?;
+        }
+        Ok(())
+    }
+
+    fn check_head(&self) -> Result<(), TickParseError> {
+        let ts = self.at.timestamp();
+        if !(bounds::FIRST_TS..bounds::END_TS).contains(&ts) {
+            return Err(TickParseError::OutOfRange(self.at.to_rfc3339()));
+        }
+        if self.interval_s == 0 || self.interval_s > bounds::MAX_INTERVAL_S {
+            return Err(TickParseError::Interval(self.interval_s));
+        }
+        if self.host.is_empty() {
+            return Err(TickParseError::Host);
+        }
+        if self.host.len() > bounds::MAX_NAME_BYTES {
+            return Err(TickParseError::Name {
+                what: "host",
+                bytes: self.host.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_app(&self, app: &str, bytes_in: u64, bytes_out: u64) -> Result<(), TickParseError> {
+        if app.is_empty() {
+            return Err(TickParseError::EmptyApp);
+        }
+        if app.len() > bounds::MAX_NAME_BYTES {
+            return Err(TickParseError::Name {
+                what: "app",
+                bytes: app.len(),
+            });
+        }
+        let most = u64::from(self.interval_s).saturating_mul(bounds::MAX_BYTES_PER_SECOND);
+        if bytes_in.max(bytes_out) > most {
+            return Err(TickParseError::Count {
+                app: crate::human::cut(app, 60).into(),
+                bytes: bytes_in.max(bytes_out),
+                interval_s: self.interval_s,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What a tick may hold: beyond any of these a message is refused, with
+/// an error naming what is wrong, and the messages around it are kept.
+pub mod bounds {
+    /// The earliest interval start: 1970-01-01T00:00:00Z.
+    pub const FIRST_TS: i64 = 0;
+    /// Interval starts are before 2200-01-01T00:00:00Z.
+    pub const END_TS: i64 = 7_258_118_400;
+    /// The longest interval: a day.
+    pub const MAX_INTERVAL_S: u32 = 86_400;
+    /// The longest app or host name, in bytes.
+    pub const MAX_NAME_BYTES: usize = 1024;
+    /// The most apps in one tick.
+    pub const MAX_APPS: usize = 100_000;
+    /// No link moves more, each way: 100 GB/s (800 Gbit/s).
+    pub const MAX_BYTES_PER_SECOND: u64 = 100_000_000_000;
+    /// The longest line read as a message or a row, in bytes.
+    pub const MAX_LINE_BYTES: usize = 16 << 20;
 }
 
 /// The host of original-format messages, which carry none.
@@ -174,10 +265,26 @@ pub enum TickParseError {
     Schema(u32),
     #[error("timestamp {0:?} is neither RFC 3339 nor an ISO 8601 local date-time")]
     Timestamp(String),
-    #[error("interval_s must be at least 1")]
-    Interval,
+    #[error("timestamp {0} is outside 1970–2199")]
+    OutOfRange(String),
+    #[error("interval_s must be 1 to {max}, found {0}", max = bounds::MAX_INTERVAL_S)]
+    Interval(u32),
     #[error("host must not be empty")]
     Host,
+    #[error("an app name must not be empty")]
+    EmptyApp,
+    #[error("{what} name of {bytes} bytes (at most {max})", max = bounds::MAX_NAME_BYTES)]
+    Name { what: &'static str, bytes: usize },
+    #[error("{0} apps in one tick (at most {max})", max = bounds::MAX_APPS)]
+    TooManyApps(usize),
+    #[error("app {app:?} moved {bytes} bytes in {interval_s} s: more than any link can")]
+    Count {
+        app: String,
+        bytes: u64,
+        interval_s: u32,
+    },
+    #[error("a line of {0} bytes (at most {max})", max = bounds::MAX_LINE_BYTES)]
+    TooLong(usize),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -189,7 +296,61 @@ struct WireMessage {
     timestamp: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     interval_s: Option<u32>,
-    app_usage: BTreeMap<String, WireUsage>,
+    app_usage: AppUsageMap,
+}
+
+/// The `app_usage` object: its apps in order, each once (a message that
+/// names an app twice is refused rather than one of them silently kept),
+/// at most [`bounds::MAX_APPS`].
+#[derive(Default)]
+struct AppUsageMap(Vec<(String, WireUsage)>);
+
+impl Serialize for AppUsageMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for AppUsageMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AppUsageMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of apps and their bytes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AppUsageMap, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut apps = Vec::new();
+                while let Some(app) = map.next_key::<String>()? {
+                    if apps.len() == bounds::MAX_APPS {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {} apps in one tick",
+                            bounds::MAX_APPS
+                        )));
+                    }
+                    if !seen.insert(app.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "app {:?} appears twice",
+                            crate::human::cut(&app, 60)
+                        )));
+                    }
+                    let usage: WireUsage = map.next_value()?;
+                    apps.push((app, usage));
+                }
+                Ok(AppUsageMap(apps))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -228,7 +389,7 @@ pub fn parse_timestamp_near<Z: TimeZone>(
     }
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
-        .map_err(|_| TickParseError::Timestamp(text.to_string()))?;
+        .map_err(|_| TickParseError::Timestamp(crate::human::cut(text, 60).into()))?;
     let found = match zone.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         chrono::LocalResult::Ambiguous(a, b) => {
@@ -245,7 +406,7 @@ pub fn parse_timestamp_near<Z: TimeZone>(
         }
         chrono::LocalResult::None => None,
     };
-    found.ok_or_else(|| TickParseError::Timestamp(text.to_string()))
+    found.ok_or_else(|| TickParseError::Timestamp(crate::human::cut(text, 60).into()))
 }
 
 /// Reads tick messages in order, keeping for each host the time of its last
@@ -405,5 +566,92 @@ mod tests {
         ] {
             assert!(Tick::from_json(bad).is_err(), "{bad:?} should not parse");
         }
+    }
+
+    #[test]
+    fn messages_beyond_the_bounds_are_refused_naming_what_is_wrong() {
+        let msg = |ts: &str, interval: u32, host: &str, apps: &str| {
+            format!(
+                r#"{{"schema":1,"host":"{host}","timestamp":"{ts}","interval_s":{interval},"app_usage":{{{apps}}}}}"#
+            )
+        };
+        let ok = r#""Slack":{"in":5,"out":7}"#;
+        let long = "x".repeat(bounds::MAX_NAME_BYTES + 1);
+        let most = 60 * bounds::MAX_BYTES_PER_SECOND;
+        let cases = [
+            (
+                msg("1969-12-31T23:59:00Z", 60, "h", ok),
+                "outside 1970–2199",
+            ),
+            (
+                msg("2200-01-01T00:00:00Z", 60, "h", ok),
+                "outside 1970–2199",
+            ),
+            (
+                msg("2026-07-11T14:23:00Z", 86_401, "h", ok),
+                "interval_s must be 1 to 86400",
+            ),
+            (
+                msg("2026-07-11T14:23:00Z", 60, &long, ok),
+                "host name of 1025 bytes",
+            ),
+            (
+                msg(
+                    "2026-07-11T14:23:00Z",
+                    60,
+                    "h",
+                    &format!(r#""{long}":{{"in":1,"out":1}}"#),
+                ),
+                "app name of 1025 bytes",
+            ),
+            (
+                msg(
+                    "2026-07-11T14:23:00Z",
+                    60,
+                    "h",
+                    r#""Slack":{"in":1,"out":1},"Slack":{"in":2,"out":2}"#,
+                ),
+                "\"Slack\" appears twice",
+            ),
+            (
+                msg(
+                    "2026-07-11T14:23:00Z",
+                    60,
+                    "h",
+                    &format!(r#""Slack":{{"in":{},"out":0}}"#, most + 1),
+                ),
+                "more than any link can",
+            ),
+            (
+                msg("2026-07-11T14:23:00Z", 60, "h", r#""":{"in":1,"out":1}"#),
+                "must not be empty",
+            ),
+        ];
+        for (text, says) in &cases {
+            let e = Tick::from_json(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{e:?} should say {says:?}");
+            assert!(
+                e.len() < 400,
+                "an error quotes little of its input: {} bytes",
+                e.len()
+            );
+        }
+        // Just inside every bound: a tick.
+        let name = "y".repeat(bounds::MAX_NAME_BYTES);
+        let edge = msg(
+            "2199-12-31T23:59:00Z",
+            bounds::MAX_INTERVAL_S,
+            &name,
+            &format!(
+                r#""{name}":{{"in":{},"out":0}}"#,
+                u64::from(bounds::MAX_INTERVAL_S) * bounds::MAX_BYTES_PER_SECOND
+            ),
+        );
+        assert!(Tick::from_json(&edge).is_ok());
+        let too_long = " ".repeat(bounds::MAX_LINE_BYTES + 1);
+        assert!(matches!(
+            Tick::from_json(&too_long),
+            Err(TickParseError::TooLong(_))
+        ));
     }
 }

@@ -377,7 +377,7 @@ mod tests {
         let other = &c.apps[5];
         assert_eq!((other.total_in, other.total_out), (3000, 1));
         assert_eq!(other.bytes_in.len(), 288);
-        let all: u64 = c.apps.iter().map(|a| a.total_in).sum();
+        let all: u64 = c.apps.iter().fold(0, |t, a| t.saturating_add(a.total_in));
         assert_eq!(all, 28_000 + 600);
         // Another day: no now, no apps.
         let before = day_curve(&s, "h", day - Duration::days(1), berlin(), 1, now).unwrap();

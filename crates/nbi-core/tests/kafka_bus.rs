@@ -13,7 +13,7 @@ use nbi_core::collector::{Collector, CollectorConfig};
 use nbi_core::config::KafkaConfig;
 use nbi_core::counting::CountingPolicy;
 use nbi_core::store::sqlite::SqliteStore;
-use nbi_core::store::{HostFilter, Store};
+use nbi_core::store::{HostFilter, Store, UsageQuery};
 use nbi_core::tick::Tick;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -520,4 +520,165 @@ async fn a_stop_in_the_middle_of_a_batch_stores_and_commits_it() {
     assert_eq!(stored(&store, &host), expected(&all));
     stop_sending.cancel();
     sender.join().await.unwrap();
+}
+
+/// A point InfluxDB refuses (here: older than the database's retention, as
+/// a message from a far-off clock is) must not stop collection: it goes to
+/// the dead-letter topic with InfluxDB's reason, the rest are stored and
+/// committed, and the collector goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_poisoned_message_among_a_thousand_is_set_aside_and_the_rest_stored() {
+    use nbi_core::store::influx::InfluxStore;
+    use support::services::Influx;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = Broker::start(&dir.path().join("broker")) else {
+        return;
+    };
+    let Some(influx) = Influx::start(&dir.path().join("influxdb")) else {
+        return;
+    };
+    let created = std::process::Command::new("curl")
+        .args([
+            "-fsS",
+            "-XPOST",
+            "--data-urlencode",
+            "q=CREATE DATABASE nbi WITH DURATION 30d",
+        ])
+        .arg(format!("{}/query", influx.url()))
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let s = settings(&broker, "poisoned");
+    kafka::ensure_topics(&s).await.unwrap();
+    let producer = raw_producer(&broker).await;
+    // A day ago, whatever today is: inside the retention.
+    let start = Utc::now() - chrono::Duration::days(1);
+    let start = DateTime::from_timestamp(start.timestamp() / 60 * 60, 0).unwrap();
+    let good = |i: i64| {
+        Tick::from_totals(
+            "lab",
+            start + chrono::Duration::minutes(i),
+            60,
+            [("Slack".to_string(), (1000 + i as u64, 7))],
+        )
+    };
+    let poison = Tick::from_totals(
+        "lab",
+        Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
+        60,
+        [("Slack".to_string(), (5, 5))],
+    );
+    let mut sent = Vec::new();
+    for i in 0..1000 {
+        let t = if i == 500 { poison.clone() } else { good(i) };
+        let json = t.to_json();
+        producer
+            .send(
+                FutureRecord::to(&s.topic).key("lab").payload(&json),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("sent");
+        if i != 500 {
+            sent.push(t);
+        }
+    }
+    let config = nbi_core::store::InfluxDbConfig {
+        url: influx.url(),
+        database: "nbi".into(),
+        ..nbi_core::store::InfluxDbConfig::default()
+    };
+    let store = InfluxStore::new(&config, None);
+    let sub = KafkaSubscriber::connect(s.clone(), chrono_tz::UTC)
+        .await
+        .expect("subscriber");
+    let collector = Collector::new(
+        sub,
+        store,
+        CollectorConfig {
+            linger_ms: 200,
+            ..CollectorConfig::default()
+        },
+        std::sync::Arc::new(CountingPolicy::count_everything()),
+    );
+    let stats = collector.stats();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(collector.run(Some(stop.clone())));
+    let handled = |want: u64| {
+        let mut stats = stats.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(120), async {
+                loop {
+                    let s = stats.borrow_and_update().clone();
+                    if s.ticks_handled() + s.ticks_refused >= want {
+                        return s;
+                    }
+                    stats.changed().await.expect("the collector runs");
+                }
+            })
+            .await
+            .expect("the ticks were handled")
+        }
+    };
+    let after = handled(1000).await;
+    assert_eq!(after.ticks_refused, 1, "{after:?}");
+    assert_eq!(after.ticks_handled(), 999, "{after:?}");
+    assert!(!task.is_finished(), "the collector goes on");
+
+    // The dead letter: the poisoned tick, with InfluxDB's reason.
+    let dlq: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", "dlq-reader")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(&s.dlq_topic(), 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    dlq.assign(&tpl).unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(60), dlq.recv())
+        .await
+        .expect("a dead letter")
+        .expect("message");
+    let reason = msg
+        .headers()
+        .and_then(|h| h.iter().find(|h| h.key == DLQ_REASON_HEADER))
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .expect("the reason header");
+    assert!(reason.contains("retention"), "{reason}");
+    let letter = Tick::from_json(std::str::from_utf8(msg.payload().unwrap()).unwrap()).unwrap();
+    assert_eq!(letter, poison);
+
+    // The other 999, exactly, and the collector still takes more.
+    let more = good(1000);
+    producer
+        .send(
+            FutureRecord::to(&s.topic)
+                .key("lab")
+                .payload(&more.to_json()),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("sent");
+    sent.push(more);
+    handled(1001).await;
+    stop.cancel();
+    let (store, _) = task.await.expect("join").expect("collector");
+    let got = {
+        let mut m = BTreeMap::new();
+        let from = start.date_naive().pred_opt().unwrap();
+        let to = start.date_naive() + chrono::Duration::days(2);
+        for r in store
+            .hourly(&HostFilter::One("lab".into()), from, to, chrono_tz::UTC)
+            .expect("hourly")
+        {
+            let e = m
+                .entry(("lab".to_string(), r.app.clone()))
+                .or_insert((0, 0));
+            e.0 += r.bytes_in;
+            e.1 += r.bytes_out;
+        }
+        m
+    };
+    assert_eq!(got, expected(&sent));
 }

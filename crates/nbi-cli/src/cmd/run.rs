@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use nbi_core::bus::{memory, BusError, Publisher};
+use nbi_core::bus::{BusError, Publisher};
+use nbi_core::lines::{LineReader, ReadEvent};
 use nbi_core::runtime::upkeep::{self, Upkeep};
 use nbi_core::runtime::{Controls, Judging, Run, WatchSink};
-use nbi_core::tick::TickDecoder;
+use nbi_core::tick::{bounds, TickDecoder};
 use nbi_core::Tick;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -104,28 +105,40 @@ pub async fn collect(global: &Global, args: CollectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     // NDJSON on stdin, through the in-process bus.
-    let (publisher, subscriber) = memory::channel(ctx.config.collector.bus_capacity);
+    let (publisher, subscriber) = ctx.rt.memory_bus();
     let collecting = {
         let rt = ctx.rt.clone();
         tokio::spawn(async move { rt.collect(subscriber, None).await })
     };
-    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    // Lines of bounded length; one that is too long or not UTF-8 is
+    // skipped with its number, like one that is not a tick.
+    let mut lines = LineReader::new(tokio::io::stdin(), bounds::MAX_LINE_BYTES);
     let (mut line_no, mut bad) = (0u64, 0u64);
     // Naive (original-format) times are the watcher's local time: the zone
     // of the configuration, in order across a fall-back's repeated hour.
     let mut decoder = TickDecoder::new(ctx.tz);
     loop {
-        let line = tokio::select! {
+        let event = tokio::select! {
             _ = shutdown.cancelled() => break,
-            l = lines.next_line() => l.context("reading ticks from stdin")?,
+            e = lines.next() => e.context("reading ticks from stdin")?,
         };
-        let Some(line) = line else { break };
+        let line = match event {
+            ReadEvent::Eof => break,
+            ReadEvent::TooLong => Err(format!(
+                "a line longer than {} bytes",
+                bounds::MAX_LINE_BYTES
+            )),
+            ReadEvent::Line => std::str::from_utf8(lines.line())
+                .map_err(|_| "a line that is not UTF-8 text".to_string()),
+        };
         line_no += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match decoder.decode(&line, None) {
-            Ok(tick) => publisher.publish(tick).await?,
+        let decoded = line.and_then(|l| match l.trim().is_empty() {
+            true => Ok(None),
+            false => decoder.decode(l, None).map(Some).map_err(|e| e.to_string()),
+        });
+        match decoded {
+            Ok(Some(tick)) => publisher.publish(tick).await?,
+            Ok(None) => {}
             Err(e) => {
                 bad += 1;
                 tracing::warn!("stdin line {line_no}: skipping, not a tick: {e}");

@@ -605,6 +605,16 @@ struct Client {
     dlq: FutureProducer,
 }
 
+/// A message set aside, and why.
+struct Letter<'a> {
+    key: Option<&'a [u8]>,
+    /// `None`: the message had no value at all.
+    payload: Option<&'a [u8]>,
+    reason: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
 impl KafkaSubscriber {
     /// Naive timestamps of original-format messages are read in `zone`.
     pub fn new(settings: KafkaConfig, zone: Tz) -> KafkaSubscriber {
@@ -692,17 +702,30 @@ impl KafkaSubscriber {
             "not a tick: moved to {}",
             self.settings.dlq_topic()
         );
+        let letter = Letter {
+            key: msg.key(),
+            payload: msg.payload(),
+            reason,
+            partition: msg.partition(),
+            offset: msg.offset(),
+        };
+        self.send_letter(dlq_producer, &letter).await;
+    }
+
+    /// Writes `letter` to the dead-letter topic, with its reason and where
+    /// it came from in headers, retrying until the broker has it.
+    async fn send_letter(&mut self, dlq_producer: &FutureProducer, letter: &Letter<'_>) {
         let dlq = self.settings.dlq_topic();
-        let partition = msg.partition().to_string();
-        let offset = msg.offset().to_string();
+        let partition = letter.partition.to_string();
+        let offset = letter.offset.to_string();
         let headers = OwnedHeaders::new()
             .insert(Header {
                 key: DLQ_REASON_HEADER,
-                value: Some(reason),
+                value: Some(letter.reason),
             })
             .insert(Header {
                 key: "nbi-topic",
-                value: Some(msg.topic()),
+                value: Some(&self.settings.topic),
             })
             .insert(Header {
                 key: "nbi-partition",
@@ -716,10 +739,10 @@ impl KafkaSubscriber {
         loop {
             let mut record: FutureRecord<'_, [u8], [u8]> =
                 FutureRecord::to(&dlq).headers(headers.clone());
-            if let Some(k) = msg.key() {
+            if let Some(k) = letter.key {
                 record = record.key(k);
             }
-            if let Some(p) = msg.payload() {
+            if let Some(p) = letter.payload {
                 record = record.payload(p);
             }
             match dlq_producer.send(record, Duration::from_secs(10)).await {
@@ -888,6 +911,32 @@ impl Subscriber for KafkaSubscriber {
     fn take_ready(&mut self) -> Vec<Delivery<KafkaAck>> {
         self.deadline = None;
         std::mem::take(&mut self.batch)
+    }
+
+    async fn dead_letter(
+        &mut self,
+        ack: &KafkaAck,
+        tick: &Tick,
+        reason: &str,
+    ) -> Result<(), BusError> {
+        let (_, dlq) = self.client().await?;
+        tracing::warn!(
+            partition = ack.partition,
+            offset = ack.offset,
+            reason,
+            "the store refused this tick: moved to {}",
+            self.settings.dlq_topic()
+        );
+        let payload = tick.to_json();
+        let letter = Letter {
+            key: Some(tick.host.as_bytes()),
+            payload: Some(payload.as_bytes()),
+            reason,
+            partition: ack.partition,
+            offset: ack.offset,
+        };
+        self.send_letter(&dlq, &letter).await;
+        Ok(())
     }
 
     async fn ack(&mut self, acks: Vec<KafkaAck>) -> Result<(), BusError> {

@@ -1,5 +1,6 @@
 //! The in-process bus: a bounded queue with back-pressure.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -16,6 +17,7 @@ pub fn channel(capacity: usize) -> (MemoryPublisher, MemorySubscriber) {
             rx,
             batch: Vec::new(),
             deadline: None,
+            dead_letters: None,
         },
     )
 }
@@ -38,6 +40,17 @@ pub struct MemorySubscriber {
     /// cancel-safe itself).
     batch: Vec<Delivery<()>>,
     deadline: Option<tokio::time::Instant>,
+    /// Where ticks the store refuses go (NDJSON, 0600); `None`: the log.
+    dead_letters: Option<PathBuf>,
+}
+
+impl MemorySubscriber {
+    /// Ticks the store refuses for what they hold are appended to `path`,
+    /// one `{"reason":…,"tick":…}` line each, rather than only logged.
+    pub fn with_dead_letters(mut self, path: PathBuf) -> MemorySubscriber {
+        self.dead_letters = Some(path);
+        self
+    }
 }
 
 impl Subscriber for MemorySubscriber {
@@ -73,6 +86,24 @@ impl Subscriber for MemorySubscriber {
 
     async fn ack(&mut self, _acks: Vec<()>) -> Result<(), BusError> {
         Ok(())
+    }
+
+    async fn dead_letter(&mut self, _ack: &(), tick: &Tick, reason: &str) -> Result<(), BusError> {
+        let line = serde_json::json!({"reason": reason, "tick": tick.to_json()}).to_string();
+        let Some(path) = self.dead_letters.clone() else {
+            tracing::error!(reason, tick = %crate::human::cut(&line, 2000), "the store refused this tick; it is only in this log");
+            return Ok(());
+        };
+        tracing::warn!(reason, file = %path.display(), "the store refused this tick: set aside");
+        let written = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut f = crate::files::open_append(&path)?;
+            writeln!(f, "{line}")?;
+            f.sync_data()
+        })
+        .await
+        .map_err(|e| BusError::Other(e.to_string()))?;
+        written.map_err(|e| BusError::Other(format!("writing a dead letter: {e}")))
     }
 }
 

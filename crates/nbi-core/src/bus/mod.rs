@@ -293,4 +293,15 @@ pub trait Subscriber: Send + 'static {
 
     /// Marks deliveries as durably handled (commit offsets).
     fn ack(&mut self, acks: Vec<Self::Ack>) -> impl Future<Output = Result<(), BusError>> + Send;
+
+    /// Sets aside a delivery the store refuses for what it holds (a point
+    /// the server rejects), with the store's reason: to the dead-letter
+    /// topic on Kafka, to a file beside the database in process. It then
+    /// counts as handled: its ack goes with its batch's.
+    fn dead_letter(
+        &mut self,
+        ack: &Self::Ack,
+        tick: &Tick,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), BusError>> + Send;
 }

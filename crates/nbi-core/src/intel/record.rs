@@ -67,7 +67,7 @@ pub fn new_normal<S: Store + ?Sized>(
 /// Where judging reads, and where its verdicts go: one store, or in a
 /// running process a reader lent from the pool with the one writer (see
 /// [`Loan`]), so that judging never holds the write lock while it reads.
-pub trait Judging {
+pub trait Keeper {
     type Reader: UsageQuery + VerdictStore + ?Sized;
 
     /// Usage and earlier verdicts.
@@ -77,7 +77,7 @@ pub trait Judging {
     fn keep(&mut self, record: &VerdictRecord) -> Result<(), StoreError>;
 }
 
-impl<S: Store + ?Sized> Judging for S {
+impl<S: Store + ?Sized> Keeper for S {
     type Reader = S;
 
     fn reader(&self) -> &S {
@@ -89,7 +89,7 @@ impl<S: Store + ?Sized> Judging for S {
     }
 }
 
-impl Judging for Loan<'_> {
+impl Keeper for Loan<'_> {
     type Reader = dyn Store;
 
     fn reader(&self) -> &dyn Store {
@@ -105,7 +105,7 @@ impl Judging for Loan<'_> {
 ///
 /// # Errors
 /// As [`judge`], and a verdict that cannot be stored.
-pub fn judge_and_store<J: Judging + ?Sized>(
+pub fn judge_and_store<J: Keeper + ?Sized>(
     store: &mut J,
     host: &str,
     day: NaiveDate,
@@ -130,7 +130,7 @@ pub fn judge_and_store<J: Judging + ?Sized>(
 /// Records that `day` could not be judged, and why: a verdict of status
 /// [`crate::intel::status::Status::Failed`] whose summary holds the reason, so the schedule moves
 /// on and the owner sees it. Returns it.
-pub fn store_failure<J: Judging + ?Sized>(
+pub fn store_failure<J: Keeper + ?Sized>(
     store: &mut J,
     host: &str,
     day: NaiveDate,

@@ -77,12 +77,11 @@ impl RunStatus {
         serde_json::from_str(&text).ok()
     }
 
-    /// Written to a temporary file and renamed, so readers never see half of it.
+    /// Replaced whole (see [`crate::files::write_atomic`]): readers never
+    /// see half of it.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, path)
+        crate::files::write_atomic(path, text.as_bytes())
     }
 
     /// Whether the process that wrote it is still running.

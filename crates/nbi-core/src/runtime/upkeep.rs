@@ -9,6 +9,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::PacedClock;
 use crate::human;
 use crate::notify::Notice;
 use crate::plan::{self, PlanAlerts, PlanConfig, PlanLevel, PlanUsage};
@@ -42,12 +43,15 @@ pub(crate) struct UpkeepTask {
 }
 
 impl UpkeepTask {
-    /// Runs until `stop`: once at start, then every [`UPKEEP_EVERY`].
+    /// Runs until `stop`: once at start, then every [`UPKEEP_EVERY`], by
+    /// a [`PacedClock`] (a wall clock set ahead does not delete history).
     pub async fn run(self, stores: Stores, stop: CancellationToken) {
         let this = Arc::new(self);
+        let mut clock = PacedClock::new();
         loop {
             let (task, s) = (this.clone(), stores.clone());
-            let _ = tokio::task::spawn_blocking(move || task.once(&s, Utc::now())).await;
+            let now = clock.now();
+            let _ = tokio::task::spawn_blocking(move || task.once(&s, now)).await;
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(UPKEEP_EVERY) => {}
@@ -55,10 +59,20 @@ impl UpkeepTask {
         }
     }
 
-    /// One round at `now`.
+    /// One round at `now`. Retention counts its days back from today or
+    /// from the newest day stored, whichever is earlier: a clock set ahead
+    /// never makes the days already stored old.
     pub fn once(&self, stores: &Stores, now: DateTime<Utc>) {
         let today = now.with_timezone(&self.tz).date_naive();
-        if let Some(before) = retention_cut(today, self.keep_minutes_days, self.tz) {
+        let newest = stores
+            .readers
+            .with(|s| s.summary())
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|s| s.last_tick)
+            .map(|t| t.with_timezone(&self.tz).date_naive());
+        let anchor = newest.map_or(today, |n| n.min(today));
+        if let Some(before) = retention_cut(anchor, self.keep_minutes_days, self.tz) {
             match stores.writer.lock().prune_minutes(before) {
                 Ok(0) => {}
                 Ok(n) => {
@@ -233,5 +247,116 @@ mod tests {
             *sent.lock().unwrap(),
             vec![PlanLevel::Warning, PlanLevel::Reached]
         );
+    }
+
+    /// The wall clock set 120 days ahead for a while, then back: retention
+    /// deletes no minute of history and no day that has not happened is
+    /// judged, neither while it is ahead nor after.
+    #[test]
+    fn a_clock_120_days_ahead_then_back_loses_nothing_and_judges_no_future_day() {
+        use crate::clock::PacedClock;
+        use crate::config::Config;
+        use crate::runtime::{Runtime, StoreKind};
+        use crate::tick::Tick;
+        use std::time::Duration as Std;
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            host: "h".into(),
+            timezone: "UTC".into(),
+            ..Config::default()
+        };
+        config.store.db = dir.path().join("db.sqlite");
+        let rt = Runtime::new(config, StoreKind::Sqlite).unwrap();
+        let stores = rt.open_stores().unwrap();
+        // Twenty days of ticks every ten minutes, up to now.
+        let now: DateTime<Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
+        let first = now - chrono::Duration::days(20);
+        let ticks: Vec<Tick> = (0..20 * 144)
+            .map(|i| {
+                Tick::from_totals(
+                    "h",
+                    first + chrono::Duration::minutes(10 * i),
+                    600,
+                    [("Slack".to_string(), (1_000, 10))],
+                )
+            })
+            .collect();
+        stores.writer.lock().write(&ticks).unwrap();
+        let count = || stores.readers.with(|s| s.summary()).unwrap().unwrap().ticks;
+        assert_eq!(count(), 20 * 144);
+        let task = UpkeepTask {
+            host: "h".into(),
+            tz: chrono_tz::UTC,
+            keep_minutes_days: 90,
+            plan: PlanConfig::default(),
+            alerts_file: None,
+            upkeep: Upkeep::default(),
+        };
+        let nightly = rt.nightly(7);
+        let judged = || {
+            stores
+                .readers
+                .with(|s| {
+                    let to = (now + chrono::Duration::days(400)).date_naive();
+                    s.verdicts("h", first.date_naive(), to)
+                })
+                .unwrap()
+                .unwrap()
+        };
+        let ahead = now + chrono::Duration::days(120);
+        // A process started with the clock already ahead: no reference but
+        // the newest stored day.
+        let mut clock = PacedClock::new();
+        let boot = Std::from_secs(10_000);
+        let t = clock.at(ahead, boot);
+        task.once(&stores, t);
+        nightly.catch_up(&mut stores.lend().unwrap(), t);
+        assert_eq!(count(), 20 * 144, "no minute lost");
+        let days: Vec<NaiveDate> = judged().iter().map(|v| v.day).collect();
+        assert!(
+            days.iter().all(|d| *d <= now.date_naive()),
+            "no day after the newest tick: {days:?}"
+        );
+        // A process that started with the clock right sees it jump ahead
+        // for an hour, ticks stamped ahead arriving meanwhile.
+        let mut clock = PacedClock::new();
+        let t = clock.at(now, boot);
+        assert_eq!(t, now);
+        for round in 1..=12 {
+            let wall = ahead + chrono::Duration::minutes(5 * round);
+            stores
+                .writer
+                .lock()
+                .write(&[Tick::from_totals(
+                    "h",
+                    wall,
+                    300,
+                    [("Slack".to_string(), (5, 5))],
+                )])
+                .unwrap();
+            let t = clock.at(wall, boot + Std::from_secs(300 * round as u64));
+            assert!(
+                t < now + chrono::Duration::hours(2),
+                "time as it passed: {t}"
+            );
+            task.once(&stores, t);
+            nightly.catch_up(&mut stores.lend().unwrap(), t);
+        }
+        assert_eq!(count(), 20 * 144 + 12, "no minute lost while ahead");
+        // Back to the truth: the clock of a process that saw the jump.
+        let back = now + chrono::Duration::minutes(65);
+        let t = clock.at(back, boot + Std::from_secs(3_900));
+        assert_eq!(t, back);
+        task.once(&stores, t);
+        nightly.catch_up(&mut stores.lend().unwrap(), t);
+        assert_eq!(count(), 20 * 144 + 12, "no minute lost after");
+        let future: Vec<NaiveDate> = judged()
+            .iter()
+            .map(|v| v.day)
+            .filter(|d| *d >= now.date_naive())
+            .collect();
+        assert!(future.is_empty(), "no verdict for a future day: {future:?}");
+        assert!(!judged().is_empty(), "the days before were judged");
     }
 }

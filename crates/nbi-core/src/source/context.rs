@@ -159,18 +159,28 @@ pub struct MonotonicStamp {
 }
 
 impl MonotonicStamp {
+    /// `at`, moved one second past the previous stamp when the wall clock
+    /// is at or a little behind it (NTP stepping back a little). A clock
+    /// set back by more than an hour is followed: stamping one second after
+    /// a time far ahead would put every later tick there.
     pub fn stamp(&mut self, at: DateTime<Utc>) -> DateTime<Utc> {
         let mut secs = at.timestamp();
         if let Some(last) = self.last {
-            if secs <= last {
+            if secs <= last && last - secs <= FOLLOW_BACK_AFTER_S {
                 tracing::warn!(
                     wall = %at,
                     "wall clock is at or behind the previous tick; stamping this tick one second after it"
                 );
                 secs = last + 1;
+            } else if secs < last {
+                tracing::warn!(wall = %at, back_s = last - secs, "the wall clock went back; stamping by it");
             }
         }
         self.last = Some(secs);
         DateTime::from_timestamp(secs, 0).unwrap_or(at)
     }
 }
+
+/// A wall clock further back than this (seconds) is a clock set back, not
+/// a step of NTP: ticks follow it.
+const FOLLOW_BACK_AFTER_S: i64 = 3600;

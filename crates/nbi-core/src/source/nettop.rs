@@ -28,12 +28,13 @@ use chrono::{DateTime, NaiveTime, Utc};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
-use self::child::{Channel, LineReader, ReadEvent};
+use self::child::Channel;
 use self::identity::AppResolver;
 pub use self::parse::{parse_str, Block, NettopParser, ParseError, ParseOptions, ProcessRow};
 use super::context::{MonotonicStamp, SourceContext, SourceError, SourceState};
 use crate::bus::{BusError, Publisher};
 use crate::counting::Process;
+use crate::lines::{LineReader, ReadEvent};
 use crate::tick::Tick;
 
 /// Longest line kept; anything longer is garbage.

@@ -6,7 +6,7 @@
 //! needed).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +16,8 @@ use chrono_tz::Tz;
 use super::context::{SourceContext, SourceError, SourceState};
 use super::nettop::parse::{NettopParser, ParseOptions};
 use crate::bus::Publisher;
-use crate::tick::{Tick, TickDecoder};
+use crate::lines::{BoundedLines, LineError};
+use crate::tick::{bounds, Tick, TickDecoder};
 
 /// What a replay file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,15 +41,19 @@ pub struct CsvOptions {
     pub drop_first_block: bool,
 }
 
-/// Reads ticks from a file, line by line; a bad line is reported and skipped.
+/// Reads ticks from a file, line by line; a bad line (not a tick, not
+/// UTF-8, longer than [`bounds::MAX_LINE_BYTES`], beyond a tick's bounds)
+/// is reported with its number and skipped, and the lines after it read.
 pub struct TickReader {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<File>>,
+    lines: BoundedLines<BufReader<File>>,
     line_no: usize,
     format: Format,
     csv: Option<CsvState>,
     decoder: TickDecoder<Tz>,
     peeked: Option<String>,
+    /// Lines before the first good one that could not be read.
+    bad_first: std::collections::VecDeque<SourceError>,
 }
 
 struct CsvState {
@@ -67,15 +72,24 @@ impl TickReader {
             source,
         };
         let file = File::open(path).map_err(io)?;
-        let mut lines = BufReader::new(file).lines();
+        let mut lines = BoundedLines::new(BufReader::new(file), bounds::MAX_LINE_BYTES);
         let mut line_no = 0;
         let mut first = None;
+        let mut bad_first = std::collections::VecDeque::new();
         for line in lines.by_ref() {
             line_no += 1;
-            let line = line.map_err(io)?;
-            if !line.trim().is_empty() {
-                first = Some(line);
-                break;
+            match line {
+                Ok(l) if l.trim().is_empty() => {}
+                Ok(l) => {
+                    first = Some(l);
+                    break;
+                }
+                Err(LineError::Io(source)) => return Err(io(source)),
+                Err(e) => bad_first.push_back(SourceError::Input {
+                    path: path.display().to_string(),
+                    line: line_no,
+                    reason: e.to_string(),
+                }),
             }
         }
         let format = match &first {
@@ -118,6 +132,7 @@ impl TickReader {
             line_no: line_no.saturating_sub(1),
             format,
             csv,
+            bad_first,
             decoder,
             peeked: first,
         })
@@ -128,15 +143,21 @@ impl TickReader {
     }
 
     fn next_line(&mut self) -> Option<Result<String, SourceError>> {
+        if let Some(e) = self.bad_first.pop_front() {
+            return Some(Err(e));
+        }
         if let Some(l) = self.peeked.take() {
             self.line_no += 1;
             return Some(Ok(l));
         }
         let line = self.lines.next()?;
         self.line_no += 1;
-        Some(line.map_err(|source| SourceError::Io {
-            path: self.path.display().to_string(),
-            source,
+        Some(line.map_err(|e| match e {
+            LineError::Io(source) => SourceError::Io {
+                path: self.path.display().to_string(),
+                source,
+            },
+            e => self.input_error(e.to_string()),
         }))
     }
 
@@ -189,14 +210,25 @@ impl TickReader {
                 }
             };
             let state = self.csv.as_mut()?;
-            return Some(Ok(state.tick(block)));
+            let tick = state
+                .tick(block)
+                .and_then(|t| t.check().map(|()| t).map_err(|e| e.to_string()));
+            return Some(tick.map_err(|reason| self.input_error(reason)));
         }
     }
 }
 
 impl CsvState {
-    fn tick(&mut self, block: super::nettop::parse::Block) -> Tick {
+    /// The tick of one sample. Errors: a capture that runs past the last
+    /// date there is.
+    fn tick(&mut self, block: super::nettop::parse::Block) -> Result<Tick, String> {
         let interval = i64::from(self.opts.interval_s.max(1));
+        let past_the_end = || {
+            format!(
+                "the capture runs past the last date there is ({})",
+                self.date
+            )
+        };
         let end = match block.time {
             Some(t) => {
                 let naive = self.date.and_time(t);
@@ -210,14 +242,20 @@ impl CsvState {
                 // Past midnight the capture continues on the next day.
                 if let Some(prev) = self.prev_time {
                     while end < prev {
-                        end += chrono::Duration::days(1);
+                        end = end
+                            .checked_add_signed(chrono::Duration::days(1))
+                            .ok_or_else(past_the_end)?;
                     }
                 }
                 end
             }
             None => {
                 let start = crate::store::local_day_bounds(self.date, self.opts.tz).start;
-                start + chrono::Duration::seconds(interval * i64::from(self.blocks + 1))
+                interval
+                    .checked_mul(i64::from(self.blocks) + 1)
+                    .and_then(chrono::Duration::try_seconds)
+                    .and_then(|d| start.checked_add_signed(d))
+                    .ok_or_else(past_the_end)?
             }
         };
         let interval_s = match self.prev_time {
@@ -227,7 +265,7 @@ impl CsvState {
         self.prev_time = Some(end);
         self.blocks += 1;
         let at = end - chrono::Duration::seconds(i64::from(interval_s));
-        Tick::from_totals(
+        Ok(Tick::from_totals(
             self.opts.host.clone(),
             at,
             interval_s,
@@ -235,7 +273,7 @@ impl CsvState {
                 .rows
                 .into_iter()
                 .map(|r| (r.name, (r.bytes_in, r.bytes_out))),
-        )
+        ))
     }
 }
 

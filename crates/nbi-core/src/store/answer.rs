@@ -61,7 +61,12 @@ pub(crate) fn sort_hourly(rows: &mut [HourlyUsage]) {
 
 /// Largest total first, ties by name.
 pub(crate) fn sort_curves(apps: &mut [AppCurve]) {
-    let total = |c: &AppCurve| c.bytes_in.iter().chain(&c.bytes_out).sum::<u64>();
+    let total = |c: &AppCurve| {
+        c.bytes_in
+            .iter()
+            .chain(&c.bytes_out)
+            .fold(0u64, |t, b| t.saturating_add(*b))
+    };
     apps.sort_by(|a, b| total(b).cmp(&total(a)).then_with(|| a.app.cmp(&b.app)));
 }
 
@@ -84,8 +89,8 @@ pub(crate) fn daily_from_hourly(hourly: Vec<HourlyUsage>) -> Vec<DailyUsage> {
     let mut sums: HashMap<(NaiveDate, String), (u64, u64)> = HashMap::new();
     for h in hourly {
         let e = sums.entry((h.day, h.app)).or_default();
-        e.0 += h.bytes_in;
-        e.1 += h.bytes_out;
+        e.0 = e.0.saturating_add(h.bytes_in);
+        e.1 = e.1.saturating_add(h.bytes_out);
     }
     let mut out: Vec<DailyUsage> = sums
         .into_iter()

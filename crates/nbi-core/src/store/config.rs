@@ -75,6 +75,9 @@ impl InfluxDbConfig {
         let Some(path) = &self.token_file else {
             return Ok(None);
         };
+        if crate::files::readable_by_others(path) {
+            tracing::warn!(path = %path.display(), "the InfluxDB token file can be read by other users of this machine: chmod 600 it");
+        }
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
             path: path.clone(),
             source,

@@ -29,6 +29,8 @@ pub enum StoreError {
     Corrupt { path: String, what: String },
     #[error("database {path} holds no nbi data yet")]
     NotInitialized { path: String },
+    #[error("{path} is not nbi's database: {reason}; it is left as it is (choose another file with --db or [store] db)")]
+    Foreign { path: String, reason: String },
     #[error("creating {path}: {source}")]
     Io {
         path: String,
@@ -40,6 +42,26 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the store refused the write for what it holds (a point the
+    /// server rejects, a value out of its range), so that the same write
+    /// without that tick may succeed; a store that cannot write at all (a
+    /// bad token, a missing database, a full disk) is not.
+    pub fn is_about_data(&self) -> bool {
+        match self {
+            // 400: a bad point (a partial write); 413: too large; 422.
+            StoreError::Http { status, .. } => matches!(status, 400 | 413 | 422),
+            StoreError::Sqlite { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::ConstraintViolation
+                        | rusqlite::ErrorCode::TooBig
+                        | rusqlite::ErrorCode::TypeMismatch
+                )
+            ),
+            _ => false,
+        }
+    }
+
     /// Whether trying the same write again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -60,7 +82,10 @@ impl StoreError {
             // A 4xx other than 429 (bad line, missing database, bad token)
             // will never succeed by itself; a 5xx or 429 may.
             StoreError::Http { status, .. } => *status >= 500 || *status == 429,
-            StoreError::Schema { .. } | StoreError::Query(_) | StoreError::Corrupt { .. } => false,
+            StoreError::Schema { .. }
+            | StoreError::Query(_)
+            | StoreError::Corrupt { .. }
+            | StoreError::Foreign { .. } => false,
         }
     }
 }

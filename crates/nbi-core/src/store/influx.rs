@@ -546,8 +546,8 @@ impl UsageQuery for InfluxStore {
         let mut totals: HashMap<String, (u64, u64)> = HashMap::new();
         for h in self.hourly(host, day, day, tz)? {
             let e = totals.entry(h.app).or_default();
-            e.0 += h.bytes_in;
-            e.1 += h.bytes_out;
+            e.0 = e.0.saturating_add(h.bytes_in);
+            e.1 = e.1.saturating_add(h.bytes_out);
         }
         let mut out: Vec<AppTotal> = totals
             .into_iter()
@@ -577,9 +577,9 @@ impl UsageQuery for InfluxStore {
                 let (day, hour) = local_day_hour(at, tz);
                 let e = sums.entry((day, hour, app)).or_default();
                 if is_in {
-                    e.0 += v;
+                    e.0 = e.0.saturating_add(v);
                 } else {
-                    e.1 += v;
+                    e.1 = e.1.saturating_add(v);
                 }
             }
         }
@@ -609,7 +609,8 @@ impl UsageQuery for InfluxStore {
         let mut seconds: HashMap<(NaiveDate, u8), u64> = HashMap::new();
         for (t, _, v) in self.sums("interval_s", host, bounds, bucket, false)? {
             let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
-            *seconds.entry(local_day_hour(at, tz)).or_default() += v;
+            let sum = seconds.entry(local_day_hour(at, tz)).or_default();
+            *sum = sum.saturating_add(v);
         }
         Ok(answer::coverage(seconds))
     }
@@ -634,9 +635,9 @@ impl UsageQuery for InfluxStore {
                     .entry(app)
                     .or_insert_with(|| (vec![0; buckets], vec![0; buckets]));
                 if is_in {
-                    e.0[b] += v;
+                    e.0[b] = e.0[b].saturating_add(v);
                 } else {
-                    e.1[b] += v;
+                    e.1[b] = e.1[b].saturating_add(v);
                 }
             }
         }

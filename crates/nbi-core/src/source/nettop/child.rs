@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
 /// The flags of the one long-running nettop: per process (`-P`), deltas
@@ -321,91 +321,9 @@ pub(super) async fn stop(child: &mut Child, grace: Duration) -> Option<std::proc
     }
 }
 
-/// What [`LineReader::next`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ReadEvent {
-    /// A line is in [`LineReader::line`].
-    Line,
-    /// A line longer than the limit was read and thrown away.
-    TooLong,
-    Eof,
-}
-
-/// Reads lines of bounded length from a pipe. `next` is cancel-safe: a
-/// partly read line is kept for the next call.
-pub(super) struct LineReader<R> {
-    inner: BufReader<R>,
-    buf: Vec<u8>,
-    max: usize,
-    ready: bool,
-    discarding: bool,
-}
-
-impl<R: AsyncRead + Unpin> LineReader<R> {
-    pub(super) fn new(inner: R, max: usize) -> Self {
-        LineReader {
-            inner: BufReader::new(inner),
-            buf: Vec::new(),
-            max,
-            ready: false,
-            discarding: false,
-        }
-    }
-
-    /// The last line read, without its newline.
-    pub(super) fn line(&self) -> &[u8] {
-        &self.buf
-    }
-
-    pub(super) async fn next(&mut self) -> io::Result<ReadEvent> {
-        if self.ready {
-            self.buf.clear();
-            self.ready = false;
-        }
-        loop {
-            let chunk = self.inner.fill_buf().await?;
-            if chunk.is_empty() {
-                if self.discarding {
-                    self.discarding = false;
-                    return Ok(ReadEvent::TooLong);
-                }
-                if self.buf.is_empty() {
-                    return Ok(ReadEvent::Eof);
-                }
-                self.ready = true;
-                return Ok(ReadEvent::Line);
-            }
-            let (take, newline) = match chunk.iter().position(|&b| b == b'\n') {
-                Some(i) => (i, true),
-                None => (chunk.len(), false),
-            };
-            if !self.discarding {
-                if self.buf.len() + take > self.max {
-                    self.discarding = true;
-                    self.buf.clear();
-                } else {
-                    self.buf.extend_from_slice(&chunk[..take]);
-                }
-            }
-            self.inner.consume(take + usize::from(newline));
-            if newline {
-                if self.discarding {
-                    self.discarding = false;
-                    return Ok(ReadEvent::TooLong);
-                }
-                self.ready = true;
-                return Ok(ReadEvent::Line);
-            }
-        }
-    }
-}
-
 /// Records the child's pid so a later run can stop it if we die first.
 pub(super) fn write_pid_file(path: &Path, pid: u32) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, format!("{pid}\n"))
+    crate::files::write_atomic(path, format!("{pid}\n").as_bytes())
 }
 
 pub(super) fn read_pid_file(path: &Path) -> Option<u32> {
@@ -514,20 +432,6 @@ mod tests {
         );
         assert!(!looks_like_our_nettop("sleep 30 -P bytes_in,bytes_out"));
         assert!(!looks_like_our_nettop(""));
-    }
-
-    #[tokio::test]
-    async fn lines_are_bounded_and_the_last_needs_no_newline() {
-        let input: &[u8] = b"a,b\n\nxxxxxxxxxxxxxxxxxxxx\nlast";
-        let mut r = LineReader::new(input, 8);
-        assert_eq!(r.next().await.unwrap(), ReadEvent::Line);
-        assert_eq!(r.line(), b"a,b");
-        assert_eq!(r.next().await.unwrap(), ReadEvent::Line);
-        assert_eq!(r.line(), b"");
-        assert_eq!(r.next().await.unwrap(), ReadEvent::TooLong);
-        assert_eq!(r.next().await.unwrap(), ReadEvent::Line);
-        assert_eq!(r.line(), b"last");
-        assert_eq!(r.next().await.unwrap(), ReadEvent::Eof);
     }
 
     #[test]

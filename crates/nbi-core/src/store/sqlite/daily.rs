@@ -52,8 +52,8 @@ impl SqliteStore {
                 let e = sums
                     .entry((day_of(int_at(r, 0)), int_at(r, 1), int_at(r, 2)))
                     .or_default();
-                e.0 += int_at(r, 3).max(0) as u64;
-                e.1 += int_at(r, 4).max(0) as u64;
+                e.0 = e.0.saturating_add(int_at(r, 3).max(0) as u64);
+                e.1 = e.1.saturating_add(int_at(r, 4).max(0) as u64);
             }
             let mut ticks = tx.prepare("SELECT ts, host_id, apps FROM ticks WHERE ts >= ?1")?;
             let mut rows = ticks.query([cut])?;
@@ -63,8 +63,8 @@ impl SqliteStore {
                 // A damaged blob is reported by the queries that read it.
                 let _ = for_each_packed(blob, |app, i, o| {
                     let e = sums.entry((day, host, app)).or_default();
-                    e.0 += i;
-                    e.1 += o;
+                    e.0 = e.0.saturating_add(i);
+                    e.1 = e.1.saturating_add(o);
                 });
             }
         }

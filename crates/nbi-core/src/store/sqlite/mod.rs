@@ -36,7 +36,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use crate::store::error::StoreError;
 use crate::store::usage::HostFilter;
 use rows::{file_uri, sqlite_err};
-use schema::{check_version, SCHEMA, SCHEMA_VERSION};
+use schema::{check_ours, check_version, APPLICATION_ID, SCHEMA, SCHEMA_VERSION};
 
 /// An open SQLite store.
 pub struct SqliteStore {
@@ -56,14 +56,46 @@ pub struct SqliteStore {
 const META_DAILY_ZONE: &str = "daily_zone";
 const META_MINUTE_DATA_FROM: &str = "minute_data_from";
 
+/// Creates `path` empty and 0600 when it does not exist (an empty file is
+/// an empty SQLite database), so the database is never open to others.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(crate::files::FILE_MODE);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` for reading and writing.
+    ///
+    /// The file is its owner's alone: made 0600 (SQLite gives its `-wal`
+    /// and `-shm` the same mode) in a directory made 0700; a file an older
+    /// version left open to others is tightened, with a log line. A file
+    /// that is not nbi's database is refused and left as it was.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let io = |at: &Path| {
+            let at = at.display().to_string();
+            move |source| StoreError::Io { path: at, source }
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            crate::files::create_dir_private(dir).map_err(io(dir))?;
+            if dir == crate::paths::data_dir() {
+                crate::files::tighten(dir);
+            }
+        }
+        create_private(path).map_err(io(path))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            crate::files::tighten(Path::new(&name));
         }
         let conn = Connection::open(path).map_err(|e| sqlite_err(path, e))?;
         let store = SqliteStore::init(conn, path)?;
@@ -110,6 +142,7 @@ impl SqliteStore {
             Err(e) => return Err(sqlite_err(path, e)),
         };
         check_version(path, version)?;
+        check_ours(&conn, path)?;
         if version == 0 {
             return Err(StoreError::NotInitialized {
                 path: path.display().to_string(),
@@ -127,6 +160,7 @@ impl SqliteStore {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(e)?;
         check_version(path, version)?;
+        check_ours(&conn, path)?;
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
             return SqliteStore::with_meta(conn, path);
         }
@@ -145,7 +179,7 @@ impl SqliteStore {
         // One transaction, so a reader sees either no schema (version 0)
         // or all of it.
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {APPLICATION_ID}; COMMIT;"
         ))
         .map_err(e)?;
         SqliteStore::with_meta(conn, path)

@@ -164,8 +164,8 @@ impl UsageQuery for SqliteStore {
             self.table_for(3600, tz, bounds),
             |_, app, i, o| {
                 let e = sums.entry(app).or_default();
-                e.0 += i;
-                e.1 += o;
+                e.0 = e.0.saturating_add(i);
+                e.1 = e.1.saturating_add(o);
             },
         )?;
         let names = self.app_names()?;
@@ -213,8 +213,8 @@ impl UsageQuery for SqliteStore {
                     }
                 };
                 let e = sums.entry((key.0, key.1, app)).or_default();
-                e.0 += i;
-                e.1 += o;
+                e.0 = e.0.saturating_add(i);
+                e.1 = e.1.saturating_add(o);
             },
         )?;
         let names = self.app_names()?;
@@ -256,7 +256,8 @@ impl UsageQuery for SqliteStore {
         let mut seconds: HashMap<(NaiveDate, u8), u64> = HashMap::new();
         self.each_row_in(sql, host_id, bounds, |row| {
             let at = DateTime::from_timestamp(int_at(row, 0), 0).unwrap_or_default();
-            *seconds.entry(local_day_hour(at, tz)).or_default() += int_at(row, 1).max(0) as u64;
+            let sum = seconds.entry(local_day_hour(at, tz)).or_default();
+            *sum = sum.saturating_add(int_at(row, 1).max(0) as u64);
             Ok(())
         })?;
         Ok(answer::coverage(seconds))
@@ -297,8 +298,8 @@ impl UsageQuery for SqliteStore {
                 by_app.resize_with(slot + 1, || None);
             }
             let e = by_app[slot].get_or_insert_with(|| (vec![0; buckets], vec![0; buckets]));
-            e.0[b] += i;
-            e.1[b] += o;
+            e.0[b] = e.0[b].saturating_add(i);
+            e.1[b] = e.1[b].saturating_add(o);
         })?;
         let by_app = by_app
             .into_iter()
@@ -502,8 +503,10 @@ impl UsageQuery for SqliteStore {
             hosts,
             first_tick: first.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
             last_tick: last.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
+            // A reader asks the file: the writer may have pruned since.
             minute_data_from: self
-                .minute_data_from
+                .rollups()
+                .1
                 .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
             file_bytes: Some(file_bytes(&self.path)),
         })

@@ -2,7 +2,56 @@
 
 use std::path::Path;
 
+use rusqlite::Connection;
+
+use super::rows::sqlite_err;
 use crate::store::error::StoreError;
+
+/// nbi's tables. A database holding any other is another program's.
+pub(super) const TABLES: &[&str] = &[
+    "hosts", "apps", "ticks", "hourly", "daily", "coverage", "verdicts", "merged", "pruned",
+    "counters", "meta",
+];
+
+/// SQLite's `application_id` of nbi's databases: "nbi1".
+pub(super) const APPLICATION_ID: i64 = 0x6e62_6931;
+
+/// Refuses a database that is not nbi's (another program's id in its
+/// header, or tables nbi does not have), before anything is written to it:
+/// `--db` pointed at someone else's file must leave that file as it was.
+pub(super) fn check_ours(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let e = |err| sqlite_err(path, err);
+    let id: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(e)?;
+    let foreign = |reason: String| StoreError::Foreign {
+        path: path.display().to_string(),
+        reason,
+    };
+    if id != 0 && id != APPLICATION_ID {
+        return Err(foreign(format!("its application id is {id:#x}")));
+    }
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .map_err(e)?;
+    let others: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(e)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(e)?
+        .into_iter()
+        .filter(|t| !TABLES.contains(&t.as_str()))
+        .collect();
+    if !others.is_empty() {
+        let shown: Vec<&str> = others.iter().take(5).map(String::as_str).collect();
+        return Err(foreign(format!(
+            "it holds tables nbi does not have ({}{})",
+            shown.join(", "),
+            if others.len() > 5 { ", …" } else { "" }
+        )));
+    }
+    Ok(())
+}
 
 pub(super) const SCHEMA_VERSION: i64 = 1;
 

@@ -16,10 +16,10 @@ use crate::store::TickWriter;
 use crate::tick::Tick;
 
 impl SqliteStore {
-    fn write_tx(&mut self, ticks: &[Tick]) -> rusqlite::Result<(WriteReport, Vec<NewName>)> {
+    fn write_tx(&mut self, ticks: &[Tick]) -> rusqlite::Result<(WriteReport, NewNames)> {
         let tx = self.conn.transaction()?;
         let mut report = WriteReport::default();
-        let mut new_names = Vec::new();
+        let mut new_names = NewNames::default();
         {
             let mut insert_tick = tx.prepare_cached(
                 "INSERT OR IGNORE INTO ticks (ts, host_id, interval_s, apps) VALUES (?1, ?2, ?3, ?4)",
@@ -45,15 +45,15 @@ impl SqliteStore {
                 "INSERT INTO daily (day, host_id, app_id, bytes_in, bytes_out)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (day, host_id, app_id) DO UPDATE SET
-                   bytes_in = bytes_in + excluded.bytes_in,
-                   bytes_out = bytes_out + excluded.bytes_out",
+                   bytes_in = min(bytes_in + excluded.bytes_in, 9223372036854775807),
+                   bytes_out = min(bytes_out + excluded.bytes_out, 9223372036854775807)",
             )?;
             let mut add_hourly = tx.prepare_cached(
                 "INSERT INTO hourly (hour_ts, host_id, app_id, bytes_in, bytes_out)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (hour_ts, host_id, app_id) DO UPDATE SET
-                   bytes_in = bytes_in + excluded.bytes_in,
-                   bytes_out = bytes_out + excluded.bytes_out",
+                   bytes_in = min(bytes_in + excluded.bytes_in, 9223372036854775807),
+                   bytes_out = min(bytes_out + excluded.bytes_out, 9223372036854775807)",
             )?;
             for tick in ticks {
                 let host_id = id_of(&tx, &self.hosts, &mut new_names, Kind::Host, &tick.host)?;
@@ -200,36 +200,32 @@ impl Known {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Host,
     App,
 }
 
-/// A name given an id inside a transaction; cached only once it commits.
-struct NewName {
-    kind: Kind,
-    name: String,
-    id: i64,
-}
+/// Names given an id inside a transaction, cached only once it commits.
+#[derive(Default)]
+struct NewNames(HashMap<(Kind, String), i64>);
 
+/// The id of `name`: cached, given in this transaction, stored, or new.
+/// Constant time per name, so a tick of a hundred thousand apps costs a
+/// hundred thousand lookups, not their square.
 fn id_of(
     tx: &rusqlite::Transaction<'_>,
     cache: &HashMap<String, i64>,
-    pending: &mut Vec<NewName>,
+    pending: &mut NewNames,
     kind: Kind,
     name: &str,
 ) -> rusqlite::Result<i64> {
     if let Some(id) = cache.get(name) {
         return Ok(*id);
     }
-    if let Some(n) = pending.iter().find(|n| {
-        matches!(
-            (n.kind, kind),
-            (Kind::Host, Kind::Host) | (Kind::App, Kind::App)
-        ) && n.name == name
-    }) {
-        return Ok(n.id);
+    let key = (kind, name.to_string());
+    if let Some(id) = pending.0.get(&key) {
+        return Ok(*id);
     }
     let (insert, select) = match kind {
         Kind::Host => (
@@ -243,11 +239,7 @@ fn id_of(
     };
     tx.prepare_cached(insert)?.execute([name])?;
     let id = tx.prepare_cached(select)?.query_row([name], |r| r.get(0))?;
-    pending.push(NewName {
-        kind,
-        name: name.to_string(),
-        id,
-    });
+    pending.0.insert(key, id);
     Ok(id)
 }
 
@@ -257,10 +249,10 @@ impl TickWriter for SqliteStore {
             return Ok(WriteReport::default());
         }
         let (report, new_names) = self.write_tx(ticks).map_err(|e| self.err(e))?;
-        for n in new_names {
-            match n.kind {
-                Kind::Host => self.hosts.insert(n.name, n.id),
-                Kind::App => self.apps.insert(n.name, n.id),
+        for ((kind, name), id) in new_names.0 {
+            match kind {
+                Kind::Host => self.hosts.insert(name, id),
+                Kind::App => self.apps.insert(name, id),
             };
         }
         Ok(report)
