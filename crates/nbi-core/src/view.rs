@@ -212,6 +212,10 @@ pub struct StatusView {
     pub grafana_url: Option<String>,
     /// The data plan's current period; `None` without a plan.
     pub plan: Option<crate::plan::PlanUsage>,
+    /// Why the source sees less than it could (the Linux source counting
+    /// TCP only), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_note: Option<String>,
 }
 
 impl StatusView {
@@ -232,6 +236,7 @@ impl StatusView {
             host: host.to_string(),
             grafana_url: grafana_url.map(str::to_string),
             plan: None,
+            mode_note: status.mode_note.clone(),
         }
     }
 }
@@ -414,6 +419,9 @@ mod tests {
             },
             last_tick: Some(at("2026-07-14T13:31:00Z")),
             ticks: 3,
+            mode: None,
+            mode_note: None,
+            unattributed: None,
         };
         let v = serde_json::to_value(StatusView::new(&status, "mbp", None)).unwrap();
         assert_eq!(

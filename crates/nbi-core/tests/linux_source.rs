@@ -10,16 +10,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nbi_core::app::app_name_for_exe;
-use nbi_core::bus::memory::{self, MemorySubscriber};
-use nbi_core::bus::Subscriber;
 use nbi_core::counting::{CountingPolicy, SystemProcesses};
 use nbi_core::source::linux::{capabilities, CaptureMode, LinuxConfig, LinuxSource};
-use nbi_core::source::{SourceContext, SourceError, SourceKind, SourceState, SourceStatus};
+use nbi_core::source::{SourceError, SourceState};
 use nbi_core::Tick;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+mod support;
+use support::linux::{me, pct, per_tick, sum, Harness};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -37,11 +34,6 @@ fn have_curl() -> bool {
         println!("SKIPPED: `curl` is not installed (Debian package curl); these tests drive the real curl");
     }
     ok
-}
-
-/// This test binary's app name: the server side of every transfer.
-fn me() -> String {
-    app_name_for_exe(&std::env::current_exe().unwrap()).unwrap()
 }
 
 // ---------------------------------------------------------------- server
@@ -192,119 +184,10 @@ async fn download(server: &Server, n: u64, rate: Option<u64>) -> (u64, Duration)
     got
 }
 
-// ---------------------------------------------------------------- source
-
-struct Harness {
-    rx: MemorySubscriber,
-    status: watch::Receiver<SourceStatus>,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), SourceError>>,
-    ticks: Vec<Tick>,
-}
-
-impl Harness {
-    fn start(cfg: LinuxConfig, interval: Duration, counting: CountingPolicy) -> Harness {
-        let (tx, rx) = memory::channel(256);
-        let (status_tx, status) = watch::channel(SourceStatus {
-            source: SourceKind::Linux,
-            state: SourceState::Starting,
-            last_tick: None,
-            ticks: 0,
-        });
-        let shutdown = CancellationToken::new();
-        let ctx = SourceContext {
-            host: "test".to_string(),
-            interval,
-            counting: std::sync::Arc::new(counting),
-            status: status_tx,
-            shutdown: shutdown.clone(),
-        };
-        let task = tokio::spawn(LinuxSource::new(cfg).run(ctx, tx));
-        Harness {
-            rx,
-            status,
-            shutdown,
-            task,
-            ticks: Vec::new(),
-        }
-    }
-
-    /// Waits until the first poll (the baseline) is done.
-    async fn watching(&mut self) {
-        let waited = tokio::time::timeout(
-            Duration::from_secs(10),
-            self.status
-                .wait_for(|s| matches!(s.state, SourceState::Watching)),
-        )
-        .await
-        .map(|r| r.map(|_| ()));
-        assert!(
-            matches!(waited, Ok(Ok(()))),
-            "the source never started watching: {:?}",
-            self.status.borrow().state
-        );
-    }
-
-    async fn next_tick(&mut self, within: Duration) -> Tick {
-        let batch = tokio::time::timeout(within, self.rx.next_batch(1, Duration::ZERO))
-            .await
-            .expect("no tick in time")
-            .unwrap();
-        let tick = batch.into_iter().next().expect("the bus closed").tick;
-        self.ticks.push(tick.clone());
-        tick
-    }
-
-    /// Stops the source and returns every tick it published.
-    async fn stop(mut self) -> Vec<Tick> {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("the source did not stop")
-            .unwrap()
-            .unwrap();
-        loop {
-            let batch = self.rx.next_batch(64, Duration::ZERO).await.unwrap();
-            if batch.is_empty() {
-                break;
-            }
-            self.ticks.extend(batch.into_iter().map(|d| d.tick));
-        }
-        assert_eq!(
-            self.status.borrow().state,
-            SourceState::Stopped,
-            "a stopped source says so"
-        );
-        self.ticks
-    }
-}
-
-/// Bytes (in, out) of `app` in each tick.
-fn per_tick(ticks: &[Tick], app: &str) -> Vec<(u64, u64)> {
-    ticks
-        .iter()
-        .map(|t| {
-            t.apps
-                .iter()
-                .find(|a| a.app == app)
-                .map_or((0, 0), |a| (a.bytes_in, a.bytes_out))
-        })
-        .collect()
-}
-
-fn sum(ticks: &[Tick], app: &str) -> (u64, u64) {
-    per_tick(ticks, app)
-        .into_iter()
-        .fold((0, 0), |(i, o), (a, b)| (i + a, o + b))
-}
-
-fn pct(part: u64, whole: u64) -> f64 {
-    100.0 * part as f64 / whole as f64
-}
-
 fn poll_only() -> LinuxConfig {
     LinuxConfig {
         destroy_events: false,
+        kernel_counters: false,
         ..LinuxConfig::default()
     }
 }
@@ -335,7 +218,7 @@ fn capabilities_match_the_privileges() {
         assert_eq!(caps.mode(), CaptureMode::PollingWithDestroyEvents);
     }
     let src = LinuxSource::new(poll_only());
-    assert_ne!(src.capture_mode(), CaptureMode::PollingWithDestroyEvents);
+    assert_ne!(src.fallback_mode(), CaptureMode::PollingWithDestroyEvents);
 }
 
 /// 50 MiB at 5 MiB/s (≈ 10 s) over 2-second ticks: the sum over the ticks
@@ -577,9 +460,11 @@ async fn connection_shorter_than_a_poll_is_counted_as_unattributed() {
     }
     let _serial = SERIAL.lock().await;
     let server = Server::start();
+    // The TCP path: the kernel-side counters would attribute it to curl.
     let cfg = LinuxConfig {
         poll: Duration::from_secs(2),
         unattributed_app: Some("(unknown)".to_string()),
+        kernel_counters: false,
         ..LinuxConfig::default()
     };
     let mut h = Harness::start(

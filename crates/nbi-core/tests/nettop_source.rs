@@ -78,6 +78,9 @@ fn context(interval: Duration) -> (SourceContext, watch::Receiver<SourceStatus>)
         state: SourceState::Starting,
         last_tick: None,
         ticks: 0,
+        mode: None,
+        mode_note: None,
+        unattributed: None,
     });
     let ctx = SourceContext {
         host: "mbp".to_string(),

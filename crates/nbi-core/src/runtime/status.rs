@@ -12,16 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::BusStatus;
 use crate::collector::CollectorStats;
-use crate::source::{SourceKind, SourceState, SourceStatus};
+use crate::source::{SourceKind, SourceStatus};
 
 /// A fresh status for a source about to start.
 pub fn channel(kind: SourceKind) -> (watch::Sender<SourceStatus>, watch::Receiver<SourceStatus>) {
-    watch::channel(SourceStatus {
-        source: kind,
-        state: SourceState::Starting,
-        last_tick: None,
-        ticks: 0,
-    })
+    crate::source::status_channel(kind)
 }
 
 /// What `nbi status` reads: written by a running pipeline next to its database.

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::counting::CountingPolicy;
+use crate::source::linux::CaptureMode;
 
 /// Which source to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -83,6 +84,24 @@ pub struct SourceStatus {
     pub state: SourceState,
     pub last_tick: Option<DateTime<Utc>>,
     pub ticks: u64,
+    /// How the source sees traffic, where it has a choice (Linux: `kernel`,
+    /// or a TCP-only fallback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<CaptureMode>,
+    /// Why it runs in that mode, when it is less than it could be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode_note: Option<String>,
+    /// Bytes the machine's interfaces moved in the last interval that no
+    /// app's payload accounts for (headers, and what the mode cannot see).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unattributed: Option<Unattributed>,
+}
+
+/// Bytes of an interval no app was given, each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unattributed {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 pub type StatusTx = watch::Sender<SourceStatus>;
@@ -107,6 +126,23 @@ impl SourceContext {
                 s.state = state;
                 true
             }
+        });
+    }
+
+    /// Says how the source sees traffic, and why when it is a fallback.
+    pub fn set_mode(&self, mode: CaptureMode, note: Option<String>) {
+        self.status.send_modify(|s| {
+            s.mode = Some(mode);
+            s.mode_note = note;
+        });
+    }
+
+    /// The last interval's bytes no app was given.
+    pub fn set_unattributed(&self, u: Unattributed) {
+        self.status.send_if_modified(|s| {
+            let changed = s.unattributed != Some(u);
+            s.unattributed = Some(u);
+            changed
         });
     }
 
@@ -148,6 +184,9 @@ pub fn status_channel(
         state: SourceState::Starting,
         last_tick: None,
         ticks: 0,
+        mode: None,
+        mode_note: None,
+        unattributed: None,
     })
 }
 

@@ -40,6 +40,10 @@ mod mode;
 
 pub use mode::{CaptureMode, LinuxCapabilities};
 
+#[cfg(all(target_os = "linux", nbi_bpf))]
+mod kernel;
+#[cfg(target_os = "linux")]
+mod kernel_run;
 #[cfg(target_os = "linux")]
 mod ledger;
 #[cfg(target_os = "linux")]
@@ -63,6 +67,9 @@ pub struct LinuxConfig {
     /// When set, traffic of sockets whose process is unknown is counted
     /// under this app name; otherwise it is left out.
     pub unattributed_app: Option<String>,
+    /// Count every socket's bytes in the kernel (eBPF) where allowed; else,
+    /// or when that cannot start, poll TCP's counters.
+    pub kernel_counters: bool,
 }
 
 impl Default for LinuxConfig {
@@ -71,8 +78,15 @@ impl Default for LinuxConfig {
             poll: Duration::from_millis(250),
             destroy_events: true,
             unattributed_app: None,
+            kernel_counters: true,
         }
     }
+}
+
+/// Whether this build has the kernel-side counters (eBPF programs compiled
+/// in): a build made without clang counts TCP only.
+pub const fn has_kernel_counters() -> bool {
+    cfg!(all(target_os = "linux", nbi_bpf))
 }
 
 /// Probes what the source can use here (opens and closes netlink sockets).
@@ -98,6 +112,14 @@ pub fn capabilities() -> LinuxCapabilities {
     }
 }
 
+/// The TCP-only mode this machine allows under `cfg`.
+fn fallback_mode(cfg: &LinuxConfig) -> CaptureMode {
+    match capabilities().mode() {
+        CaptureMode::PollingWithDestroyEvents if !cfg.destroy_events => CaptureMode::Polling,
+        mode => mode,
+    }
+}
+
 /// The Linux source.
 #[derive(Debug, Clone)]
 pub struct LinuxSource {
@@ -113,15 +135,10 @@ impl LinuxSource {
         &self.cfg
     }
 
-    /// The mode `run` would use on this machine now.
-    pub fn capture_mode(&self) -> CaptureMode {
-        let caps = capabilities();
-        match caps.mode() {
-            CaptureMode::PollingWithDestroyEvents if !self.cfg.destroy_events => {
-                CaptureMode::Polling
-            }
-            mode => mode,
-        }
+    /// The mode of the TCP-only path `run` falls back to when the
+    /// kernel-side counters cannot start (probes netlink now).
+    pub fn fallback_mode(&self) -> CaptureMode {
+        fallback_mode(&self.cfg)
     }
 
     /// Publishes one tick per `ctx.interval` until `ctx.shutdown` is
@@ -151,6 +168,7 @@ mod run {
     use tokio::sync::watch;
     use tokio::time::Instant;
 
+    use super::kernel_run as kernel;
     use super::poller::Poller;
     use super::procfs::ProcFs;
     use super::LinuxConfig;
@@ -200,6 +218,15 @@ mod run {
         out: P,
     ) -> Result<(), SourceError> {
         ctx.set_state(SourceState::Starting);
+        let why_not = match kernel::start(&cfg, &ctx) {
+            Ok(counters) => return kernel::run(counters, ctx, out).await,
+            Err(why) => why,
+        };
+        tracing::warn!(reason = %why_not, "linux source: counting TCP only; UDP (QUIC, DNS, calls) is not seen");
+        ctx.set_mode(
+            super::fallback_mode(&cfg),
+            Some(format!("counting TCP only: {why_not}")),
+        );
         let interval = ctx.interval.max(Duration::from_secs(1));
         let interval_s = whole_seconds(interval);
         let poll_every = cfg.poll.clamp(MIN_POLL, interval);
@@ -216,6 +243,7 @@ mod run {
                 p
             }
         };
+        let mut interfaces = ProcFs::new("/proc").interfaces();
 
         let mut poller: Option<Poller> = None;
         let mut stamp = MonotonicStamp::default();
@@ -282,6 +310,13 @@ mod run {
                 let done = std::mem::replace(&mut window, Window::open());
                 if done.polled {
                     let totals = poller.as_mut().map(Poller::take_totals).unwrap_or_default();
+                    let counted = poller
+                        .as_mut()
+                        .map(Poller::take_counted)
+                        .unwrap_or_default();
+                    if let Some(u) = interfaces.unattributed(counted) {
+                        ctx.set_unattributed(u);
+                    }
                     let at = stamp.stamp(done.wall);
                     let tick = Tick::from_totals(ctx.host.clone(), at, secs, totals);
                     if let Err(e) = out.publish(tick).await {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::context::{
     status_channel, MonotonicStamp, SourceContext, SourceError, SourceKind, SourceState,
-    SourceStatus, StatusTx,
+    SourceStatus, StatusTx, Unattributed,
 };
 use self::linux::LinuxConfig;
 use self::linux::LinuxSource;
@@ -61,6 +61,10 @@ pub struct SourceConfig {
     /// Count traffic of connections whose process was never seen under this
     /// name (e.g. "(unknown)"); left out when empty.
     pub linux_unattributed_app: String,
+    /// Count every socket's bytes, TCP and UDP, in the kernel (eBPF) where
+    /// allowed (root, or cap_bpf,cap_net_admin,cap_perfmon); otherwise, or
+    /// when false, poll TCP's counters.
+    pub linux_kernel_counters: bool,
 }
 
 /// Names added to and removed from the built-in tunnel carriers
@@ -88,6 +92,7 @@ impl Default for SourceConfig {
             linux_poll_ms: 250,
             linux_destroy_events: true,
             linux_unattributed_app: String::new(),
+            linux_kernel_counters: true,
         }
     }
 }
@@ -147,6 +152,7 @@ impl SourceConfig {
                 unattributed_app: Some(self.linux_unattributed_app.trim())
                     .filter(|a| !a.is_empty())
                     .map(str::to_string),
+                kernel_counters: self.linux_kernel_counters,
             })),
             SourceKind::Replay => None,
         }
@@ -296,6 +302,9 @@ mod tests {
             state: SourceState::Starting,
             last_tick: None,
             ticks: 0,
+            mode: None,
+            mode_note: None,
+            unattributed: None,
         });
         let (publisher, mut subscriber) = memory::channel(16);
         let ctx = SourceContext {

@@ -2,5 +2,7 @@
 #![allow(dead_code)]
 
 #[cfg(target_os = "linux")]
+pub mod linux;
+#[cfg(target_os = "linux")]
 pub mod netns;
 pub mod services;

@@ -285,6 +285,8 @@ mod tests {
             inode,
             uid: 1000,
             local: false,
+            local_port: 0,
+            remote: None,
             bytes: Some(TcpBytes { received, acked }),
         }
     }

@@ -4,8 +4,10 @@ use serde::{Deserialize, Serialize};
 
 /// How the source sees connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum CaptureMode {
+    /// Every socket's payload, TCP and UDP, counted by the kernel (eBPF).
+    Kernel,
     /// sock_diag cannot be used here (not Linux, or the kernel lacks it).
     Unavailable,
     /// Polling the TCP table only.
@@ -18,6 +20,9 @@ impl CaptureMode {
     /// One sentence for a status line.
     pub fn describe(self) -> &'static str {
         match self {
+            CaptureMode::Kernel => {
+                "every socket's bytes, TCP and UDP, counted by the kernel (eBPF)"
+            }
             CaptureMode::Unavailable => "the kernel's socket table (sock_diag) is not available",
             CaptureMode::Polling => {
                 "polling TCP sockets; what a connection moves after its last poll before it closes is missed (destroy notifications need CAP_NET_ADMIN)"
@@ -29,12 +34,14 @@ impl CaptureMode {
     }
 }
 
+/// As in `nbi status --json`.
 impl std::fmt::Display for CaptureMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
+            CaptureMode::Kernel => "kernel",
             CaptureMode::Unavailable => "unavailable",
             CaptureMode::Polling => "polling",
-            CaptureMode::PollingWithDestroyEvents => "polling+destroy-events",
+            CaptureMode::PollingWithDestroyEvents => "polling-with-destroy-events",
         })
     }
 }
@@ -52,7 +59,8 @@ pub struct LinuxCapabilities {
 }
 
 impl LinuxCapabilities {
-    /// The mode a source with destroy notifications enabled would use.
+    /// The mode of the fallback (TCP only) a source with destroy
+    /// notifications enabled would use.
     pub fn mode(&self) -> CaptureMode {
         match (self.sock_diag, self.destroy_events) {
             (false, _) => CaptureMode::Unavailable,

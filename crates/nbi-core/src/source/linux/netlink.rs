@@ -185,12 +185,60 @@ impl DumpSocket {
         })
     }
 
+    /// A dump socket in the network namespace `ns` (a `/proc/PID/ns/net`):
+    /// made by a thread that enters the namespace and ends, so this one
+    /// stays where it is. Needs CAP_SYS_ADMIN.
+    pub fn open_in(ns: &std::path::Path) -> Result<DumpSocket, NetlinkError> {
+        let ns = ns.to_path_buf();
+        let entered = std::thread::spawn(move || -> Result<DumpSocket, NetlinkError> {
+            let file = std::fs::File::open(&ns).map_err(|source| NetlinkError::Io {
+                op: "open the network namespace",
+                source,
+            })?;
+            // SAFETY: setns on an open namespace file; it affects this
+            // thread only, which ends after making the socket.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(io_err("setns"));
+            }
+            DumpSocket::open()
+        });
+        entered.join().unwrap_or_else(|_| {
+            Err(NetlinkError::Io {
+                op: "enter the network namespace",
+                source: io::Error::other("the thread panicked"),
+            })
+        })
+    }
+
     /// Appends every TCP socket of `family` that can carry counters.
     pub fn dump_tcp(&mut self, family: u8, out: &mut Vec<SockRecord>) -> Result<(), NetlinkError> {
         self.seq = self.seq.wrapping_add(1);
+        let request = sockdiag::tcp_dump_request(family, self.seq);
+        self.dump(&request, out)
+    }
+
+    /// Appends every listening TCP socket of `family` to `out`.
+    pub fn dump_tcp_listeners(
+        &mut self,
+        family: u8,
+        out: &mut Vec<SockRecord>,
+    ) -> Result<(), NetlinkError> {
+        self.seq = self.seq.wrapping_add(1);
+        let request = sockdiag::tcp_listeners_request(family, self.seq);
+        self.dump(&request, out)
+    }
+
+    /// Appends every UDP socket of `family` (`AF_INET` or `AF_INET6`) to
+    /// `out`: their cookies and inodes, no counters.
+    pub fn dump_udp(&mut self, family: u8, out: &mut Vec<SockRecord>) -> Result<(), NetlinkError> {
+        self.seq = self.seq.wrapping_add(1);
+        let request = sockdiag::udp_dump_request(family, self.seq);
+        self.dump(&request, out)
+    }
+
+    fn dump(&mut self, request: &[u8], out: &mut Vec<SockRecord>) -> Result<(), NetlinkError> {
         let seq = self.seq;
-        self.sock
-            .send_to_kernel(&sockdiag::tcp_dump_request(family, seq))?;
+        self.sock.send_to_kernel(request)?;
         loop {
             let n = match self.sock.recv(&mut self.buf)? {
                 Some(n) => n,

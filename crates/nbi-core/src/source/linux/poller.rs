@@ -45,6 +45,8 @@ pub struct Poller {
     records: Vec<SockRecord>,
     counters: TcpCounters,
     gate: QuietGate,
+    /// Payload counted since the last `take_counted`, whoever's it was.
+    counted: (u64, u64),
 }
 
 /// A poll that [`Poller::begin`] found must dump the table; only it makes
@@ -116,6 +118,7 @@ impl Poller {
             stats: PollStats::default(),
             records: Vec::new(),
             gate: QuietGate::default(),
+            counted: (0, 0),
         }
     }
 
@@ -225,6 +228,11 @@ impl Poller {
         self.totals.drain().collect()
     }
 
+    /// The payload counted since the last call, attributed or not.
+    pub fn take_counted(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.counted)
+    }
+
     fn dump_all(&mut self) -> Result<(), NetlinkError> {
         let dump = match self.dump.take() {
             Some(d) => d,
@@ -272,6 +280,8 @@ impl Poller {
         let mut moved = 0u64;
         for d in deltas {
             moved = moved.saturating_add(d.bytes_in).saturating_add(d.bytes_out);
+            self.counted.0 = self.counted.0.saturating_add(d.bytes_in);
+            self.counted.1 = self.counted.1.saturating_add(d.bytes_out);
             let app = match &d.owner {
                 Some(o) => {
                     let process = Process {

@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::app::app_name_for_exe;
+use crate::source::context::Unattributed;
 
 /// The process a socket belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -42,6 +43,51 @@ pub struct FdScan {
     /// Processes whose fd table could not be read (another user's, without
     /// root; or gone meanwhile).
     pub unreadable: usize,
+}
+
+/// The bytes every interface but loopback moved (`/proc/net/dev`), to
+/// tell how much of the machine's traffic no app was given.
+pub struct Interfaces {
+    path: PathBuf,
+    last: Option<(u64, u64)>,
+}
+
+impl Interfaces {
+    /// What the interfaces moved since the last call, less `counted` (the
+    /// payload the source gave to sockets meanwhile): `None` the first time
+    /// or when `/proc/net/dev` cannot be read. Interface counters include
+    /// every header, so this is never quite zero.
+    pub fn unattributed(&mut self, counted: (u64, u64)) -> Option<Unattributed> {
+        let now = std::fs::read_to_string(&self.path)
+            .ok()
+            .map(|t| parse_net_dev(&t));
+        let last = std::mem::replace(&mut self.last, now);
+        let (now, last) = (now?, last?);
+        Some(Unattributed {
+            bytes_in: now.0.saturating_sub(last.0).saturating_sub(counted.0),
+            bytes_out: now.1.saturating_sub(last.1).saturating_sub(counted.1),
+        })
+    }
+}
+
+/// Bytes received and sent by every interface but `lo`, from `/proc/net/dev`.
+pub fn parse_net_dev(text: &str) -> (u64, u64) {
+    text.lines()
+        .skip(2)
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            if name.trim() == "lo" {
+                return None;
+            }
+            let f: Vec<u64> = rest
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            Some((*f.first()?, *f.get(8)?))
+        })
+        .fold((0, 0), |(i, o), (a, b)| {
+            (i.saturating_add(a), o.saturating_add(b))
+        })
 }
 
 /// TCP's segment counters of this network namespace (`/proc/net/snmp`),
@@ -170,12 +216,35 @@ impl ProcFs {
         scan
     }
 
+    /// One `/proc/PID/ns/net` for each network namespace other than this
+    /// process's that a process here is in (containers, `ip netns`).
+    pub fn other_net_namespaces(&self) -> Vec<PathBuf> {
+        let ours = std::fs::read_link(self.root.join("self/ns/net")).ok();
+        let mut seen = HashSet::new();
+        self.pids()
+            .into_iter()
+            .filter_map(|pid| {
+                let path = self.pid_path(pid).join("ns/net");
+                let ns = std::fs::read_link(&path).ok()?;
+                (Some(&ns) != ours.as_ref() && seen.insert(ns)).then_some(path)
+            })
+            .collect()
+    }
+
     /// A reader of TCP's segment counters.
     pub fn tcp_counters(&self) -> TcpCounters {
         TcpCounters {
             path: self.root.join("net/snmp"),
             file: None,
             buf: Vec::new(),
+        }
+    }
+
+    /// The byte counters of this network namespace's interfaces.
+    pub fn interfaces(&self) -> Interfaces {
+        Interfaces {
+            path: self.root.join("net/dev"),
+            last: None,
         }
     }
 
@@ -208,6 +277,12 @@ impl ProcFs {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn interface_bytes_leave_loopback_out() {
+        let dev = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo: 5000 10 0 0 0 0 0 0 5000 10 0 0 0 0 0 0\n  eth0: 1200 3 0 0 0 0 0 0 340 2 0 0 0 0 0 0\nnbi-h1: 100 1 0 0 0 0 0 0 10 1 0 0 0 0 0 0\n";
+        assert_eq!(parse_net_dev(dev), (1300, 350));
+    }
 
     #[test]
     fn parses_socket_links_only() {

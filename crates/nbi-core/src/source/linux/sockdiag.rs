@@ -4,8 +4,7 @@
 //!
 //! Layouts are the kernel's uapi (`linux/netlink.h`, `linux/sock_diag.h`,
 //! `linux/inet_diag.h`, `linux/tcp.h`), all fields in host byte order except
-//! the ports and addresses (network order); of those only whether both
-//! ends are on this machine is kept.
+//! the ports and addresses (network order).
 
 use std::mem::offset_of;
 
@@ -28,8 +27,11 @@ const SOCKID_LEN: usize = 48;
 /// `struct inet_diag_msg`: family, state, timer, retrans, sockid, expires,
 /// rqueue, wqueue, uid, inode.
 const INET_DIAG_MSG_LEN: usize = 4 + SOCKID_LEN + 20;
-/// Offsets of `idiag_src`, `idiag_dst` (16 bytes each, IPv4 in the first
-/// four) and `idiag_cookie` inside `inet_diag_msg`.
+/// Offsets of `idiag_sport`, `idiag_dport` (network order), `idiag_src`,
+/// `idiag_dst` (16 bytes each, IPv4 in the first four) and `idiag_cookie`
+/// inside `inet_diag_msg`.
+const SPORT_AT: usize = 4;
+const DPORT_AT: usize = 6;
 const SRC_AT: usize = 4 + 4;
 const DST_AT: usize = 4 + 20;
 const COOKIE_AT: usize = 4 + 40;
@@ -45,7 +47,7 @@ const TCPI_BYTES_ACKED: usize = offset_of!(libc::tcp_info, tcpi_bytes_acked);
 const TCPI_BYTES_RECEIVED: usize = offset_of!(libc::tcp_info, tcpi_bytes_received);
 
 /// TCP states, as numbered by the kernel (`TCP_ESTABLISHED` = 1 …).
-const TCP_LISTEN: u32 = 10;
+pub const TCP_LISTEN: u32 = 10;
 const TCP_TIME_WAIT: u32 = 6;
 const TCP_NEW_SYN_RECV: u32 = 12;
 
@@ -78,6 +80,10 @@ pub struct SockRecord {
     /// Both ends are on this machine: loopback addresses (127/8, ::1, and
     /// 127/8 mapped into IPv6) or the same address at both ends.
     pub local: bool,
+    /// The local port (a listening socket's: the port it serves).
+    pub local_port: u16,
+    /// The remote end; `None` when there is none (listening, unconnected).
+    pub remote: Option<std::net::SocketAddr>,
     /// None when the kernel sent no `tcp_info`, or one too old to hold the
     /// byte counters (before Linux 4.1).
     pub bytes: Option<TcpBytes>,
@@ -97,6 +103,18 @@ pub fn is_local(family: u8, src: [u8; 16], dst: [u8; 16]) -> bool {
     let width = if family == libc::AF_INET as u8 { 4 } else { 16 };
     let same = src[..width] == dst[..width] && src[..width].iter().any(|&b| b != 0);
     same || (loopback(src) && loopback(dst))
+}
+
+/// An address and port as sock_diag gives them; `None` for the unspecified
+/// address or port 0 (no remote end).
+pub fn end_of(family: u8, addr: [u8; 16], port: u16) -> Option<std::net::SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = if family == libc::AF_INET as u8 {
+        IpAddr::V4(Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(addr))
+    };
+    (port != 0 && !ip.is_unspecified()).then_some(std::net::SocketAddr::new(ip, port))
 }
 
 /// One decoded netlink message.
@@ -137,6 +155,28 @@ pub enum DecodeError {
 /// A dump request for every TCP socket of `family` (AF_INET or AF_INET6)
 /// in [`STATES_WITH_COUNTERS`], asking for `tcp_info`.
 pub fn tcp_dump_request(family: u8, seq: u32) -> Vec<u8> {
+    dump_request(
+        family,
+        libc::IPPROTO_TCP as u8,
+        STATES_WITH_COUNTERS,
+        true,
+        seq,
+    )
+}
+
+/// A dump request for every listening TCP socket of `family`: their local
+/// ports, cookies and inodes.
+pub fn tcp_listeners_request(family: u8, seq: u32) -> Vec<u8> {
+    dump_request(family, libc::IPPROTO_TCP as u8, 1 << TCP_LISTEN, false, seq)
+}
+
+/// A dump request for every UDP socket of `family`: their cookies and
+/// inodes (UDP sockets carry no byte counters here).
+pub fn udp_dump_request(family: u8, seq: u32) -> Vec<u8> {
+    dump_request(family, libc::IPPROTO_UDP as u8, u32::MAX, false, seq)
+}
+
+fn dump_request(family: u8, protocol: u8, states: u32, tcp_info: bool, seq: u32) -> Vec<u8> {
     let len = NLMSG_HDRLEN + REQ_V2_LEN;
     let mut buf = Vec::with_capacity(len);
     buf.extend_from_slice(&(len as u32).to_ne_bytes());
@@ -145,11 +185,15 @@ pub fn tcp_dump_request(family: u8, seq: u32) -> Vec<u8> {
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.push(family);
-    buf.push(libc::IPPROTO_TCP as u8);
+    buf.push(protocol);
     // idiag_ext is a bit set of (attribute - 1).
-    buf.push(1 << (INET_DIAG_INFO - 1));
+    buf.push(if tcp_info {
+        1 << (INET_DIAG_INFO - 1)
+    } else {
+        0
+    });
     buf.push(0);
-    buf.extend_from_slice(&STATES_WITH_COUNTERS.to_ne_bytes());
+    buf.extend_from_slice(&states.to_ne_bytes());
     buf.resize(len, 0);
     buf
 }
@@ -206,6 +250,12 @@ fn decode_inet_diag(payload: &[u8]) -> Result<SockRecord, DecodeError> {
         inode: u64::from(u32_at(payload, INODE_AT)),
         uid: u32_at(payload, UID_AT),
         local: is_local(family, array_at(payload, SRC_AT), array_at(payload, DST_AT)),
+        local_port: u16::from_be_bytes(array_at(payload, SPORT_AT)),
+        remote: end_of(
+            family,
+            array_at(payload, DST_AT),
+            u16::from_be_bytes(array_at(payload, DPORT_AT)),
+        ),
         bytes: None,
     };
     let mut at = INET_DIAG_MSG_LEN;
@@ -308,6 +358,9 @@ pub(crate) mod build {
                     .octets(),
             ),
         };
+        payload[SPORT_AT..SPORT_AT + 2].copy_from_slice(&rec.local_port.to_be_bytes());
+        let dport = rec.remote.map_or(0, |r| r.port());
+        payload[DPORT_AT..DPORT_AT + 2].copy_from_slice(&dport.to_be_bytes());
         payload[SRC_AT..SRC_AT + 16].copy_from_slice(&src);
         payload[DST_AT..DST_AT + 16].copy_from_slice(&dst);
         payload[INODE_AT..INODE_AT + 4].copy_from_slice(&(rec.inode as u32).to_ne_bytes());
@@ -376,6 +429,8 @@ mod tests {
             inode,
             uid: 1000,
             local: false,
+            local_port: 0,
+            remote: None,
             bytes: bytes.map(|(received, acked)| TcpBytes { received, acked }),
         }
     }
@@ -409,7 +464,10 @@ mod tests {
 
     #[test]
     fn decodes_a_dump_datagram() {
-        let a = rec(0x1_0000_0002, 4711, Some((5_000_000, 1234)));
+        let mut a = rec(0x1_0000_0002, 4711, Some((5_000_000, 1234)));
+        // The ports are in network order; the remote end is v4-mapped.
+        a.local_port = 51_000;
+        a.remote = Some("[::ffff:198.18.0.2]:443".parse().unwrap());
         let b = rec(9, 0, None);
         let mut buf = sock_message(3, &a, TCP_INFO_6_X);
         buf.extend(sock_message(3, &b, 0));
@@ -431,6 +489,19 @@ mod tests {
                     message: Message::Done
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn no_remote_end_is_none() {
+        let any = [0u8; 16];
+        assert_eq!(end_of(libc::AF_INET as u8, any, 443), None);
+        let mut v4 = [0u8; 16];
+        v4[..4].copy_from_slice(&[192, 0, 2, 7]);
+        assert_eq!(end_of(libc::AF_INET as u8, v4, 0), None);
+        assert_eq!(
+            end_of(libc::AF_INET as u8, v4, 53),
+            Some("192.0.2.7:53".parse().unwrap())
         );
     }
 
