@@ -142,6 +142,7 @@ fn follow<R: Runtime>(app: AppHandle<R>, tray: Tray<R>) {
                 state: TrayState::of(&source.state, last.as_ref()),
                 paused: source.state == SourceState::Paused,
                 glance,
+                note: source.mode_note.clone(),
             });
             let mut data = false;
             tokio::select! {

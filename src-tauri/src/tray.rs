@@ -35,6 +35,9 @@ pub struct Look {
     pub state: TrayState,
     pub paused: bool,
     pub glance: Option<Glance>,
+    /// Why the source sees less than it could (the Linux source counting
+    /// TCP only), for the tooltip.
+    pub note: Option<String>,
 }
 
 pub struct Tray<R: Runtime> {
@@ -234,14 +237,19 @@ impl<R: Runtime> Tray<R> {
             };
             let _ = self.pause.set_text(text);
         }
-        if before.as_ref().map(|b| (b.glance, b.state)) != Some((look.glance, look.state)) {
+        let seen = |b: &Look| (b.glance, b.state, b.note.clone());
+        if before.as_ref().map(seen) != Some(seen(&look)) {
             let text = look.glance.map(|g| g.text()).unwrap_or_default();
             let _ = self.icon.set_tooltip(Some(format!(
-                "{} — {}{}{}",
+                "{} — {}{}{}{}",
                 nbi_core::notify::APP_NAME,
                 look.state.describe(),
                 if text.is_empty() { "" } else { ", today " },
-                text
+                text,
+                look.note
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
             )));
             if !text.is_empty() {
                 platform::show_glance(&self.icon, &self.glance, &text);

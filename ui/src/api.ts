@@ -115,6 +115,8 @@ export interface Status {
   grafana_url: string | null
   /** Absent or null when no data plan is configured. */
   plan?: Plan | null
+  /** Why the source sees less than it could ("counting TCP only: …"); absent when it sees all. */
+  mode_note?: string | null
 }
 
 export interface HistoryEntry {

@@ -12,9 +12,15 @@ export interface StatusView {
   tone: Tone
   /** The one action the button offers in this state. */
   action: 'pause' | 'resume'
+  /** Why the source sees less than it could, or empty. */
+  note: string
 }
 
 export function statusView(status: Status | null, timeZone?: string): StatusView {
+  return { ...stateView(status, timeZone), note: status?.mode_note?.trim() ?? '' }
+}
+
+function stateView(status: Status | null, timeZone?: string): Omit<StatusView, 'note'> {
   const tick = status?.last_tick ? Date.parse(status.last_tick) : Number.NaN
   const detail = Number.isNaN(tick) ? '' : `last tick ${formatClock(tick / 1000, timeZone)}`
   switch (status?.state ?? 'starting') {
@@ -52,6 +58,7 @@ export function renderStatus(root: HTMLElement, status: Status | null, busy: boo
       { class: 'status-text', title: where, attrs: { role: 'status' } },
       h('strong', {}, view.text),
       view.detail && h('span', { class: 'muted' }, ` · ${view.detail}`),
+      view.note && h('span', { class: 'muted status-note' }, ` · ${view.note}`),
     ),
     h(
       'button',

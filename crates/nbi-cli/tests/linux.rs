@@ -39,9 +39,31 @@ fn serve_loopback(size: usize, rate: usize) -> String {
 
 /// Runs `nbi run --source linux` around `traffic` and returns curl's stored bytes in.
 fn curl_bytes_in(interval: &str, env: &[(&str, &str)], traffic: impl FnOnce()) -> u64 {
-    let sb = Sandbox::new();
-    let child = sb
-        .cmd()
+    run_around(&Sandbox::new(), None, interval, env, traffic).0
+}
+
+/// What a run said about itself once it was watching, and what it logged.
+struct Said {
+    status: serde_json::Value,
+    /// `nbi status` while it ran.
+    text: String,
+    stderr: String,
+}
+
+/// Runs `nbi run --source linux` (through `wrapper`, if any) around
+/// `traffic`; curl's stored bytes in, and what the run said.
+fn run_around(
+    sb: &Sandbox,
+    wrapper: Option<&[&str]>,
+    interval: &str,
+    env: &[(&str, &str)],
+    traffic: impl FnOnce(),
+) -> (u64, Said) {
+    let mut cmd = match wrapper {
+        Some(w) => sb.cmd_via(w),
+        None => sb.cmd(),
+    };
+    let child = cmd
         .envs(env.iter().copied())
         .args(["run", "--source", "linux", "--interval", interval])
         .stdin(Stdio::null())
@@ -49,16 +71,31 @@ fn curl_bytes_in(interval: &str, env: &[(&str, &str)], traffic: impl FnOnce()) -
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn nbi run");
-    wait_for(Duration::from_secs(20), || {
-        (sb.status()["run"]["source"]["state"] == "watching").then_some(())
+    let watching = wait_for(Duration::from_secs(20), || {
+        let s = sb.status();
+        (s["run"]["source"]["state"] == "watching").then_some(s)
     })
     .expect("the linux source is watching");
+    let text = sb.ok(&["status"]);
     traffic();
     signal(&child, libc::SIGTERM);
     let (status, stderr) = stderr_of(child);
     assert!(status.success(), "exit {status}: {stderr}");
     let totals = sb.totals_around_today(&[]);
-    totals.get("curl").map(|t| t.0).unwrap_or(0)
+    let said = Said {
+        status: watching,
+        text,
+        stderr,
+    };
+    (totals.get("curl").map(|t| t.0).unwrap_or(0), said)
+}
+
+fn have_capsh() -> bool {
+    Command::new("capsh")
+        .arg("--print")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 const MIB: usize = 1024 * 1024;
@@ -127,6 +164,56 @@ fn downloads_are_stored_for_curl_and_loopback_only_when_asked() {
         std::thread::sleep(Duration::from_secs(3));
     });
     let ratio = ratio_of(got, size, "50 MiB over loopback, include_loopback = true");
+    assert!(
+        (0.95..=1.05).contains(&ratio),
+        "stored {got} of {size} ({ratio:.3})"
+    );
+
+    // Without the capabilities eBPF needs (capsh drops them from the
+    // bounding set; root keeps the rest), the source falls back to TCP's
+    // counters, says so in its log and its status, and still counts.
+    assert!(
+        have_capsh() || std::env::var("NBI_TEST_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "capsh is missing (Debian package libcap2-bin)"
+    );
+    if !have_capsh() {
+        eprintln!("skipped the fallback: capsh is not installed (Debian package libcap2-bin)");
+        return;
+    }
+    let size = 8 * MIB;
+    let url = format!("http://{}:{}/", peer.addr, peer.serve(size, 8 * MIB));
+    let capsh = [
+        "capsh",
+        "--drop=cap_bpf,cap_perfmon,cap_sys_admin",
+        "--",
+        "-c",
+        "exec \"$0\" \"$@\"",
+    ];
+    let sb = Sandbox::new();
+    let (got, said) = run_around(&sb, Some(&capsh), "2", &[], || {
+        curl(&url);
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let source = &said.status["run"]["source"];
+    eprintln!("without the capabilities: {source}");
+    assert_eq!(source["mode"], "polling-with-destroy-events", "{source}");
+    let note = source["mode_note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("counting TCP only:") && note.contains("cap_bpf"),
+        "the status says why: {note:?}"
+    );
+    assert!(
+        said.stderr.contains("counting TCP only"),
+        "the log says so: {}",
+        said.stderr
+    );
+    assert!(
+        said.text.contains("mode: polling-with-destroy-events")
+            && said.text.contains("counting TCP only"),
+        "`nbi status`: {}",
+        said.text
+    );
+    let ratio = ratio_of(got, size, "8 MiB from a peer host, TCP only");
     assert!(
         (0.95..=1.05).contains(&ratio),
         "stored {got} of {size} ({ratio:.3})"

@@ -9,7 +9,15 @@ describe('statusView', () => {
       detail: 'last tick 15:31',
       tone: 'ok',
       action: 'pause',
+      note: '',
     })
+  })
+
+  it('says when the source sees less than it could', () => {
+    const note = 'counting TCP only: loading the eBPF programs: Operation not permitted'
+    const v = statusView(status({ mode_note: note }), 'UTC')
+    expect([v.text, v.tone, v.note]).toEqual(['Watching', 'ok', note])
+    expect(statusView(status({ mode_note: null })).note).toBe('')
   })
 
   it('is paused, and offers to resume', () => {
@@ -52,6 +60,14 @@ describe('renderStatus', () => {
     expect(root.querySelector('button')?.textContent).toBe('Resume')
     expect(toggle).toHaveBeenLastCalledWith('resume')
     expect(root.querySelector('strong')?.textContent).toBe('Paused')
+  })
+
+  it('shows the note beside the state', () => {
+    const root = document.createElement('div')
+    renderStatus(root, status({ mode_note: 'counting TCP only: no cgroup v2' }), false, { toggle: vi.fn() })
+    expect(root.querySelector('.status-note')?.textContent).toBe(' · counting TCP only: no cgroup v2')
+    renderStatus(root, status(), false, { toggle: vi.fn() })
+    expect(root.querySelector('.status-note')).toBeNull()
   })
 
   it('disables the button while the change is on its way', () => {

@@ -163,6 +163,19 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
             if let nbi_core::source::SourceState::Failing { reason } = &r.source.state {
                 println!("  not watching: {reason}");
             }
+            if let Some(mode) = r.source.mode {
+                println!("  mode: {mode} ({})", mode.describe());
+            }
+            if let Some(note) = &r.source.mode_note {
+                println!("  {note}");
+            }
+            if let Some(u) = r.source.unattributed {
+                println!(
+                    "  unattributed in the last interval: {} in, {} out (headers, and what no app's sockets account for)",
+                    human::bytes(u.bytes_in),
+                    human::bytes(u.bytes_out)
+                );
+            }
             println!("last tick: {}", when(r.source.last_tick));
             if let Some(bus) = &r.bus {
                 println!(

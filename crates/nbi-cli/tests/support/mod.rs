@@ -55,7 +55,18 @@ impl Sandbox {
     /// `nbi` with a clean environment: no NBI_* from outside, HOME and XDG
     /// dirs inside the sandbox, UTC, host "testhost".
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(nbi_bin());
+        self.isolate(Command::new(nbi_bin()))
+    }
+
+    /// `nbi` as [`Sandbox::cmd`] has it, run through `wrapper` (a program
+    /// and its arguments, followed by nbi's path and nbi's arguments).
+    pub fn cmd_via(&self, wrapper: &[&str]) -> Command {
+        let mut c = Command::new(wrapper[0]);
+        c.args(&wrapper[1..]).arg(nbi_bin());
+        self.isolate(c)
+    }
+
+    fn isolate(&self, mut c: Command) -> Command {
         for (k, _) in std::env::vars() {
             if k.starts_with("NBI_") {
                 c.env_remove(k);
