@@ -79,10 +79,12 @@ ensure_rust() {
     fi
 }
 
-# What building nbi needs: a C compiler (bundled SQLite), pkg-config.
+# What building nbi needs: a C compiler (bundled SQLite), pkg-config, and on
+# Linux clang and libbpf's headers for the Linux source's eBPF programs
+# (without them the build counts TCP only).
 ensure_build_deps() {
     if is_debian; then
-        apt_install ca-certificates curl build-essential pkg-config
+        apt_install ca-certificates curl build-essential pkg-config clang libbpf-dev
     elif is_macos; then
         xcode-select -p >/dev/null 2>&1 || { log "install the Xcode command line tools: xcode-select --install"; exit 1; }
     fi
@@ -96,9 +98,12 @@ ensure_build_deps() {
 ensure_test_deps() {
     ensure_build_deps
     if is_debian; then
-        # curl: Linux source tests; python3: the stand-in nettop; Xvfb, D-Bus and
-        # dunst: a real notification daemon for the notification tests.
-        apt_install curl python3 procps iproute2 util-linux xvfb xauth dbus dbus-x11 dunst influxdb
+        # curl: Linux source tests; python3: the stand-in nettop and UDP
+        # peers; ngtcp2's QUIC client and server with ssl-cert's snakeoil
+        # key: QUIC traffic; libcap2-bin (capsh): the source without its
+        # capabilities; Xvfb, D-Bus and dunst: a real notification daemon.
+        apt_install curl python3 procps iproute2 util-linux ngtcp2-server ngtcp2-client \
+            ssl-cert libcap2-bin xvfb xauth dbus dbus-x11 dunst influxdb
     fi
     ensure_tauri_deps
 }
