@@ -89,6 +89,8 @@ pub enum Command {
     Today(TodayArgs),
     /// Per-app totals by local day or month over a range of days
     History(HistoryArgs),
+    /// Per app, where its bytes went over a range of local days, largest first
+    Destinations(DestinationsArgs),
     /// Write the stored ticks of a range of days as CSV or NDJSON
     Export(ExportArgs),
     /// Whether a watcher is running, its last tick, the data plan, and what the store holds
@@ -217,6 +219,25 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
     /// Print JSON: {"from", "to", "by", "rows": [{"period", "app", "bytes_in", "bytes_out"}]}
+    #[arg(long)]
+    pub json: bool,
+    /// Sum over every host in the store, not only this one
+    #[arg(long)]
+    pub all_hosts: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DestinationsArgs {
+    /// First local day [default: --to]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
+    pub from: Option<NaiveDate>,
+    /// Last local day [default: today]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
+    pub to: Option<NaiveDate>,
+    /// Only this app (its name as `nbi today` shows it)
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// Print JSON: {"from", "to", "rows": [{"app", "destination", "address", "org", "country", "bytes_in", "bytes_out"}]}
     #[arg(long)]
     pub json: bool,
     /// Sum over every host in the store, not only this one

@@ -48,6 +48,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Import(a) => cmd::import::import(&global, a).await,
         Command::Today(a) => cmd::query::today(&global, a),
         Command::History(a) => cmd::usage::history(&global, a),
+        Command::Destinations(a) => cmd::usage::destinations(&global, a),
         Command::Export(a) => cmd::usage::export(&global, a),
         Command::Status(a) => cmd::query::status(&global, a),
         Command::Config => cmd::query::config(&global),

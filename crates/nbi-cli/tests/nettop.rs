@@ -192,3 +192,158 @@ fn a_hung_nettop_is_restarted() {
 fn a_nettop_printing_garbage_is_restarted() {
     failing_nettop_is_restarted("garbage");
 }
+
+/// Per (app, address), the destinations of the first `k` delta blocks of a
+/// capture replayed in a loop, as the default counting policy keeps them.
+fn expected_destinations(capture: &Path, k: usize) -> BTreeMap<(String, String), (u64, u64)> {
+    let text = std::fs::read_to_string(capture).unwrap();
+    let (blocks, errors) = parse_str(
+        &text,
+        ParseOptions {
+            drop_first_block: true,
+        },
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut out = BTreeMap::new();
+    for block in blocks.iter().cycle().take(k) {
+        for row in &block.rows {
+            if CountingPolicy::default().judge_name(&row.name).is_err() {
+                continue;
+            }
+            for (addr, f) in row.destinations() {
+                let e = out
+                    .entry((row.name.clone(), addr.to_string()))
+                    .or_insert((0, 0));
+                e.0 += f.bytes_in;
+                e.1 += f.bytes_out;
+            }
+        }
+    }
+    out
+}
+
+/// What `nbi destinations --json` holds around today (or `day`).
+fn stored_destinations(
+    sb: &Sandbox,
+    from: &str,
+    to: &str,
+) -> BTreeMap<(String, String), (u64, u64)> {
+    let out = sb.ok(&[
+        "destinations",
+        "--json",
+        "--all-hosts",
+        "--from",
+        from,
+        "--to",
+        to,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("destinations --json is JSON");
+    let mut got = BTreeMap::new();
+    for r in v["rows"].as_array().unwrap() {
+        let key = (
+            r["app"].as_str().unwrap().to_string(),
+            r["address"].as_str().unwrap().to_string(),
+        );
+        let e = got.entry(key).or_insert((0, 0));
+        e.0 += r["bytes_in"].as_u64().unwrap();
+        e.1 += r["bytes_out"].as_u64().unwrap();
+    }
+    got
+}
+
+/// The socket rows of the fixture, by hand: what each destination got.
+fn fixture_destinations() -> BTreeMap<(String, String), (u64, u64)> {
+    [
+        ("Safari", "17.253.144.10", 160_000, 8_500),
+        ("Safari", "2606:4700::6810:84e5", 20_000, 2_000),
+        ("Safari", "192.168.1.1", 4_000, 500),
+        ("Google Chrome H", "142.250.74.110", 250_000, 30_000),
+        (
+            "Google Chrome H",
+            "2a00:1450:4001:82b::200e",
+            90_000,
+            12_000,
+        ),
+        ("mDNSResponder", "224.0.0.251", 4_000, 1_000),
+    ]
+    .into_iter()
+    .map(|(a, d, i, o)| ((a.to_string(), d.to_string()), (i, o)))
+    .collect()
+}
+
+#[test]
+fn import_and_replay_of_socket_rows_keep_exact_destinations() {
+    let capture = fixture("destinations.csv");
+    assert_eq!(expected_destinations(&capture, 3), fixture_destinations());
+    // import
+    let sb = Sandbox::new();
+    let file = capture.to_str().unwrap();
+    sb.ok(&["import", file, "--date", "2026-03-02"]);
+    assert_eq!(
+        stored_destinations(&sb, "2026-03-01", "2026-03-03"),
+        fixture_destinations(),
+        "import: unconnected sockets (*:*) and the carrier's tunnel are no destination"
+    );
+    let totals = sb.day_totals("2026-03-02", &["--all-hosts"]);
+    assert_eq!(
+        totals.get("Safari"),
+        Some(&(184_000, 11_000)),
+        "totals as the process rows say"
+    );
+    assert_eq!(
+        totals.get("zoom.us"),
+        Some(&(700_000, 650_000)),
+        "an app with no remote end"
+    );
+    assert!(!totals.contains_key("vpnagentd"), "the carrier is left out");
+    // an NDJSON export imported again gives the same destinations
+    let out = sb.path("export.ndjson");
+    sb.ok(&[
+        "export",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-03",
+        "--format",
+        "ndjson",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let again = Sandbox::new();
+    again.ok(&["import", out.to_str().unwrap()]);
+    assert_eq!(
+        stored_destinations(&again, "2026-03-01", "2026-03-03"),
+        fixture_destinations()
+    );
+    // replay
+    let sb = Sandbox::new();
+    sb.ok(&["replay", file, "--speed", "0", "--date", "2026-03-02"]);
+    assert_eq!(
+        stored_destinations(&sb, "2026-03-01", "2026-03-03"),
+        fixture_destinations(),
+        "replay"
+    );
+}
+
+#[test]
+fn run_keeps_exactly_the_destinations_of_the_socket_rows() {
+    let capture = fixture("destinations.csv");
+    let sb = Sandbox::new();
+    let child = spawn_run(&sb, &capture, &[("NBI_FAKE_NETTOP_SPEEDUP", "4")]);
+    wait_for(Duration::from_secs(30), || {
+        (sb.status()["store"]["ticks"].as_u64().unwrap_or(0) >= 5).then_some(())
+    })
+    .expect("no ticks stored");
+    signal(&child, libc::SIGTERM);
+    let (status, stderr) = stderr_of(child);
+    assert!(status.success(), "exit {status}: {stderr}");
+    let k = sb.status()["store"]["ticks"].as_u64().unwrap() as usize;
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    assert_eq!(
+        stored_destinations(&sb, &from.to_string(), &to.to_string()),
+        expected_destinations(&capture, k),
+        "{k} ticks hold exactly the destinations of the first {k} delta blocks"
+    );
+    assert_eq!(stored_totals(&sb), expected_totals(&capture, k));
+}

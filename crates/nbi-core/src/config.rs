@@ -28,6 +28,7 @@ pub use system::{local_hostname, system_timezone, system_tz};
 pub use crate::bus::KafkaConfig;
 pub use crate::collector::CollectorConfig;
 use crate::counting::{CountingPolicy, SystemProcesses};
+pub use crate::destination::DestinationsConfig;
 pub use crate::intel::IntelConfig;
 pub use crate::plan::PlanConfig;
 pub use crate::source::SourceConfig;
@@ -50,6 +51,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub ui: UiConfig,
     pub plan: PlanConfig,
+    pub destinations: DestinationsConfig,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             ui: UiConfig::default(),
             plan: PlanConfig::default(),
+            destinations: DestinationsConfig::default(),
         }
     }
 }
@@ -85,6 +88,7 @@ fn is_config_env_key(key: &str) -> bool {
                     "influxdb",
                     "kafka",
                     "ui",
+                    "destinations",
                 ]
                 .contains(&section)
         }
@@ -260,6 +264,7 @@ impl Config {
         self.kafka.validate()?;
         self.ui.validate()?;
         self.plan.validate()?;
+        self.destinations.validate()?;
         Ok(())
     }
 

@@ -148,6 +148,8 @@ pub struct CountingPolicy {
     system: SystemProcesses,
     carriers: NameSet,
     exclude: NameSet,
+    /// Whether ticks keep where each app's bytes went (`source.destinations`).
+    destinations: bool,
 }
 
 impl Default for CountingPolicy {
@@ -174,7 +176,19 @@ impl CountingPolicy {
             system,
             carriers: NameSet::new(carriers),
             exclude: NameSet::new(exclude),
+            destinations: true,
         }
+    }
+
+    /// The same policy, keeping destinations or not (`source.destinations`).
+    pub fn with_destinations(mut self, keep: bool) -> CountingPolicy {
+        self.destinations = keep;
+        self
+    }
+
+    /// Whether ticks keep where each app's bytes went.
+    pub fn keeps_destinations(&self) -> bool {
+        self.destinations
     }
 
     /// Counts everything: for tests that want raw numbers.
@@ -235,22 +249,30 @@ impl CountingPolicy {
     }
 
     /// `tick` with its app names normalised (surrounding spaces dropped,
-    /// apps of the same name summed) and the apps the name rules leave out
-    /// removed; the second value is how many apps were removed.
+    /// apps of the same name summed), the apps the name rules leave out
+    /// removed, and destinations dropped when they are not kept; the second
+    /// value is how many apps were removed.
     pub fn apply(&self, tick: Tick) -> (Tick, usize) {
         let before = tick.apps.len();
-        let kept: Vec<(String, (u64, u64))> = tick
+        let kept: Vec<_> = tick
             .apps
             .into_iter()
             .filter_map(|a| {
                 let name = a.app.trim();
-                (!name.is_empty() && self.judge_name(name).is_ok())
-                    .then(|| (name.to_string(), (a.bytes_in, a.bytes_out)))
+                (!name.is_empty() && self.judge_name(name).is_ok()).then(|| {
+                    let flow = crate::tick::Flow::new(a.bytes_in, a.bytes_out);
+                    let to = if self.destinations {
+                        a.to
+                    } else {
+                        Default::default()
+                    };
+                    (name.to_string(), flow, to)
+                })
             })
             .collect();
         let removed = before - kept.len();
         (
-            Tick::from_totals(tick.host, tick.at, tick.interval_s, kept),
+            Tick::from_flows(tick.host, tick.at, tick.interval_s, kept),
             removed,
         )
     }
@@ -471,26 +493,10 @@ mod tests {
             at,
             interval_s: 60,
             apps: vec![
-                crate::tick::AppUsage {
-                    app: "Slack ".into(),
-                    bytes_in: 10,
-                    bytes_out: 1,
-                },
-                crate::tick::AppUsage {
-                    app: "Slack".into(),
-                    bytes_in: 5,
-                    bytes_out: 1,
-                },
-                crate::tick::AppUsage {
-                    app: "vpnagentd".into(),
-                    bytes_in: 1000,
-                    bytes_out: 1000,
-                },
-                crate::tick::AppUsage {
-                    app: "  ".into(),
-                    bytes_in: 7,
-                    bytes_out: 7,
-                },
+                crate::tick::AppUsage::new("Slack ", 10, 1),
+                crate::tick::AppUsage::new("Slack", 5, 1),
+                crate::tick::AppUsage::new("vpnagentd", 1000, 1000),
+                crate::tick::AppUsage::new("  ", 7, 7),
             ],
         };
         let (kept, removed) = CountingPolicy::default().apply(tick);

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod collector;
 pub mod config;
 pub mod counting;
+pub mod destination;
 pub mod evaluation;
 pub mod export;
 pub mod files;

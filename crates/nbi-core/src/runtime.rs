@@ -163,9 +163,16 @@ pub enum WatchSink<P> {
 }
 
 impl Runtime {
-    /// Checks `config` (an error names the key) and keeps it.
-    pub fn new(config: Config, store: StoreKind) -> Result<Runtime, RuntimeError> {
+    /// Checks `config` (an error names the key) and keeps it, with the
+    /// address table it names loaded (the shipped one, with a warning,
+    /// when the user's cannot be read).
+    pub fn new(mut config: Config, store: StoreKind) -> Result<Runtime, RuntimeError> {
         let tz = config.tz()?;
+        let (namer, why) = config.destinations.namer();
+        if let Some(why) = why {
+            tracing::warn!("{why}");
+        }
+        config.intel.names = namer;
         Ok(Runtime {
             config: Arc::new(config),
             tz,
@@ -314,8 +321,11 @@ impl Runtime {
         }
         let token = cfg.resolved_token()?;
         let tz = self.tz;
+        let namer = self.config.intel.names.clone();
         Ok(Arc::new(move || {
-            let store = InfluxStore::new(&cfg, token.clone()).with_zone(tz);
+            let store = InfluxStore::new(&cfg, token.clone())
+                .with_zone(tz)
+                .with_namer(namer.clone());
             Ok(Box::new(store) as Box<dyn Store>)
         }))
     }

@@ -531,6 +531,25 @@ mod tests {
         fn summary(&self) -> Result<crate::store::StoreSummary, StoreError> {
             self.inner.summary()
         }
+        fn destinations(
+            &self,
+            host: &crate::store::HostFilter,
+            from: NaiveDate,
+            to: NaiveDate,
+            tz: chrono_tz::Tz,
+            app: Option<&str>,
+        ) -> Result<Vec<crate::store::DestinationTotal>, StoreError> {
+            self.inner.destinations(host, from, to, tz, app)
+        }
+        fn hourly_destinations(
+            &self,
+            host: &crate::store::HostFilter,
+            from: NaiveDate,
+            to: NaiveDate,
+            tz: chrono_tz::Tz,
+        ) -> Result<Vec<crate::store::HourlyDestination>, StoreError> {
+            self.inner.hourly_destinations(host, from, to, tz)
+        }
     }
 
     impl VerdictStore for Faulty {

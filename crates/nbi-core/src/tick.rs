@@ -1,9 +1,76 @@
 //! The Tick: what a source emits each interval, and its wire forms.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
+
+/// Bytes moved each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flow {
+    #[serde(rename = "in")]
+    pub bytes_in: u64,
+    #[serde(rename = "out")]
+    pub bytes_out: u64,
+}
+
+impl Flow {
+    pub fn new(bytes_in: u64, bytes_out: u64) -> Flow {
+        Flow {
+            bytes_in,
+            bytes_out,
+        }
+    }
+
+    /// Adds `other`, saturating.
+    pub fn add(&mut self, other: Flow) {
+        self.bytes_in = self.bytes_in.saturating_add(other.bytes_in);
+        self.bytes_out = self.bytes_out.saturating_add(other.bytes_out);
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.bytes_in == 0 && self.bytes_out == 0
+    }
+
+    /// Both ways together, saturating.
+    pub fn total(&self) -> u64 {
+        self.bytes_in.saturating_add(self.bytes_out)
+    }
+}
+
+/// An app's bytes per remote address: the part of its bytes whose other end
+/// is known. Unconnected sockets (`*:*`) have none and count only in the
+/// app's totals, so an app's destinations sum to at most its totals.
+pub type Destinations = BTreeMap<IpAddr, Flow>;
+
+/// One app's bytes and destinations, as [`Tick::from_flows`] takes them.
+pub type AppFlows = (String, Flow, Destinations);
+
+/// Per-app bytes and destinations being added up over an interval, by
+/// sources that count socket by socket.
+#[derive(Debug, Default)]
+pub struct Tally(std::collections::HashMap<String, (Flow, Destinations)>);
+
+impl Tally {
+    /// Adds `flow` to `app`, and to its destination `remote` when the
+    /// socket has one (an IPv4-mapped address counts as its IPv4 form).
+    pub fn add(&mut self, app: String, flow: Flow, remote: Option<IpAddr>) {
+        let e = self.0.entry(app).or_default();
+        e.0.add(flow);
+        if let Some(addr) = remote.map(|a| a.to_canonical()) {
+            // An all-zero end is an unconnected socket: no destination.
+            if !addr.is_unspecified() {
+                e.1.entry(addr).or_default().add(flow);
+            }
+        }
+    }
+
+    /// What was added since the last call, for [`Tick::from_flows`].
+    pub fn take(&mut self) -> Vec<(String, Flow, Destinations)> {
+        self.0.drain().map(|(app, (f, to))| (app, f, to)).collect()
+    }
+}
 
 /// Bytes one application moved during one interval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,6 +78,34 @@ pub struct AppUsage {
     pub app: String,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Where some of those bytes went; empty when the source does not say.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub to: Destinations,
+}
+
+impl AppUsage {
+    /// An app's totals with no destinations.
+    pub fn new(app: impl Into<String>, bytes_in: u64, bytes_out: u64) -> AppUsage {
+        AppUsage {
+            app: app.into(),
+            bytes_in,
+            bytes_out,
+            to: Destinations::new(),
+        }
+    }
+
+    /// The sum over the destinations (saturating).
+    pub fn to_sum(&self) -> Flow {
+        sum_of(&self.to)
+    }
+}
+
+/// The sum of `to`'s flows, saturating.
+pub fn sum_of(to: &Destinations) -> Flow {
+    to.values().fold(Flow::default(), |mut t, f| {
+        t.add(*f);
+        t
+    })
 }
 
 /// One interval of per-application traffic on one host.
@@ -34,20 +129,48 @@ impl Tick {
         interval_s: u32,
         totals: impl IntoIterator<Item = (String, (u64, u64))>,
     ) -> Tick {
-        let mut merged: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for (app, (i, o)) in totals {
+        Tick::from_flows(
+            host,
+            at,
+            interval_s,
+            totals
+                .into_iter()
+                .map(|(app, (i, o))| (app, Flow::new(i, o), Destinations::new())),
+        )
+    }
+
+    /// Builds a tick from per-app totals and destinations, merging repeated
+    /// apps, dropping apps and destinations with no traffic, and ordering
+    /// apps by name. An app's totals are raised to the sum of its
+    /// destinations where that is more (a source that saw a socket's bytes
+    /// before its process's), so destinations never exceed their app.
+    pub fn from_flows(
+        host: impl Into<String>,
+        at: DateTime<Utc>,
+        interval_s: u32,
+        apps: impl IntoIterator<Item = (String, Flow, Destinations)>,
+    ) -> Tick {
+        let mut merged: BTreeMap<String, (Flow, Destinations)> = BTreeMap::new();
+        for (app, flow, to) in apps {
             let e = merged.entry(app).or_default();
-            e.0 = e.0.saturating_add(i);
-            e.1 = e.1.saturating_add(o);
+            e.0.add(flow);
+            for (addr, f) in to {
+                e.1.entry(addr).or_default().add(f);
+            }
         }
         let apps = merged
             .into_iter()
-            .filter(|(_, (i, o))| *i > 0 || *o > 0)
-            .map(|(app, (bytes_in, bytes_out))| AppUsage {
-                app,
-                bytes_in,
-                bytes_out,
+            .map(|(app, (flow, mut to))| {
+                to.retain(|_, f| !f.is_zero());
+                let sum = sum_of(&to);
+                AppUsage {
+                    app,
+                    bytes_in: flow.bytes_in.max(sum.bytes_in),
+                    bytes_out: flow.bytes_out.max(sum.bytes_out),
+                    to,
+                }
             })
+            .filter(|a| a.bytes_in > 0 || a.bytes_out > 0)
             .collect();
         Tick {
             host: host.into(),
@@ -75,8 +198,24 @@ impl Tick {
             eat(&[0]);
             eat(&a.bytes_in.to_le_bytes());
             eat(&a.bytes_out.to_le_bytes());
+            // Ticks without destinations keep the digest they always had.
+            for (addr, f) in &a.to {
+                eat(b"@");
+                eat(addr.to_string().as_bytes());
+                eat(&f.bytes_in.to_le_bytes());
+                eat(&f.bytes_out.to_le_bytes());
+            }
         }
         h
+    }
+
+    /// The same tick without destinations (`source.destinations = false`,
+    /// or a store that keeps none).
+    pub fn without_destinations(mut self) -> Tick {
+        for a in &mut self.apps {
+            a.to.clear();
+        }
+        self
     }
 
     /// Bytes in of every app (saturating: it never wraps).
@@ -110,6 +249,7 @@ impl Tick {
                             WireUsage {
                                 bytes_in: a.bytes_in,
                                 bytes_out: a.bytes_out,
+                                to: WireDestinations(a.to.iter().map(|(k, v)| (*k, *v)).collect()),
                             },
                         )
                     })
@@ -165,13 +305,17 @@ impl Tick {
         let apps = msg.app_usage.0;
         for (app, usage) in &apps {
             tick.check_app(app, usage.bytes_in, usage.bytes_out)?;
+            let to: Destinations = usage.to.0.iter().copied().collect();
+            check_destinations(app, Flow::new(usage.bytes_in, usage.bytes_out), &to)?;
         }
-        Ok(Tick::from_totals(
+        Ok(Tick::from_flows(
             tick.host,
             at,
             interval_s,
-            apps.into_iter()
-                .map(|(k, v)| (k, (v.bytes_in, v.bytes_out))),
+            apps.into_iter().map(|(k, v)| {
+                let to = v.to.0.into_iter().collect();
+                (k, Flow::new(v.bytes_in, v.bytes_out), to)
+            }),
         ))
     }
 
@@ -188,6 +332,7 @@ impl Tick {
         }
         for a in &self.apps {
             self.check_app(&a.app, a.bytes_in, a.bytes_out)?;
+            check_destinations(&a.app, Flow::new(a.bytes_in, a.bytes_out), &a.to)?;
         }
         Ok(())
     }
@@ -234,6 +379,26 @@ impl Tick {
     }
 }
 
+/// An app's destinations: at most [`bounds::MAX_DESTINATIONS`], summing to
+/// at most its totals.
+fn check_destinations(app: &str, total: Flow, to: &Destinations) -> Result<(), TickParseError> {
+    if to.len() > bounds::MAX_DESTINATIONS {
+        return Err(TickParseError::TooManyDestinations {
+            app: crate::human::cut(app, 60).into(),
+            count: to.len(),
+        });
+    }
+    let sum = sum_of(to);
+    if sum.bytes_in > total.bytes_in || sum.bytes_out > total.bytes_out {
+        return Err(TickParseError::DestinationsAboveTotal {
+            app: crate::human::cut(app, 60).into(),
+            to: sum,
+            total,
+        });
+    }
+    Ok(())
+}
+
 /// What a tick may hold: beyond any of these a message is refused, with
 /// an error naming what is wrong, and the messages around it are kept.
 pub mod bounds {
@@ -249,6 +414,8 @@ pub mod bounds {
     pub const MAX_APPS: usize = 100_000;
     /// No link moves more, each way: 100 GB/s (800 Gbit/s).
     pub const MAX_BYTES_PER_SECOND: u64 = 100_000_000_000;
+    /// The most destinations of one app in one tick.
+    pub const MAX_DESTINATIONS: usize = 10_000;
     /// The longest line read as a message or a row, in bytes.
     pub const MAX_LINE_BYTES: usize = 16 << 20;
 }
@@ -285,6 +452,10 @@ pub enum TickParseError {
     },
     #[error("a line of {0} bytes (at most {max})", max = bounds::MAX_LINE_BYTES)]
     TooLong(usize),
+    #[error("app {app:?} has {count} destinations in one tick (at most {max})", max = bounds::MAX_DESTINATIONS)]
+    TooManyDestinations { app: String, count: usize },
+    #[error("the destinations of app {app:?} sum to {} B in, {} B out: more than its {} B in, {} B out", to.bytes_in, to.bytes_out, total.bytes_in, total.bytes_out)]
+    DestinationsAboveTotal { app: String, to: Flow, total: Flow },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -359,6 +530,72 @@ struct WireUsage {
     bytes_in: u64,
     #[serde(rename = "out")]
     bytes_out: u64,
+    /// Readers of schema 1 before destinations ignore this key.
+    #[serde(default, skip_serializing_if = "WireDestinations::is_empty")]
+    to: WireDestinations,
+}
+
+/// The `to` object: remote addresses and their bytes, each address once
+/// (`"::1"` and `"0::1"` are one), at most [`bounds::MAX_DESTINATIONS`].
+#[derive(Default)]
+struct WireDestinations(Vec<(IpAddr, Flow)>);
+
+impl WireDestinations {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for WireDestinations {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(&k.to_string(), v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for WireDestinations {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WireDestinations;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of remote addresses and their bytes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WireDestinations, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut to = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if to.len() == bounds::MAX_DESTINATIONS {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {} destinations of one app",
+                            bounds::MAX_DESTINATIONS
+                        )));
+                    }
+                    let addr: IpAddr = key.parse().map_err(|_| {
+                        serde::de::Error::custom(format!(
+                            "destination {:?} is not an IP address",
+                            crate::human::cut(&key, 60)
+                        ))
+                    })?;
+                    if !seen.insert(addr) {
+                        return Err(serde::de::Error::custom(format!(
+                            "destination {addr} appears twice"
+                        )));
+                    }
+                    to.push((addr, map.next_value::<Flow>()?));
+                }
+                Ok(WireDestinations(to))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// RFC 3339 with an offset, or a naive ISO 8601 date-time taken as local time
@@ -480,6 +717,48 @@ mod tests {
             r#"{"schema":1,"host":"mbp","timestamp":"2026-07-11T14:23:00Z","interval_s":60,"app_usage":{"Slack":{"in":1200,"out":340}}}"#
         );
         assert_eq!(Tick::from_json(&text).unwrap(), t);
+    }
+
+    #[test]
+    fn destinations_round_trip_and_are_checked() {
+        let line = r#"{"schema":1,"host":"mbp","timestamp":"2026-07-11T14:23:00Z","interval_s":60,"app_usage":{"Safari":{"in":1200,"out":340,"to":{"17.57.144.84":{"in":1000,"out":300},"2606:4700::6810":{"in":100,"out":0}}}}}"#;
+        let t = Tick::from_json(line).unwrap();
+        let to: Vec<String> = t.apps[0].to.keys().map(|a| a.to_string()).collect();
+        assert_eq!(to, vec!["17.57.144.84", "2606:4700::6810"]);
+        assert_eq!(t.apps[0].to_sum(), Flow::new(1100, 300));
+        assert_eq!(Tick::from_json(&t.to_json()).unwrap(), t);
+        assert!(t
+            .to_json()
+            .contains(r#""to":{"17.57.144.84":{"in":1000,"out":300}"#));
+        assert_ne!(
+            t.digest(),
+            t.clone().without_destinations().digest(),
+            "destinations are part of a message's content"
+        );
+        let plain = Tick::from_json(
+            r#"{"timestamp":"2026-07-11T14:23:00Z","app_usage":{"Safari":{"in":1,"out":2}}}"#,
+        )
+        .unwrap();
+        assert!(plain.apps[0].to.is_empty());
+        assert!(!plain.to_json().contains("\"to\""), "no empty `to`");
+        let bad = |to: &str| {
+            let line = format!(
+                r#"{{"timestamp":"2026-07-11T14:23:00Z","app_usage":{{"Safari":{{"in":10,"out":10,"to":{to}}}}}}}"#
+            );
+            Tick::from_json(&line).unwrap_err().to_string()
+        };
+        assert!(bad(r#"{"example.com":{"in":1,"out":1}}"#).contains("not an IP address"));
+        assert!(bad(r#"{"::1":{"in":1,"out":1},"0::1":{"in":1,"out":1}}"#).contains("twice"));
+        assert!(bad(r#"{"192.0.2.1":{"in":11,"out":1}}"#).contains("more than its"));
+    }
+
+    #[test]
+    fn a_source_whose_sockets_saw_more_than_its_process_keeps_every_byte() {
+        let at = DateTime::from_timestamp(1_783_779_780, 0).unwrap();
+        let to: Destinations = [("192.0.2.1".parse().unwrap(), Flow::new(50, 5))].into();
+        let t = Tick::from_flows("h", at, 60, [("curl".to_string(), Flow::new(40, 9), to)]);
+        assert_eq!((t.apps[0].bytes_in, t.apps[0].bytes_out), (50, 9));
+        assert!(t.check().is_ok());
     }
 
     #[test]

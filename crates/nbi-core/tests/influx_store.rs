@@ -235,3 +235,135 @@ fn detect_gives_the_same_verdict_on_both_stores() {
     assert_eq!(a.explanation, b.explanation);
     assert_eq!(a.status.name(), "anomalous", "{}", a.summary);
 }
+
+/// Ticks of two apps over two days, part of their bytes to known public
+/// addresses, a local one and an unknown one, with a second message at
+/// one stored key.
+fn ticks_with_destinations() -> Vec<Tick> {
+    use nbi_core::tick::{Destinations, Flow};
+    let start = chrono::DateTime::from_timestamp(1_783_728_000, 0).unwrap(); // 2026-07-11 00:00 UTC
+    let to = |parts: &[(&str, u64, u64)]| -> Destinations {
+        parts
+            .iter()
+            .map(|(a, i, o)| (a.parse().unwrap(), Flow::new(*i, *o)))
+            .collect()
+    };
+    let mut ticks = Vec::new();
+    for m in (0..2 * 24 * 60).step_by(37) {
+        let at = start + Duration::minutes(m);
+        let k = m as u64;
+        ticks.push(Tick::from_flows(
+            "mbp",
+            at,
+            60,
+            [
+                (
+                    "Safari".to_string(),
+                    Flow::new(5_000 + k, 900),
+                    to(&[
+                        ("17.253.144.10", 3_000 + k, 500),
+                        ("2606:4700::6810:84e5", 1_000, 100),
+                        ("192.168.1.1", 10, 10),
+                    ]),
+                ),
+                (
+                    "curl".to_string(),
+                    Flow::new(70_000, 1_000),
+                    to(&[("198.18.9.2", 60_000, 900), ("8.8.8.8", 1_000, 50)]),
+                ),
+            ],
+        ));
+    }
+    // Another message at the first key: added, destinations too.
+    ticks.push(Tick::from_flows(
+        "mbp",
+        start,
+        60,
+        [(
+            "curl".to_string(),
+            Flow::new(4_000, 40),
+            to(&[("198.18.9.2", 4_000, 40)]),
+        )],
+    ));
+    ticks
+}
+
+#[test]
+fn destinations_answer_like_sqlite_and_come_back_in_exports() {
+    let ticks = ticks_with_destinations();
+    let Some((influx, _dir, sqlite)) = both(&ticks) else {
+        return;
+    };
+    let tz: Tz = "Europe/Berlin".parse().unwrap();
+    let (d1, d3) = (
+        NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 7, 13).unwrap(),
+    );
+    for app in [None, Some("curl")] {
+        let want = sqlite
+            .destinations(&HostFilter::All, d1, d3, tz, app)
+            .unwrap();
+        assert!(!want.is_empty());
+        assert_eq!(
+            influx
+                .store
+                .destinations(&HostFilter::All, d1, d3, tz, app)
+                .unwrap(),
+            want,
+            "app {app:?}"
+        );
+    }
+    let sort = |mut v: Vec<nbi_core::store::HourlyDestination>| {
+        v.sort_by(|a, b| {
+            (a.day, a.hour, &a.app, a.address).cmp(&(b.day, b.hour, &b.app, b.address))
+        });
+        v
+    };
+    let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+    assert_eq!(
+        sort(
+            influx
+                .store
+                .hourly_destinations(&HostFilter::All, day, day, tz)
+                .unwrap()
+        ),
+        sort(
+            sqlite
+                .hourly_destinations(&HostFilter::All, day, day, tz)
+                .unwrap()
+        )
+    );
+    // Every tick comes back with its destinations.
+    let (start, end) = (
+        chrono::DateTime::from_timestamp(1_783_728_000 - 86_400, 0).unwrap(),
+        chrono::DateTime::from_timestamp(1_783_728_000 + 3 * 86_400, 0).unwrap(),
+    );
+    let collect = |s: &dyn UsageQuery| {
+        let mut out = Vec::new();
+        s.for_each_tick(&HostFilter::All, start, end, &mut |t| {
+            out.push(t);
+            Ok(())
+        })
+        .unwrap();
+        out
+    };
+    let back = collect(&influx.store);
+    assert_eq!(back, collect(&sqlite));
+    assert_eq!(back.len(), ticks.len() - 1, "the second message was added to the first");
+    assert_eq!(
+        back[0].apps.iter().find(|a| a.app == "curl").unwrap().to.len(),
+        2
+    );
+    // The organisation and country are tags, the address is not.
+    let tags = influx
+        .store
+        .query("SHOW TAG KEYS FROM \"nbi_destination\"")
+        .unwrap();
+    let keys: Vec<String> = tags
+        .iter()
+        .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v[0].as_str().map(str::to_string))
+        .collect();
+    assert!(keys.contains(&"org".to_string()) && keys.contains(&"country".to_string()), "{keys:?}");
+    assert!(!keys.iter().any(|k| k == "address"), "{keys:?}");
+}

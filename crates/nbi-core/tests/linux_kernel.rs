@@ -449,3 +449,87 @@ async fn processes_gone_before_the_read_are_still_counted() {
     assert!(within(*bytes_in, 51_200, 1.0), "in: {bytes_in}");
     assert!(within(*bytes_out, 51_200, 1.0), "out: {bytes_out}");
 }
+
+/// curl's bytes to `to` over `ticks`, each way.
+fn to_address(ticks: &[Tick], app: &str, to: IpAddr) -> (u64, u64) {
+    ticks
+        .iter()
+        .flat_map(|t| t.apps.iter().filter(|a| a.app == app))
+        .filter_map(|a| a.to.get(&to))
+        .fold((0, 0), |(i, o), f| (i + f.bytes_in, o + f.bytes_out))
+}
+
+/// 40 MiB from the peer, by curl: the peer's address is curl's destination
+/// with its bytes (±5 %), whether the kernel counts or TCP is polled, and
+/// curl's destinations never add up to more than curl. Polled, the
+/// transfer is paced over two seconds: a connection done between two polls
+/// is the kernel path's to count (its process is never seen otherwise).
+async fn download_names_the_peer(kernel: bool) {
+    if !can_run(&[("curl", "curl")]) {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let size = 40 << 20;
+    let peer = Peer::new();
+    let rate = if kernel { usize::MAX / 2 } else { size / 2 };
+    let port = peer.serve(size, rate);
+    let h = if kernel {
+        start(defaults(), Duration::from_secs(2)).await
+    } else {
+        let cfg = LinuxConfig {
+            kernel_counters: false,
+            ..LinuxConfig::default()
+        };
+        let mut h = Harness::start(cfg, Duration::from_secs(2), defaults());
+        h.watching().await;
+        h
+    };
+    let out = tokio::process::Command::new("curl")
+        .args(["-q", "-sS", "--noproxy", "*", "-o", "/dev/null"])
+        .arg(format!("http://{}:{port}/", peer.addr))
+        .output()
+        .await
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The polling path counts a connection by its counters: let it be read.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let ticks = h.stop().await;
+    let (total_in, total_out) = sum(&ticks, "curl");
+    let (to_in, to_out) = to_address(&ticks, "curl", IpAddr::V4(peer.addr));
+    println!(
+        "40 MiB ({}): curl in {total_in}, of it from {} {to_in} in, {to_out} out",
+        if kernel { "kernel" } else { "polling" },
+        peer.addr
+    );
+    assert!(
+        within(to_in, size as u64, 5.0),
+        "from the peer: {to_in} of {size}"
+    );
+    assert!(
+        to_in <= total_in && to_out <= total_out,
+        "destinations within the app's totals"
+    );
+    for t in &ticks {
+        for a in &t.apps {
+            let s = a.to_sum();
+            assert!(
+                s.bytes_in <= a.bytes_in && s.bytes_out <= a.bytes_out,
+                "{a:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_names_its_peer_when_the_kernel_counts() {
+    download_names_the_peer(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_names_its_peer_when_tcp_is_polled() {
+    download_names_the_peer(false).await;
+}

@@ -199,6 +199,7 @@ proptest! {
                     pid: *pid,
                     bytes_in: *i,
                     bytes_out: *o,
+                    sockets: Vec::new(),
                 })
                 .collect();
             prop_assert_eq!(&block.rows, &want);

@@ -9,7 +9,7 @@ use nbi_core::history::{self, Granularity, History, HistoryQuery};
 use nbi_core::human;
 use nbi_core::store::HostFilter;
 
-use crate::args::{By, ExportArgs, ExportFormatArg, Global, HistoryArgs};
+use crate::args::{By, DestinationsArgs, ExportArgs, ExportFormatArg, Global, HistoryArgs};
 use crate::context::Context;
 
 pub fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<()> {
@@ -46,6 +46,84 @@ pub fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print_history(&ctx, &query, &history);
+    Ok(())
+}
+
+pub fn destinations(global: &Global, args: DestinationsArgs) -> anyhow::Result<()> {
+    use nbi_core::destination::report::{self, Destinations, DestinationsQuery};
+    let ctx = Context::load(global)?;
+    let to = args.to.unwrap_or_else(|| today(&ctx));
+    let from = args.from.unwrap_or(to);
+    anyhow::ensure!(
+        from <= to,
+        "--from {from} is after --to {to}: the range ends before it starts"
+    );
+    let query = DestinationsQuery {
+        host: host_filter(&ctx, args.all_hosts),
+        from,
+        to,
+        app: args.app,
+    };
+    let (namer, why) = ctx.config.destinations.namer();
+    if let Some(why) = why {
+        tracing::warn!("{why}");
+    }
+    let found = ctx
+        .read(|s| report::read(s, &query, ctx.tz, &namer))?
+        .transpose()?
+        .unwrap_or(Destinations {
+            from,
+            to,
+            rows: Vec::new(),
+        });
+    if args.json {
+        println!("{}", serde_json::to_string(&found)?);
+        return Ok(());
+    }
+    let what = query.app.as_deref().unwrap_or("every app");
+    println!(
+        "where {what} sent and received, {from} to {to} ({})",
+        ctx.tz
+    );
+    if found.rows.is_empty() {
+        println!("no destinations recorded in this range");
+        return Ok(());
+    }
+    let app_w = found
+        .rows
+        .iter()
+        .map(|r| r.app.chars().count())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let dest_w = found
+        .rows
+        .iter()
+        .map(|r| r.destination.chars().count())
+        .max()
+        .unwrap_or(11)
+        .clamp(11, 48);
+    let addr_w = found
+        .rows
+        .iter()
+        .map(|r| r.address.to_string().len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    println!(
+        "{:<app_w$}  {:<dest_w$}  {:<addr_w$}  {:>9}  {:>9}",
+        "app", "destination", "address", "in", "out"
+    );
+    for r in &found.rows {
+        println!(
+            "{:<app_w$}  {:<dest_w$}  {:<addr_w$}  {:>9}  {:>9}",
+            r.app,
+            human::cut(&r.destination, 48),
+            r.address.to_string(),
+            human::bytes(r.bytes_in),
+            human::bytes(r.bytes_out)
+        );
+    }
     Ok(())
 }
 

@@ -45,6 +45,13 @@ pub struct IntelConfig {
     /// day) when they are already unusual: a 03:00 burst is known by 04:00,
     /// not the next morning.
     pub same_day: bool,
+    /// What is new is a signal of its own: an app never seen before, or an
+    /// organisation or country an app never exchanged bytes with, that
+    /// moves at least `min_change_bytes` in a day.
+    pub novelty: bool,
+    /// Names the destinations of explanations (`[destinations]`).
+    #[serde(skip)]
+    pub names: crate::destination::Namer,
 }
 
 impl Default for IntelConfig {
@@ -63,6 +70,8 @@ impl Default for IntelConfig {
             seed: 0,
             nightly_at: "00:10".into(),
             same_day: true,
+            novelty: true,
+            names: crate::destination::Namer::default(),
         }
     }
 }

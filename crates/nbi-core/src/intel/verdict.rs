@@ -22,6 +22,37 @@ pub struct Explanation {
     /// beyond what it ever sent in those hours); absent: in and out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
+    /// Where the run's bytes went, the largest (in the run's direction)
+    /// first, at most [`TOP_DESTINATIONS`]; empty when the source gave none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<RunDestination>,
+    /// What is new about the run, when that is what makes it news.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<New>,
+}
+
+/// What is new (see `intel.novelty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum New {
+    /// An app never seen before.
+    App,
+    /// An organisation or country the app never exchanged bytes with.
+    Destination,
+}
+
+/// How many destinations a run names.
+pub const TOP_DESTINATIONS: usize = 3;
+
+/// One destination of a run: its name and what the run moved to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDestination {
+    /// As shown: "Dropbox (US)", "local network", or an address.
+    pub destination: String,
+    pub org: Option<String>,
+    pub country: Option<String>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
 }
 
 /// Which way a run's bytes went.
@@ -33,10 +64,24 @@ pub enum Direction {
 
 impl Explanation {
     /// "Google Chrome 03:00–05:00, 2.1 GB (typically 12 MB)", and for an
-    /// upload "Google Chrome 20:00–21:00, uploaded 2.0 GB (typically 33 MB)"
+    /// upload "Google Chrome 20:00–21:00, uploaded 2.0 GB (typically 33 MB)";
+    /// with its largest destination "…, uploaded 2.0 GB to Dropbox (US);
+    /// typically 33 MB" or "…, 2.1 GB from Example Video (US); typically 12 MB".
     pub fn sentence(&self) -> String {
-        format!(
-            "{} {:02}:00–{:02}:00, {}{} (typically {})",
+        let hours = format!("{:02}:00–{:02}:00", self.from_hour, self.to_hour);
+        let bytes = crate::human::bytes(self.bytes);
+        match (self.new, self.destinations.first()) {
+            (Some(New::App), _) => return format!("new app {} {hours}, {bytes}", self.app),
+            (Some(New::Destination), Some(d)) => {
+                return format!(
+                    "new destination for {} {hours}: {bytes} uploaded to {}",
+                    self.app, d.destination
+                )
+            }
+            _ => {}
+        }
+        let head = format!(
+            "{} {:02}:00–{:02}:00, {}{}",
             self.app,
             self.from_hour,
             self.to_hour,
@@ -45,8 +90,16 @@ impl Explanation {
                 None => "",
             },
             crate::human::bytes(self.bytes),
-            crate::human::bytes(self.typical_bytes)
-        )
+        );
+        let typical = crate::human::bytes(self.typical_bytes);
+        match self.destinations.first() {
+            Some(d) => {
+                let to = self.direction == Some(Direction::Upload) || d.bytes_out > d.bytes_in;
+                let word = if to { "to" } else { "from" };
+                format!("{head} {word} {}; typically {typical}", d.destination)
+            }
+            None => format!("{head} (typically {typical})"),
+        }
     }
 }
 
@@ -70,6 +123,8 @@ pub(crate) fn runs_of_hours(
                     bytes: 0,
                     typical_bytes: 0,
                     direction,
+                    destinations: Vec::new(),
+                    new: None,
                 });
                 run.to_hour = h as u8 + 1;
                 run.bytes += bytes as u64;
@@ -230,6 +285,8 @@ pub fn explain(j: &Judgement, meta: &ModelMeta) -> Vec<Explanation> {
                 bytes,
                 typical_bytes: typical,
                 direction: None,
+                destinations: Vec::new(),
+                new: None,
             }),
         }
         last = Some(i);
@@ -302,6 +359,8 @@ mod tests {
                     bytes: 2_100_000_000,
                     typical_bytes: 12_000_000,
                     direction: None,
+                    destinations: Vec::new(),
+                    new: None,
                 },
                 Explanation {
                     app: "Slack".into(),
@@ -310,6 +369,8 @@ mod tests {
                     bytes: 20_000_000,
                     typical_bytes: 6_000_000,
                     direction: None,
+                    destinations: Vec::new(),
+                    new: None,
                 },
             ]
         );

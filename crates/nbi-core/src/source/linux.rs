@@ -318,7 +318,7 @@ mod run {
                         ctx.set_unattributed(u);
                     }
                     let at = stamp.stamp(done.wall);
-                    let tick = Tick::from_totals(ctx.host.clone(), at, secs, totals);
+                    let tick = Tick::from_flows(ctx.host.clone(), at, secs, totals);
                     if let Err(e) = out.publish(tick).await {
                         ctx.set_state(SourceState::Stopped);
                         return Err(e.into());
@@ -341,7 +341,7 @@ mod run {
             let secs = whole_seconds(window.started.elapsed());
             let totals = poller.as_mut().map(Poller::take_totals).unwrap_or_default();
             let at = stamp.stamp(window.wall);
-            let tick = Tick::from_totals(ctx.host.clone(), at, secs, totals);
+            let tick = Tick::from_flows(ctx.host.clone(), at, secs, totals);
             match tokio::time::timeout(FINAL_PUBLISH, out.publish(tick)).await {
                 Ok(Ok(())) => ctx.record_tick(at),
                 Ok(Err(e)) => tracing::warn!(error = %e, "linux source: last tick not delivered"),

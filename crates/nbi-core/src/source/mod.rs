@@ -65,6 +65,9 @@ pub struct SourceConfig {
     /// allowed (root, or cap_bpf,cap_net_admin,cap_perfmon); otherwise, or
     /// when false, poll TCP's counters.
     pub linux_kernel_counters: bool,
+    /// Keep where each app's bytes went (remote addresses). When false no
+    /// destination is read, sent or stored.
+    pub destinations: bool,
 }
 
 /// Names added to and removed from the built-in tunnel carriers
@@ -93,6 +96,7 @@ impl Default for SourceConfig {
             linux_destroy_events: true,
             linux_unattributed_app: String::new(),
             linux_kernel_counters: true,
+            destinations: true,
         }
     }
 }
@@ -117,6 +121,7 @@ impl SourceConfig {
             carriers,
             &self.exclude,
         )
+        .with_destinations(self.destinations)
     }
 
     /// Checks the keys; an error names the key.

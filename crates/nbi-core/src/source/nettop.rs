@@ -35,7 +35,7 @@ use super::context::{MonotonicStamp, SourceContext, SourceError, SourceState};
 use crate::bus::{BusError, Publisher};
 use crate::counting::Process;
 use crate::lines::{LineReader, ReadEvent};
-use crate::tick::Tick;
+use crate::tick::{Flow, Tick};
 
 /// Longest line kept; anything longer is garbage.
 const MAX_LINE: usize = 64 * 1024;
@@ -226,8 +226,11 @@ impl<P: Publisher> Session<'_, P> {
     async fn run_child(&mut self) -> Ended {
         self.child_ticks = 0;
         let program = &self.cfg.program;
-        let loopback = self.ctx.counting.counts_loopback();
-        let spawned = match child::spawn(program, self.interval, loopback, self.cfg.terminal) {
+        let ask = child::Ask {
+            loopback: self.ctx.counting.counts_loopback(),
+            sockets: self.ctx.counting.keeps_destinations(),
+        };
+        let spawned = match child::spawn(program, self.interval, ask, self.cfg.terminal) {
             Ok(c) => c,
             Err(e) => {
                 return Ended::Failed(format!("could not start {}: {e}", program.display()));
@@ -478,7 +481,7 @@ impl<P: Publisher> Session<'_, P> {
                     })
                     .is_ok()
             })
-            .map(|(r, id)| (id.app, (r.bytes_in, r.bytes_out)));
+            .map(|(r, id)| (id.app, Flow::new(r.bytes_in, r.bytes_out), r.destinations()));
         // The rest of a sample already published keeps its time.
         let at = match published {
             Some(p) if p.sample == sample => p.at,
@@ -487,7 +490,7 @@ impl<P: Publisher> Session<'_, P> {
         let interval_s = u32::try_from(self.interval.as_secs_f64().round() as u64)
             .unwrap_or(u32::MAX)
             .max(1);
-        let tick = Tick::from_totals(self.ctx.host.clone(), at, interval_s, totals);
+        let tick = Tick::from_flows(self.ctx.host.clone(), at, interval_s, totals);
         tokio::select! {
             biased;
             _ = self.ctx.shutdown.cancelled() => return Err(Stop::Shutdown),

@@ -265,14 +265,14 @@ impl CsvState {
         self.prev_time = Some(end);
         self.blocks += 1;
         let at = end - chrono::Duration::seconds(i64::from(interval_s));
-        Ok(Tick::from_totals(
+        Ok(Tick::from_flows(
             self.opts.host.clone(),
             at,
             interval_s,
-            block
-                .rows
-                .into_iter()
-                .map(|r| (r.name, (r.bytes_in, r.bytes_out))),
+            block.rows.into_iter().map(|r| {
+                let to = r.destinations();
+                (r.name, crate::tick::Flow::new(r.bytes_in, r.bytes_out), to)
+            }),
         ))
     }
 }

@@ -110,3 +110,13 @@ pub(crate) fn daily_from_hourly(hourly: Vec<HourlyUsage>) -> Vec<DailyUsage> {
 pub(crate) fn sort_daily(rows: &mut [DailyUsage]) {
     rows.sort_by(|a, b| (a.day, &a.app).cmp(&(b.day, &b.app)));
 }
+
+/// Destinations largest first (both ways together), then by app and address.
+pub(crate) fn sort_destinations(rows: &mut [crate::store::DestinationTotal]) {
+    rows.sort_by(|a, b| {
+        let size = |r: &crate::store::DestinationTotal| r.bytes_in.saturating_add(r.bytes_out);
+        size(b)
+            .cmp(&size(a))
+            .then_with(|| (&a.app, a.address).cmp(&(&b.app, b.address)))
+    });
+}

@@ -23,8 +23,8 @@ pub use config::{InfluxDbConfig, StoreConfig, DEFAULT_KEEP_MINUTES_DAYS};
 pub use error::StoreError;
 pub use timeline::{local_day_bounds, DayBounds};
 pub use usage::{
-    AppCurve, AppTotal, DailyUsage, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreSummary,
-    VerdictRecord, WriteReport,
+    AppCurve, AppTotal, DailyUsage, DayCurve, DestinationTotal, HostFilter, HourCoverage,
+    HourlyDestination, HourlyUsage, StoreSummary, VerdictRecord, WriteReport,
 };
 
 /// The collector's side of a store: ticks in. Methods block: async
@@ -107,6 +107,30 @@ pub trait UsageQuery: Send + 'static {
     ) -> Result<(), StoreError>;
 
     fn summary(&self) -> Result<StoreSummary, StoreError>;
+
+    /// Per app and remote address, the bytes of the local days
+    /// `from..=to`, largest first; `app` keeps one app. Empty where the
+    /// sources gave no destinations.
+    fn destinations(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+        app: Option<&str>,
+    ) -> Result<Vec<DestinationTotal>, StoreError>;
+
+    /// Per local hour, app and remote address, the bytes of the local days
+    /// `from..=to`. Hours are the UTC hours they are kept in, placed at the
+    /// local hour they start in (in a zone off whole hours by 30 or 45
+    /// minutes a destination's hour straddles two local ones).
+    fn hourly_destinations(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyDestination>, StoreError>;
 }
 
 /// The verdicts on days: written by the judge, marked by the owner.

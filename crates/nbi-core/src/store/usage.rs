@@ -64,6 +64,26 @@ pub struct DailyUsage {
     pub bytes_out: u64,
 }
 
+/// One app's bytes to one remote address over a range of days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationTotal {
+    pub app: String,
+    pub address: std::net::IpAddr,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// One app's bytes to one remote address in one local hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourlyDestination {
+    pub day: NaiveDate,
+    pub hour: u8,
+    pub app: String,
+    pub address: std::net::IpAddr,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
 /// Seconds of one local hour during which a watcher was running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HourCoverage {

@@ -14,7 +14,8 @@ use crate::intel::error::IntelError;
 use crate::intel::matrix::{self, median_day, DayUsage};
 use crate::intel::routine::RoutineChange;
 use crate::intel::status::Status;
-use crate::store::{HostFilter, UsageQuery, VerdictRecord, VerdictStore};
+use crate::intel::verdict::Explanation;
+use crate::store::{HostFilter, HourlyDestination, UsageQuery, VerdictRecord, VerdictStore};
 
 /// What a day is judged on.
 pub(crate) struct Case {
@@ -29,6 +30,11 @@ pub(crate) struct Case {
     pub uncollected: u32,
     pub loaded: Loaded,
     pub rules: BaselineRules,
+    /// Where the day's bytes went, per local hour and app (what names an
+    /// explanation's destinations).
+    pub places: Vec<HourlyDestination>,
+    /// What is new on the day (see `novelty`), found once it is loaded.
+    pub new: Vec<Explanation>,
 }
 
 impl Case {
@@ -54,6 +60,11 @@ impl Case {
             .ok_or_else(|| IntelError::Invalid(format!("no day {day} in the loaded range")))?;
         let hours = usize::from(until.unwrap_or(24)).min(24);
         let uncollected = target.uncollected[..hours].iter().filter(|u| **u).count() as u32;
+        let places = store
+            .hourly_destinations(&HostFilter::One(host.to_string()), day, day, tz)?
+            .into_iter()
+            .filter(|p| p.day == day && usize::from(p.hour) < hours)
+            .collect();
         Ok(Case {
             day,
             until,
@@ -62,6 +73,8 @@ impl Case {
             uncollected,
             loaded,
             rules,
+            places,
+            new: Vec::new(),
         })
     }
 

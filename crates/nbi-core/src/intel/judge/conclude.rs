@@ -98,6 +98,12 @@ pub(crate) fn conclude(
         }
         if matches!(outcome, Outcome::Unusual) {
             verdict.explanation = reading.findings.into_iter().map(|f| f.run).collect();
+            super::places::name_runs(
+                &mut verdict.explanation,
+                &case.places,
+                &super::reading::view_of(config),
+                &config.names,
+            );
         }
     }
     match &outcome {
@@ -245,6 +251,8 @@ mod tests {
             bytes,
             typical_bytes: typical,
             direction: None,
+            destinations: Vec::new(),
+            new: None,
         };
         Verdict {
             day: NaiveDate::from_ymd_opt(2026, 7, 14).unwrap(),

@@ -4,7 +4,8 @@
 //!    it is judged against with what earlier verdicts said of it;
 //! 2. `gate`: too little of it watched, or still learning;
 //! 3. `reading`: read the signals (the model's error, uploads, bursts
-//!    beyond the envelope) into findings under one overlap policy;
+//!    beyond the envelope, and what is new: `novelty`) into findings
+//!    under one overlap policy;
 //! 4. `second_look`: only for an alarm, the other kind of day, back to
 //!    the usual rhythm, or a new routine, the first that applies;
 //! 5. `conclude`: the status set once, the wording in one place.
@@ -12,6 +13,8 @@
 mod case;
 mod conclude;
 mod gate;
+mod novelty;
+mod places;
 mod reading;
 mod second_look;
 #[cfg(test)]
@@ -84,7 +87,8 @@ fn judge_hours<S: UsageQuery + VerdictStore + ?Sized>(
     until: Option<u8>,
 ) -> Result<Judged, IntelError> {
     config.validate().map_err(IntelError::Invalid)?;
-    let case = Case::load(store, host, day, tz, until, config.rules())?;
+    let mut case = Case::load(store, host, day, tz, until, config.rules())?;
+    case.new = novelty::find(store, host, &case, tz, config)?;
     let (baseline, young) = match gate(&case, config.max_uncollected_hours) {
         Gate::TooLittleData => {
             return Ok(conclude(&case, None, None, Outcome::TooLittleData, config))
@@ -99,7 +103,7 @@ fn judge_hours<S: UsageQuery + VerdictStore + ?Sized>(
         Gate::Open { baseline, young } => (baseline, young),
     };
     let target = case.target_against(&baseline.days);
-    let reading = reading::read(&target, &baseline.days, young, config)?;
+    let reading = reading::read(&target, &baseline.days, young, &case.new, config)?;
     let let_off = match reading.alarm() {
         true => second_look::look(&case, &baseline, young, config)?,
         false => None,

@@ -24,6 +24,8 @@ pub(crate) enum Signal {
     Envelope,
     /// Far more sent than the app ever sent in those hours.
     Upload,
+    /// An app or destination never seen (see `novelty`).
+    New,
 }
 
 /// A run of hours that makes the day unusual, and what found it.
@@ -79,12 +81,15 @@ pub(crate) fn read(
     target: &DayUsage,
     baseline: &[&DayUsage],
     young: bool,
+    new: &[Explanation],
     config: &IntelConfig,
 ) -> Result<Reading, IntelError> {
     let floor = config.min_change_bytes.0 as f64;
     let view = view_of(config);
     let by_app = ByApp::new(&view, target, baseline);
     let mut findings = Findings::default();
+    // What is new is told as new, whatever else found the same hours.
+    findings.add_all(Signal::New, new.to_vec());
     let mut model = None;
     let mut dismissed = None;
     if young {
@@ -273,8 +278,9 @@ impl Findings {
     }
 
     /// Adds `new`. Where a finding already explains the same app over
-    /// overlapping hours, one of the two is kept: an upload over the other
-    /// when it is at least half its bytes (the upload is the news), else
+    /// overlapping hours, one of the two is kept: what is new, else an
+    /// upload over the other when it is at least half its bytes (the
+    /// upload is the news), else
     /// the one found first (a new app that downloaded 120 GB and sent
     /// 12 GB is explained by the 120 GB).
     fn add(&mut self, new: Finding) {
@@ -287,6 +293,7 @@ impl Findings {
             None => self.0.push(new),
             Some(i)
                 if new.signal == Signal::Upload
+                    && self.0[i].signal != Signal::New
                     && new.run.bytes.saturating_mul(2) >= self.0[i].run.bytes =>
             {
                 self.0[i] = new
@@ -309,6 +316,8 @@ mod tests {
             bytes,
             typical_bytes: 0,
             direction: upload.then_some(Direction::Upload),
+            destinations: Vec::new(),
+            new: None,
         }
     }
 

@@ -92,7 +92,7 @@ fn usual_for(
     if !ByApp::new(&view, &target, &base.days).within(case.hours(), floor) {
         return Ok(None);
     }
-    let reading = read(&target, &base.days, false, config)?;
+    let reading = read(&target, &base.days, false, &case.new, config)?;
     Ok(match reading.alarm() {
         true => None,
         false => reading.model.map(|m| m.judgement),

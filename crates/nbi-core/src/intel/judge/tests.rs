@@ -590,8 +590,8 @@ fn the_hours_so_far_are_judged_and_a_3am_burst_is_known_at_4() {
     );
     assert!(
         v.summary
-            .starts_with("Mon 29 Jun until 04:00: Transmission"),
-        "{}",
+            .starts_with("Mon 29 Jun until 04:00: new app Transmission 03:00–04:00"),
+        "never seen before, so told as new: {}",
         v.summary
     );
     assert_eq!(v.notice().unwrap().title, "Unusual network use today");

@@ -130,7 +130,7 @@ mod with_programs {
             ctx.set_unattributed(u);
         }
         let at = stamp.stamp(wall);
-        let tick = Tick::from_totals(ctx.host.clone(), at, secs, totals);
+        let tick = Tick::from_flows(ctx.host.clone(), at, secs, totals);
         out.publish(tick).await?;
         ctx.record_tick(at);
         Ok(())

@@ -6,6 +6,7 @@
 //! 0): a destroy notification can be matched to the socket seen earlier.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::procfs::Owner;
@@ -22,6 +23,8 @@ pub struct Delta {
     pub uid: Option<u32>,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// The socket's remote end; `None` when unconnected or never seen.
+    pub remote: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,7 @@ struct Entry {
     last: TcpBytes,
     inode: u64,
     uid: u32,
+    remote: Option<IpAddr>,
     attribution: Attribution,
     /// Counted but not yet handed out by `settle`.
     unsettled: TcpBytes,
@@ -151,6 +155,7 @@ impl Ledger {
                             last: now,
                             inode: rec.inode,
                             uid: rec.uid,
+                            remote: rec.remote.map(|r| r.ip()),
                             attribution: if rec.inode == 0 {
                                 Attribution::Unknown
                             } else {
@@ -231,6 +236,7 @@ impl Ledger {
                     uid: Some(e.uid),
                     bytes_in: e.unsettled.received,
                     bytes_out: e.unsettled.acked,
+                    remote: e.remote,
                 });
                 e.unsettled = TcpBytes::default();
             }
@@ -241,6 +247,7 @@ impl Ledger {
                 uid: None,
                 bytes_in: self.orphans.received,
                 bytes_out: self.orphans.acked,
+                remote: None,
             });
             self.orphans = TcpBytes::default();
         }

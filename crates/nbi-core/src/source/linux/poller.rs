@@ -12,6 +12,7 @@ use super::netlink::{DestroyListener, DumpSocket, NetlinkError};
 use super::procfs::{ProcFs, TcpCounters, TcpSegments};
 use super::sockdiag::SockRecord;
 use crate::counting::{CountingPolicy, Process};
+use crate::tick::{Destinations, Flow, Tally};
 
 /// How long a socket missing from the dumps is remembered.
 const KEEP_GONE: Duration = Duration::from_secs(5);
@@ -40,7 +41,7 @@ pub struct Poller {
     dump: Option<DumpSocket>,
     events: Option<DestroyListener>,
     ledger: Ledger,
-    totals: HashMap<String, (u64, u64)>,
+    totals: Tally,
     stats: PollStats,
     records: Vec<SockRecord>,
     counters: TcpCounters,
@@ -114,7 +115,7 @@ impl Poller {
             dump: None,
             events,
             ledger: Ledger::new(u64::try_from(keep).unwrap_or(u64::MAX).max(2)),
-            totals: HashMap::new(),
+            totals: Tally::default(),
             stats: PollStats::default(),
             records: Vec::new(),
             gate: QuietGate::default(),
@@ -224,8 +225,8 @@ impl Poller {
     }
 
     /// What was counted since the last call, per app.
-    pub fn take_totals(&mut self) -> Vec<(String, (u64, u64))> {
-        self.totals.drain().collect()
+    pub fn take_totals(&mut self) -> Vec<(String, Flow, Destinations)> {
+        self.totals.take()
     }
 
     /// The payload counted since the last call, attributed or not.
@@ -304,9 +305,8 @@ impl Poller {
                     }
                 }
             };
-            let e = self.totals.entry(app).or_default();
-            e.0 = e.0.saturating_add(d.bytes_in);
-            e.1 = e.1.saturating_add(d.bytes_out);
+            self.totals
+                .add(app, Flow::new(d.bytes_in, d.bytes_out), d.remote);
         }
         moved
     }
@@ -391,7 +391,11 @@ mod tests {
         );
         p.poll().expect("sock_diag works here");
         loopback_transfer(&mut p, 200_000);
-        let totals: HashMap<String, (u64, u64)> = p.take_totals().into_iter().collect();
+        let totals: HashMap<String, (u64, u64)> = p
+            .take_totals()
+            .into_iter()
+            .map(|(a, f, _)| (a, (f.bytes_in, f.bytes_out)))
+            .collect();
         assert_eq!(totals.get(&this_app()), None, "{totals:?}");
         assert!(
             p.stats().local > 0,
@@ -406,7 +410,11 @@ mod tests {
         );
         counted.poll().unwrap();
         loopback_transfer(&mut counted, 200_000);
-        let totals: HashMap<String, (u64, u64)> = counted.take_totals().into_iter().collect();
+        let totals: HashMap<String, (u64, u64)> = counted
+            .take_totals()
+            .into_iter()
+            .map(|(a, f, _)| (a, (f.bytes_in, f.bytes_out)))
+            .collect();
         let (i, o) = totals.get(&this_app()).copied().unwrap_or_default();
         // Both ends are this process: each direction counted once per end.
         assert!(i >= 200_000 && o >= 200_000, "{totals:?}");

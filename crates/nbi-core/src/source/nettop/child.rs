@@ -27,13 +27,32 @@ use tokio::io::Interest;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
-/// The flags of the one long-running nettop: per process (`-P`), deltas
-/// (`-d`), raw numbers (`-x`), no name lookups (`-n`), logging forever
-/// (`-L 0`), every `interval`, the sample time and the byte columns; only
-/// non-loopback interfaces (`-t external`) unless loopback counts.
-pub(super) fn nettop_args(interval: Duration, loopback: bool) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "-P".into(),
+/// What nettop is asked for besides the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Ask {
+    /// Loopback counts: no `-t external`.
+    pub loopback: bool,
+    /// Each process's socket rows (its remote ends and interfaces), not
+    /// only its totals (`-P`).
+    pub sockets: bool,
+}
+
+/// The flags of the one long-running nettop: deltas (`-d`), raw numbers
+/// (`-x`), no name lookups (`-n`), logging forever (`-L 0`), every
+/// `interval`, the sample time and the byte columns; per process only
+/// (`-P`), or with each process's socket rows and their interface column;
+/// only non-loopback interfaces (`-t external`) unless loopback counts.
+pub(super) fn nettop_args(interval: Duration, ask: Ask) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    if !ask.sockets {
+        args.push("-P".into());
+    }
+    let columns = if ask.sockets {
+        "time,interface,bytes_in,bytes_out"
+    } else {
+        "time,bytes_in,bytes_out"
+    };
+    args.extend([
         "-d".into(),
         "-x".into(),
         "-n".into(),
@@ -42,9 +61,9 @@ pub(super) fn nettop_args(interval: Duration, loopback: bool) -> Vec<String> {
         "-s".into(),
         seconds_arg(interval),
         "-J".into(),
-        "time,bytes_in,bytes_out".into(),
-    ];
-    if !loopback {
+        columns.into(),
+    ]);
+    if !ask.loopback {
         args.extend(["-t".into(), "external".into()]);
     }
     args
@@ -105,7 +124,7 @@ impl AsyncRead for Output {
 pub(super) fn spawn(
     program: &Path,
     interval: Duration,
-    loopback: bool,
+    ask: Ask,
     terminal: bool,
 ) -> io::Result<Spawned> {
     let pty = if terminal {
@@ -120,7 +139,7 @@ pub(super) fn spawn(
         None
     };
     let mut cmd = Command::new(program);
-    cmd.args(nettop_args(interval, loopback))
+    cmd.args(nettop_args(interval, ask))
         .env("NSUnbufferedIO", "YES")
         .env("TZ", "UTC")
         .stdin(Stdio::piped())
@@ -347,11 +366,14 @@ pub(super) fn looks_like_our_nettop(args: &str) -> bool {
         .iter()
         .take(2)
         .any(|t| Path::new(t).file_name().and_then(|n| n.to_str()) == Some("nettop"));
-    // Older versions asked for the bytes alone, newer ones with the time.
-    let columns = tokens
-        .iter()
-        .any(|t| *t == "bytes_in,bytes_out" || *t == "time,bytes_in,bytes_out");
-    named && tokens.contains(&"-P") && columns
+    // Older versions asked for the bytes alone, then with the time, per
+    // process; newer ones with the socket rows' interface too.
+    let per_process = tokens.contains(&"-P")
+        && tokens
+            .iter()
+            .any(|t| *t == "bytes_in,bytes_out" || *t == "time,bytes_in,bytes_out");
+    let per_socket = tokens.contains(&"time,interface,bytes_in,bytes_out");
+    named && (per_process || per_socket)
 }
 
 /// Kills a nettop that a previous run of ours left behind (recorded in
@@ -404,14 +426,20 @@ mod tests {
         assert_eq!(seconds_arg(Duration::from_secs(60)), "60");
         assert_eq!(seconds_arg(Duration::from_millis(200)), "0.2");
         assert_eq!(seconds_arg(Duration::from_millis(1500)), "1.5");
+        let ask = |loopback, sockets| Ask { loopback, sockets };
         assert_eq!(
-            nettop_args(Duration::from_secs(60), false).join(" "),
+            nettop_args(Duration::from_secs(60), ask(false, false)).join(" "),
             "-P -d -x -n -L 0 -s 60 -J time,bytes_in,bytes_out -t external"
         );
         assert_eq!(
-            nettop_args(Duration::from_secs(60), true).join(" "),
+            nettop_args(Duration::from_secs(60), ask(true, false)).join(" "),
             "-P -d -x -n -L 0 -s 60 -J time,bytes_in,bytes_out",
             "loopback counts: every interface"
+        );
+        assert_eq!(
+            nettop_args(Duration::from_secs(60), ask(false, true)).join(" "),
+            "-d -x -n -L 0 -s 60 -J time,interface,bytes_in,bytes_out -t external",
+            "destinations: each process's socket rows, with their interface"
         );
     }
 
@@ -425,6 +453,9 @@ mod tests {
         ));
         assert!(looks_like_our_nettop(
             "/usr/bin/nettop -P -d -x -n -L 0 -s 60 -J time,bytes_in,bytes_out -t external"
+        ));
+        assert!(looks_like_our_nettop(
+            "/usr/bin/nettop -d -x -n -L 0 -s 60 -J time,interface,bytes_in,bytes_out -t external"
         ));
         assert!(
             !looks_like_our_nettop("nettop -m route"),

@@ -11,8 +11,11 @@
 //! and the pid is what follows the name's last dot.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use chrono::NaiveTime;
+
+use crate::tick::{Destinations, Flow};
 
 /// How to read a stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -29,6 +32,39 @@ pub struct ProcessRow {
     /// spaces trimmed.
     pub name: String,
     pub pid: u32,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The socket rows nettop printed under this process (none with `-P`).
+    pub sockets: Vec<SocketRow>,
+}
+
+impl ProcessRow {
+    /// Bytes per remote address over this process's sockets; sockets
+    /// with no remote end (`*:*`) are left out, so this sums to at most
+    /// what the sockets moved.
+    pub fn destinations(&self) -> Destinations {
+        let mut to = Destinations::new();
+        for s in &self.sockets {
+            if let Some(addr) = s.remote {
+                to.entry(addr)
+                    .or_default()
+                    .add(Flow::new(s.bytes_in, s.bytes_out));
+            }
+        }
+        to.retain(|_, f| !f.is_zero());
+        to
+    }
+}
+
+/// One socket row (`tcp4 10.0.0.5:51234<->17.57.144.84:443`), printed by
+/// nettop without `-P` under its process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketRow {
+    /// The remote address; `None` for an unconnected socket (`*:*`, `*.*`)
+    /// or a remote nettop printed in a form not understood.
+    pub remote: Option<IpAddr>,
+    /// The interface column (`en0`, `pdp_ip0`, `utun3`).
+    pub interface: String,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -80,6 +116,8 @@ pub enum ParseError {
     },
     #[error("the line holds a carriage return, which nettop never prints: {line:?}")]
     CarriageReturn { line: String },
+    #[error("a socket row came before any process row of its sample: {line:?}")]
+    SocketBeforeProcess { line: String },
 }
 
 /// Where the columns of interest sit, from the last header.
@@ -192,11 +230,21 @@ impl NettopParser {
                 line: excerpt(line),
             });
         };
-        if let Some((row, time)) = parse_row(&layout, line)? {
-            if self.current.rows.is_empty() {
-                self.current.time = time.and_then(parse_time);
+        match parse_row(&layout, line)? {
+            Row::Process(row, time) => {
+                if self.current.rows.is_empty() {
+                    self.current.time = time.and_then(parse_time);
+                }
+                self.current.rows.push(row);
             }
-            self.current.rows.push(row);
+            Row::Socket(socket) => match self.current.rows.last_mut() {
+                Some(process) => process.sockets.push(socket),
+                None => {
+                    return Err(ParseError::SocketBeforeProcess {
+                        line: excerpt(line),
+                    })
+                }
+            },
         }
         Ok(None)
     }
@@ -283,11 +331,13 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// A process row and its time field, `None` for a socket row.
-fn parse_row<'a>(
-    layout: &Layout,
-    line: &'a str,
-) -> Result<Option<(ProcessRow, Option<&'a str>)>, ParseError> {
+/// A data row: a process with its time field, or a socket.
+enum Row<'a> {
+    Process(ProcessRow, Option<&'a str>),
+    Socket(SocketRow),
+}
+
+fn parse_row<'a>(layout: &Layout, line: &'a str) -> Result<Row<'a>, ParseError> {
     let mut name = None;
     let mut bytes_in = None;
     let mut bytes_out = None;
@@ -343,11 +393,23 @@ fn parse_row<'a>(
             line: excerpt(line),
         });
     };
+    let number = |column, value: &str| {
+        parse_digits(value).ok_or_else(|| ParseError::BadNumber {
+            column,
+            value: value.chars().take(40).collect(),
+            line: excerpt(line),
+        })
+    };
     // Without -P nettop lists each socket under its process, with the
-    // interface filled in and "proto local<->remote" as the name: those
-    // bytes are already in the process row.
+    // interface filled in and "proto local<->remote" as the name: its
+    // bytes are already in the process row, which they break down.
     if interface.is_some_and(|s| !s.is_empty()) || is_socket(field) {
-        return Ok(None);
+        return Ok(Row::Socket(SocketRow {
+            remote: remote_of(field),
+            interface: interface.unwrap_or("").trim().to_string(),
+            bytes_in: number("bytes_in", bytes_in)?,
+            bytes_out: number("bytes_out", bytes_out)?,
+        }));
     }
     let dot = field.as_bytes().iter().rposition(|&b| b == b'.');
     // The dot is ASCII, so both sides are char boundaries.
@@ -370,24 +432,42 @@ fn parse_row<'a>(
             line: excerpt(line),
         });
     }
-    let number = |column, value: &str| {
-        parse_digits(value).ok_or_else(|| ParseError::BadNumber {
-            column,
-            value: value.chars().take(40).collect(),
-            line: excerpt(line),
-        })
-    };
     let bytes_in = number("bytes_in", bytes_in)?;
     let bytes_out = number("bytes_out", bytes_out)?;
-    Ok(Some((
+    Ok(Row::Process(
         ProcessRow {
             name: name.to_string(),
             pid,
             bytes_in,
             bytes_out,
+            sockets: Vec::new(),
         },
         time,
-    )))
+    ))
+}
+
+/// The remote address of a socket row's name, `proto local<->remote`:
+/// `a.b.c.d:port` for IPv4 (`tcp4`, `udp4`), `addr.port` for IPv6, where
+/// a link-local address may carry its scope (`fe80::1%en0.443`). `None`
+/// for an unconnected socket (`*:*`, `*.*`) or a form not understood.
+pub fn remote_of(field: &str) -> Option<IpAddr> {
+    let (_, remote) = field.split_once("<->")?;
+    let remote = remote.trim();
+    let host = match remote.rsplit_once([':', '.']) {
+        // An IPv4 socket's port follows a colon, an IPv6 one's a dot; an
+        // IPv6 address without a port would lose its last group here, so
+        // try the whole text first.
+        _ if remote.parse::<IpAddr>().is_ok() => remote,
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => return None,
+    };
+    let host = host.split_once('%').map_or(host, |(h, _scope)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    // An IPv4 peer of a dual-stack socket is that IPv4 address.
+    let addr = host.parse::<IpAddr>().ok()?.to_canonical();
+    // nettop prints an unconnected end as `*`; an all-zero one is no
+    // destination either.
+    (!addr.is_unspecified()).then_some(addr)
 }
 
 fn is_socket(field: &str) -> bool {

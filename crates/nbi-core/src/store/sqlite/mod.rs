@@ -16,6 +16,7 @@
 //! message delivered again after its day was pruned still counts once.
 
 mod daily;
+mod destinations;
 mod packed;
 mod query;
 mod retention;
@@ -44,6 +45,11 @@ pub struct SqliteStore {
     path: PathBuf,
     hosts: HashMap<String, i64>,
     apps: HashMap<String, i64>,
+    /// Address ids, by the address's text.
+    addresses: HashMap<String, i64>,
+    /// The destination tables exist (a version 1 file opened read-only
+    /// has none).
+    has_destinations: bool,
     /// The zone the daily roll-up is kept in (meta `daily_zone`).
     daily_zone: Option<Tz>,
     /// Ticks before this are pruned: only hourly sums remain (meta
@@ -193,6 +199,8 @@ impl SqliteStore {
             path: path.to_path_buf(),
             hosts: HashMap::new(),
             apps: HashMap::new(),
+            addresses: HashMap::new(),
+            has_destinations: false,
             daily_zone: None,
             minute_data_from: None,
             read_only: false,
@@ -201,6 +209,15 @@ impl SqliteStore {
             .conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| store.err(e))?;
+        store.has_destinations = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'destinations_hourly'",
                 [],
                 |r| r.get::<_, i64>(0),
             )

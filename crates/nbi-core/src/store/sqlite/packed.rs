@@ -35,27 +35,18 @@ pub(super) fn sum_samples(a: &[(i64, u64, u64)], b: &[(i64, u64, u64)]) -> Vec<(
     out
 }
 
-/// Packs (app_id, in, out) triples as LEB128 varints.
-pub(super) fn pack(samples: &[(i64, u64, u64)]) -> Vec<u8> {
-    pub(super) fn varint(out: &mut Vec<u8>, mut v: u64) {
+/// LEB128 varints.
+pub(super) mod varint {
+    pub(in crate::store::sqlite) fn put(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
             v >>= 7;
         }
         out.push(v as u8);
     }
-    let mut out = Vec::with_capacity(samples.len() * 8);
-    for &(app, i, o) in samples {
-        varint(&mut out, app.max(0) as u64);
-        varint(&mut out, i.min(i64::MAX as u64));
-        varint(&mut out, o.min(i64::MAX as u64));
-    }
-    out
-}
 
-/// Calls `f` with each packed triple; `Err` if the blob is cut or malformed.
-pub(super) fn for_each_packed(mut blob: &[u8], mut f: impl FnMut(i64, u64, u64)) -> Result<(), ()> {
-    pub(super) fn varint(blob: &mut &[u8]) -> Result<u64, ()> {
+    /// The next varint of `blob`, which moves past it; `Err` when cut.
+    pub(in crate::store::sqlite) fn take(blob: &mut &[u8]) -> Result<u64, ()> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let (&b, rest) = blob.split_first().ok_or(())?;
@@ -67,10 +58,25 @@ pub(super) fn for_each_packed(mut blob: &[u8], mut f: impl FnMut(i64, u64, u64))
         }
         Err(())
     }
+}
+
+/// Packs (app_id, in, out) triples as LEB128 varints.
+pub(super) fn pack(samples: &[(i64, u64, u64)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(samples.len() * 8);
+    for &(app, i, o) in samples {
+        varint::put(&mut out, app.max(0) as u64);
+        varint::put(&mut out, i.min(i64::MAX as u64));
+        varint::put(&mut out, o.min(i64::MAX as u64));
+    }
+    out
+}
+
+/// Calls `f` with each packed triple; `Err` if the blob is cut or malformed.
+pub(super) fn for_each_packed(mut blob: &[u8], mut f: impl FnMut(i64, u64, u64)) -> Result<(), ()> {
     while !blob.is_empty() {
-        let app = varint(&mut blob)?;
-        let i = varint(&mut blob)?;
-        let o = varint(&mut blob)?;
+        let app = varint::take(&mut blob)?;
+        let i = varint::take(&mut blob)?;
+        let o = varint::take(&mut blob)?;
         f(i64::try_from(app).map_err(|_| ())?, i, o);
     }
     Ok(())

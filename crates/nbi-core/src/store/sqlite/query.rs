@@ -16,10 +16,11 @@ use crate::store::timeline::{
     local_day_bounds, local_day_hour, offsets_aligned, whole_hour_offsets, DayBounds,
 };
 use crate::store::usage::{
-    AppCurve, AppTotal, DailyUsage, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreSummary,
+    AppCurve, AppTotal, DailyUsage, DayCurve, DestinationTotal, HostFilter, HourCoverage,
+    HourlyDestination, HourlyUsage, StoreSummary,
 };
 use crate::store::UsageQuery;
-use crate::tick::{AppUsage, Tick};
+use crate::tick::{AppFlows, Flow, Tick};
 
 /// Where a query reads: the hourly roll-up when its steps are whole local
 /// hours, else the ticks themselves.
@@ -77,7 +78,7 @@ impl SqliteStore {
 
     /// Runs `sql` — a query whose `?1..?2` is a time range and `?3` a host
     /// id or NULL for all — and hands each row to `f`.
-    fn each_row_in(
+    pub(super) fn each_row_in(
         &self,
         sql: &str,
         host: Option<i64>,
@@ -395,7 +396,8 @@ impl UsageQuery for SqliteStore {
             .unwrap_or(i64::MIN)
             .clamp(start, end.max(start));
         if start < cut {
-            let mut hours: BTreeMap<(i64, i64), Vec<AppUsage>> = BTreeMap::new();
+            let mut places = self.hourly_destinations_by_id(host_id, start, cut)?;
+            let mut hours: BTreeMap<(i64, i64), Vec<AppFlows>> = BTreeMap::new();
             self.each_row_in(
                 "SELECT hour_ts, host_id, app_id, bytes_in, bytes_out FROM hourly
                  WHERE hour_ts >= ?1 AND hour_ts < ?2 AND (?3 IS NULL OR host_id = ?3)",
@@ -405,27 +407,25 @@ impl UsageQuery for SqliteStore {
                     end: DateTime::from_timestamp(cut, 0).unwrap_or_default(),
                 },
                 |r| {
+                    let key = (int_at(r, 0), int_at(r, 1));
                     if let Some(app) = apps.get(&int_at(r, 2)) {
-                        hours
-                            .entry((int_at(r, 0), int_at(r, 1)))
-                            .or_default()
-                            .push(AppUsage {
-                                app: app.clone(),
-                                bytes_in: int_at(r, 3).max(0) as u64,
-                                bytes_out: int_at(r, 4).max(0) as u64,
-                            });
+                        let to = places
+                            .get_mut(&key)
+                            .and_then(|m| m.remove(&int_at(r, 2)))
+                            .unwrap_or_default();
+                        let flow =
+                            Flow::new(int_at(r, 3).max(0) as u64, int_at(r, 4).max(0) as u64);
+                        hours.entry(key).or_default().push((app.clone(), flow, to));
                     }
                     Ok(())
                 },
             )?;
             for ((ts, host), usage) in hours {
                 let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
-                let totals = usage
-                    .into_iter()
-                    .map(|u| (u.app, (u.bytes_in, u.bytes_out)));
-                f(Tick::from_totals(host_name(host), at, 3600, totals))?;
+                f(Tick::from_flows(host_name(host), at, 3600, usage))?;
             }
         }
+        let mut places = self.tick_destinations(host_id, cut.max(start), end)?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -444,10 +444,12 @@ impl UsageQuery for SqliteStore {
                 .ok()
                 .and_then(|v| v.as_blob().ok())
                 .unwrap_or(&[]);
+            let mut to = places.remove(&(ts, int_at(r, 1))).unwrap_or_default();
             let mut totals = Vec::new();
             for_each_packed(blob, |app, i, o| {
                 if let Some(name) = apps.get(&app) {
-                    totals.push((name.clone(), (i, o)));
+                    let places = to.remove(&app).unwrap_or_default();
+                    totals.push((name.clone(), Flow::new(i, o), places));
                 }
             })
             .map_err(|()| StoreError::Corrupt {
@@ -456,7 +458,7 @@ impl UsageQuery for SqliteStore {
             })?;
             let interval = u32::try_from(int_at(r, 2)).unwrap_or(0);
             let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
-            f(Tick::from_totals(
+            f(Tick::from_flows(
                 host_name(int_at(r, 1)),
                 at,
                 interval,
@@ -464,6 +466,57 @@ impl UsageQuery for SqliteStore {
             ))?;
         }
         Ok(())
+    }
+
+    fn destinations(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+        app: Option<&str>,
+    ) -> Result<Vec<DestinationTotal>, StoreError> {
+        self.destination_totals(host, from, to, tz, app)
+    }
+
+    fn hourly_destinations(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyDestination>, StoreError> {
+        let bounds = answer::range(from, to, tz)?;
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(Vec::new());
+        };
+        let apps = self.app_names()?;
+        let mut out = Vec::new();
+        let found = self.hourly_destinations_by_id(
+            host_id,
+            bounds.start.timestamp(),
+            bounds.end.timestamp(),
+        )?;
+        for ((ts, _host), by_app) in found {
+            let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+            let (day, hour) = local_day_hour(at, tz);
+            for (app_id, places) in by_app {
+                let Some(app) = apps.get(&app_id) else {
+                    continue;
+                };
+                for (address, f) in places {
+                    out.push(HourlyDestination {
+                        day,
+                        hour,
+                        app: app.clone(),
+                        address,
+                        bytes_in: f.bytes_in,
+                        bytes_out: f.bytes_out,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {

@@ -10,7 +10,8 @@ use crate::store::error::StoreError;
 
 impl SqliteStore {
     /// Retention: deletes the ticks before `before` (and what only they
-    /// needed), keeping the hourly, daily and coverage sums, and gives the
+    /// needed, their destinations among it), keeping the hourly, daily,
+    /// destination and coverage sums, and gives the
     /// freed pages back to the file system. Returns the ticks deleted.
     /// `before` only moves forward: an earlier one deletes nothing. With no
     /// tick before `before`, nothing changes.
@@ -41,6 +42,7 @@ impl SqliteStore {
                 }
             }
             let n = tx.execute("DELETE FROM ticks WHERE ts < ?1", [cut])?;
+            tx.execute("DELETE FROM tick_destinations WHERE ts < ?1", [cut])?;
             if n == 0 {
                 // Nothing older: the minutes imported later stay whole
                 // until the next round.

@@ -9,8 +9,20 @@ use crate::store::error::StoreError;
 
 /// nbi's tables. A database holding any other is another program's.
 pub(super) const TABLES: &[&str] = &[
-    "hosts", "apps", "ticks", "hourly", "daily", "coverage", "verdicts", "merged", "pruned",
-    "counters", "meta",
+    "hosts",
+    "apps",
+    "ticks",
+    "hourly",
+    "daily",
+    "coverage",
+    "verdicts",
+    "merged",
+    "pruned",
+    "counters",
+    "meta",
+    "addresses",
+    "tick_destinations",
+    "destinations_hourly",
 ];
 
 /// SQLite's `application_id` of nbi's databases: "nbi1".
@@ -53,7 +65,9 @@ pub(super) fn check_ours(conn: &Connection, path: &Path) -> Result<(), StoreErro
     Ok(())
 }
 
-pub(super) const SCHEMA_VERSION: i64 = 1;
+/// 2: destinations (`addresses`, `tick_destinations`, `destinations_hourly`),
+/// created in place in a version 1 file.
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -93,6 +107,18 @@ CREATE TABLE IF NOT EXISTS merged (
 CREATE TABLE IF NOT EXISTS pruned (
     ts INTEGER NOT NULL, host_id INTEGER NOT NULL, digest INTEGER NOT NULL,
     PRIMARY KEY (ts, host_id)) WITHOUT ROWID;
+-- Remote addresses, in their canonical text form.
+CREATE TABLE IF NOT EXISTS addresses (id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE);
+-- Where a tick's bytes went: (app_id, address_id, bytes_in, bytes_out)
+-- varints by app then address; no row when the tick had none. Pruned with
+-- its tick.
+CREATE TABLE IF NOT EXISTS tick_destinations (
+    ts INTEGER NOT NULL, host_id INTEGER NOT NULL, packed BLOB NOT NULL,
+    PRIMARY KEY (ts, host_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS destinations_hourly (
+    hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    address_id INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (hour_ts, host_id, app_id, address_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0), ('merged', 0);

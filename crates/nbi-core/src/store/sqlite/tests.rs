@@ -607,3 +607,154 @@ fn a_message_delivered_again_after_its_day_was_pruned_counts_once() {
     };
     assert_eq!(a(&after), a(&before) + 5);
 }
+
+/// A tick of curl's bytes, part of them to two addresses.
+fn tick_to(at: DateTime<Utc>, total: (u64, u64), to: &[(&str, u64, u64)]) -> Tick {
+    let places = to
+        .iter()
+        .map(|(a, i, o)| (a.parse().unwrap(), crate::tick::Flow::new(*i, *o)))
+        .collect();
+    Tick::from_flows(
+        "mbp",
+        at,
+        60,
+        [(
+            "curl".to_string(),
+            crate::tick::Flow::new(total.0, total.1),
+            places,
+        )],
+    )
+}
+
+fn destination_rows(s: &SqliteStore, day: NaiveDate) -> Vec<(String, String, u64, u64)> {
+    s.destinations(&HostFilter::All, day, day, tz("UTC"), None)
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.app, d.address.to_string(), d.bytes_in, d.bytes_out))
+        .collect()
+}
+
+#[test]
+fn destinations_are_summed_once_kept_by_the_minute_and_by_the_hour() {
+    let (_d, mut s) = open();
+    let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+    let t1 = tick_to(
+        utc(2026, 7, 11, 9, 0),
+        (1000, 100),
+        &[("198.18.9.2", 700, 60), ("2001:db8::1", 200, 30)],
+    );
+    let t2 = tick_to(
+        utc(2026, 7, 11, 9, 1),
+        (500, 50),
+        &[("198.18.9.2", 500, 50)],
+    );
+    s.write(&[t1.clone(), t2.clone()]).unwrap();
+    // A redelivery adds nothing; another message at the same key adds.
+    s.write(std::slice::from_ref(&t1)).unwrap();
+    let other = tick_to(utc(2026, 7, 11, 9, 1), (40, 4), &[("198.18.9.2", 40, 4)]);
+    s.write(std::slice::from_ref(&other)).unwrap();
+    assert_eq!(
+        destination_rows(&s, day),
+        vec![
+            ("curl".into(), "198.18.9.2".into(), 1240, 114),
+            ("curl".into(), "2001:db8::1".into(), 200, 30),
+        ]
+    );
+    // An export gives each tick's destinations back.
+    let mut back = Vec::new();
+    s.for_each_tick(
+        &HostFilter::All,
+        utc(2026, 7, 11, 0, 0),
+        utc(2026, 7, 12, 0, 0),
+        &mut |t| {
+            back.push(t);
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(back.len(), 2);
+    assert_eq!(back[0], t1);
+    assert_eq!(back[1].apps[0].to.len(), 1);
+    assert_eq!(back[1].apps[0].bytes_in, 540);
+    assert_eq!(back[1].apps[0].to_sum().bytes_in, 540);
+    // Once the minutes are pruned the hour carries them.
+    s.prune_minutes(utc(2026, 7, 12, 0, 0)).unwrap();
+    let mut hours = Vec::new();
+    s.for_each_tick(
+        &HostFilter::All,
+        utc(2026, 7, 11, 0, 0),
+        utc(2026, 7, 12, 0, 0),
+        &mut |t| {
+            hours.push(t);
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(hours.len(), 1);
+    assert_eq!(hours[0].interval_s, 3600);
+    let to: Vec<(String, u64, u64)> = hours[0].apps[0]
+        .to
+        .iter()
+        .map(|(a, f)| (a.to_string(), f.bytes_in, f.bytes_out))
+        .collect();
+    assert_eq!(
+        to,
+        vec![
+            ("198.18.9.2".into(), 1240, 114),
+            ("2001:db8::1".into(), 200, 30),
+        ]
+    );
+    assert_eq!(
+        destination_rows(&s, day).len(),
+        2,
+        "kept like the hourly sums"
+    );
+    let curl_only = s
+        .destinations(&HostFilter::All, day, day, tz("UTC"), Some("Slack"))
+        .unwrap();
+    assert!(curl_only.is_empty(), "another app has none");
+}
+
+#[test]
+fn a_version_1_file_gains_the_destination_tables_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite");
+    {
+        let mut s = SqliteStore::open(&path).unwrap();
+        s.write(&[tick("mbp", utc(2026, 7, 11, 9, 0), &[("Slack", 5, 5)])])
+            .unwrap();
+    }
+    // As version 1 left it: none of the destination tables.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE addresses; DROP TABLE tick_destinations; DROP TABLE destinations_hourly;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+    let ro = SqliteStore::open_read_only(&path).unwrap();
+    assert!(
+        destination_rows(&ro, day).is_empty(),
+        "read-only: no tables, no rows"
+    );
+    drop(ro);
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.write(&[tick_to(
+        utc(2026, 7, 11, 9, 5),
+        (10, 1),
+        &[("192.0.2.7", 10, 1)],
+    )])
+    .unwrap();
+    assert_eq!(
+        destination_rows(&s, day),
+        vec![("curl".into(), "192.0.2.7".into(), 10, 1)]
+    );
+    assert_eq!(
+        s.day_totals(&HostFilter::All, day, tz("UTC"))
+            .unwrap()
+            .len(),
+        2,
+        "the old history is all there"
+    );
+}

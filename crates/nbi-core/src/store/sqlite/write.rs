@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
+use super::destinations;
 use super::packed::{content_digest, for_each_packed, pack, sum_samples};
 use super::rows::{clamp, local_day_number};
 use super::SqliteStore;
@@ -60,11 +61,19 @@ impl SqliteStore {
                 let ts = tick.at.timestamp();
                 let hour_ts = ts - ts.rem_euclid(3600);
                 let mut samples = Vec::with_capacity(tick.apps.len());
+                let mut parts: Vec<destinations::Part> = Vec::new();
                 for usage in &tick.apps {
                     let app_id = id_of(&tx, &self.apps, &mut new_names, Kind::App, &usage.app)?;
                     samples.push((app_id, usage.bytes_in, usage.bytes_out));
+                    for (addr, f) in &usage.to {
+                        let text = addr.to_string();
+                        let addr_id =
+                            id_of(&tx, &self.addresses, &mut new_names, Kind::Address, &text)?;
+                        parts.push((app_id, addr_id, f.bytes_in, f.bytes_out));
+                    }
                 }
                 samples.sort_unstable_by_key(|s| s.0);
+                parts.sort_unstable_by_key(|p| (p.0, p.1));
                 // A key whose tick retention deleted: known by its digest.
                 let pruned = if self.minute_data_from.is_some_and(|cut| ts < cut) {
                     pruned_digest
@@ -74,6 +83,10 @@ impl SqliteStore {
                     None
                 };
                 // What to add to the hourly sums, and how many samples are new.
+                // Whether the tick's content is added (not a redelivery),
+                // and whether its row is kept (not pruned).
+                let mut added = false;
+                let row_kept = pruned.is_none();
                 let (fresh, new_samples) = if let Some(stored) = pruned {
                     let digest = content_digest(i64::from(tick.interval_s), &samples);
                     let known = Known::read(&mut merged_digests, ts, host_id)?;
@@ -83,6 +96,7 @@ impl SqliteStore {
                     } else {
                         report.ticks_merged += 1;
                         known.record(&mut add_digest, ts, host_id, digest, || stored)?;
+                        added = true;
                         (samples, 0)
                     }
                 } else if insert_tick.execute(params![
@@ -94,6 +108,7 @@ impl SqliteStore {
                 {
                     report.ticks_written += 1;
                     add_coverage.execute(params![hour_ts, host_id, tick.interval_s])?;
+                    added = true;
                     let n = samples.len();
                     (samples, n)
                 } else {
@@ -125,11 +140,15 @@ impl SqliteStore {
                         })?;
                         let summed = sum_samples(&stored, &samples);
                         update_apps.execute(params![ts, host_id, pack(&summed)])?;
+                        added = true;
                         let n = summed.len() - stored.len();
                         (samples, n)
                     }
                 };
                 report.samples_written += new_samples;
+                if added {
+                    destinations::add(&tx, ts, hour_ts, host_id, &parts, row_kept)?;
+                }
                 let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
                 for (app_id, i, o) in fresh {
                     let (i, o) = (clamp(i), clamp(o));
@@ -204,6 +223,7 @@ impl Known {
 enum Kind {
     Host,
     App,
+    Address,
 }
 
 /// Names given an id inside a transaction, cached only once it commits.
@@ -236,6 +256,10 @@ fn id_of(
             "INSERT OR IGNORE INTO apps (name) VALUES (?1)",
             "SELECT id FROM apps WHERE name = ?1",
         ),
+        Kind::Address => (
+            "INSERT OR IGNORE INTO addresses (address) VALUES (?1)",
+            "SELECT id FROM addresses WHERE address = ?1",
+        ),
     };
     tx.prepare_cached(insert)?.execute([name])?;
     let id = tx.prepare_cached(select)?.query_row([name], |r| r.get(0))?;
@@ -253,6 +277,7 @@ impl TickWriter for SqliteStore {
             match kind {
                 Kind::Host => self.hosts.insert(name, id),
                 Kind::App => self.apps.insert(name, id),
+                Kind::Address => self.addresses.insert(name, id),
             };
         }
         Ok(report)

@@ -21,6 +21,7 @@ pub use self::programs::KernelError;
 use self::programs::{remote_of, Programs, Traffic};
 use super::procfs::{Owner, ProcFs};
 use crate::counting::{CountingPolicy, Process};
+use crate::tick::{Destinations, Flow, Tally};
 
 /// Bytes of one socket since it was last read, and whose they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub struct KernelCounters {
     owners: Owners,
     counting: Arc<CountingPolicy>,
     unattributed_app: Option<String>,
-    totals: HashMap<String, (u64, u64)>,
+    totals: Tally,
     sockets: Vec<SocketDelta>,
     stats: KernelStats,
 }
@@ -89,7 +90,7 @@ impl KernelCounters {
             owners: Owners::new(ProcFs::new("/proc")),
             counting,
             unattributed_app,
-            totals: HashMap::new(),
+            totals: Tally::default(),
             sockets: Vec::new(),
             stats: KernelStats::default(),
         })
@@ -235,14 +236,13 @@ impl KernelCounters {
                 }
             }
         };
-        let e = self.totals.entry(app).or_default();
-        e.0 = e.0.saturating_add(d.bytes_in);
-        e.1 = e.1.saturating_add(d.bytes_out);
+        let flow = Flow::new(d.bytes_in, d.bytes_out);
+        self.totals.add(app, flow, d.remote.map(|r| r.ip()));
     }
 
-    /// What was counted since the last call, per app.
-    pub fn take_totals(&mut self) -> Vec<(String, (u64, u64))> {
-        self.totals.drain().collect()
+    /// What was counted since the last call, per app, with destinations.
+    pub fn take_totals(&mut self) -> Vec<(String, Flow, Destinations)> {
+        self.totals.take()
     }
 
     /// What was counted since the last call, per socket.

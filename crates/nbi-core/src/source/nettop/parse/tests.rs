@@ -19,6 +19,7 @@ fn row(name: &str, pid: u32, bytes_in: u64, bytes_out: u64) -> ProcessRow {
         pid,
         bytes_in,
         bytes_out,
+        sockets: Vec::new(),
     }
 }
 
@@ -117,20 +118,109 @@ fn byte_columns_after_interface_and_state() {
 }
 
 #[test]
-fn socket_rows_are_skipped_not_counted() {
+fn socket_rows_break_their_process_down_and_add_nothing() {
     let (blocks, errors) = parse_str(NO_P_SOCKETS, DELTA);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(blocks.len(), 1);
+    let totals: Vec<(&str, u64, u64)> = blocks[0]
+        .rows
+        .iter()
+        .map(|r| (r.name.as_str(), r.bytes_in, r.bytes_out))
+        .collect();
     assert_eq!(
-        blocks[0].rows,
+        totals,
         vec![
-            row("mDNSResponder", 272, 4410, 1220),
-            row("Microsoft Edge", 772, 88000, 3100),
-            row("zerotier-one", 284, 512, 512),
+            ("mDNSResponder", 4410, 1220),
+            ("Microsoft Edge", 88000, 3100),
+            ("zerotier-one", 512, 512),
         ]
     );
+    let edge = &blocks[0].rows[1];
+    assert_eq!(
+        edge.sockets.len(),
+        2,
+        "its IPv6 socket and its idle loopback one"
+    );
+    assert_eq!(edge.sockets[0].interface, "en0");
+    let to: Vec<(String, u64, u64)> = edge
+        .destinations()
+        .into_iter()
+        .map(|(a, f)| (a.to_string(), f.bytes_in, f.bytes_out))
+        .collect();
+    assert_eq!(
+        to,
+        vec![("2606:4700::6810".to_string(), 88000, 3100)],
+        "the loopback socket moved nothing"
+    );
+    let mdns = &blocks[0].rows[0];
+    assert!(
+        mdns.destinations().is_empty(),
+        "an unconnected socket (*.*) has no destination: its bytes stay the app's own"
+    );
     let (all, _) = parse_str(NO_P_SOCKETS, ALL);
-    assert_eq!(all[0].rows.len(), 2, "four socket rows left out");
+    assert_eq!(all[0].rows.len(), 2, "socket rows are no processes");
+    let edge = &all[0].rows[1];
+    let to: Vec<(String, u64, u64)> = edge
+        .destinations()
+        .into_iter()
+        .map(|(a, f)| (a.to_string(), f.bytes_in, f.bytes_out))
+        .collect();
+    assert_eq!(
+        to,
+        vec![
+            ("17.57.145.55".to_string(), 27201, 31090),
+            ("2606:4700::6810".to_string(), 13503716, 10112),
+        ]
+    );
+}
+
+#[test]
+fn remote_ends_read_in_every_form_nettop_prints() {
+    let cases = [
+        (
+            "tcp4 192.168.3.37:56241<->17.57.145.55:5223",
+            Some("17.57.145.55"),
+        ),
+        ("udp4 192.168.3.37:9993<->8.8.8.8:53", Some("8.8.8.8")),
+        (
+            "tcp6 2a01:e0a:1f3::5.50112<->2606:4700::6810.443",
+            Some("2606:4700::6810"),
+        ),
+        (
+            "tcp6 fe80::1%en0.50112<->fe80::aede:48ff:fe00:1122%en0.62078",
+            Some("fe80::aede:48ff:fe00:1122"),
+        ),
+        (
+            "tcp6 ::ffff:10.0.0.2.5000<->::ffff:17.57.144.84.443",
+            Some("17.57.144.84"),
+        ),
+        ("udp6 *.5353<->*.*", None),
+        ("udp4 *:5353<->*:*", None),
+        ("udp4 192.168.3.37:62457<->*:*", None),
+        ("tcp4 0.0.0.0:80<->0.0.0.0:0", None),
+        ("tcp4 10.0.0.1:1<->not-an-address:443", None),
+        ("no arrow at all", None),
+    ];
+    for (field, want) in cases {
+        let got = remote_of(field).map(|a| a.to_string());
+        assert_eq!(got.as_deref(), want, "{field}");
+    }
+}
+
+#[test]
+fn a_socket_row_before_any_process_is_an_error_and_the_rest_is_read() {
+    let text = "time,,interface,bytes_in,bytes_out,\n\
+                10:00:00.1,tcp4 10.0.0.2:5000<->17.57.144.84:443,en0,5,6,\n\
+                10:00:00.2,curl.77,,100,20,\n\
+                10:00:00.3,tcp4 10.0.0.2:5001<->17.57.144.84:443,en0,90,10,\n";
+    let (blocks, errors) = parse_str(text, ALL);
+    assert!(
+        matches!(errors.as_slice(), [ParseError::SocketBeforeProcess { .. }]),
+        "{errors:?}"
+    );
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].rows[0].bytes_in, 100);
+    assert_eq!(blocks[0].rows[0].sockets.len(), 1);
 }
 
 #[test]
@@ -146,6 +236,7 @@ fn every_broken_line_is_an_error_and_good_lines_still_count() {
             ParseError::EmptyName { .. } => "name",
             ParseError::BadNumber { .. } => "number",
             ParseError::CarriageReturn { .. } => "cr",
+            ParseError::SocketBeforeProcess { .. } => "socket",
         })
         .collect();
     assert_eq!(

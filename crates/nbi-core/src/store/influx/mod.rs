@@ -3,13 +3,17 @@
 //!
 //! Points: `network_traffic,host=…,process_name=… in=…i,out=…i <s>` per app
 //! and `nbi_tick,host=… interval_s=…i,digests="…" <s>` per tick (watched
-//! time, for uncollected hours; the digests of the messages it holds). A
+//! time, for uncollected hours; the digests of the messages it holds), and
+//! `nbi_destination` points for where the bytes went ([`destinations`]). A
 //! point is keyed by measurement, tags and time, so a rewrite replaces it:
 //! writes are idempotent per (host, app, ts). Before a batch is written, the
 //! ticks already at its keys are read (one query): a redelivered message is
 //! skipped, a different one at a stored key is added to it. Queries
 //! select `sum("in")` and `sum("out")` separately (InfluxDB 3's InfluxQL
 //! does not add aggregates) and combine them here.
+
+mod destinations;
+mod protocol;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -18,15 +22,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+pub use self::destinations::DESTINATIONS;
+use self::protocol::{field_string, ident, literal, tag, where_clause};
 use super::timeline::{local_day_bounds, local_day_hour, offsets_aligned, DayBounds};
 use super::{
     answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreError,
     StoreSummary, TickWriter, UsageQuery, VerdictRecord, VerdictStore, WriteReport,
 };
 use crate::config::Secret;
+use crate::destination::Namer;
 use crate::intel::verdict::Status;
 use crate::store::InfluxDbConfig;
-use crate::tick::Tick;
+use crate::tick::{Flow, Tick};
 
 pub const MEASUREMENT: &str = "network_traffic";
 pub const TICKS: &str = "nbi_tick";
@@ -43,6 +50,8 @@ pub struct InfluxStore {
     agent: ureq::Agent,
     /// Where verdict points are placed: the start of the local day.
     zone: Tz,
+    /// Names destinations: their organisation and country are tags.
+    namer: Namer,
 }
 
 impl InfluxStore {
@@ -61,7 +70,14 @@ impl InfluxStore {
             batch_points: cfg.batch_points.max(1),
             agent,
             zone: chrono_tz::UTC,
+            namer: Namer::shipped(),
         }
+    }
+
+    /// Names destinations with `namer` (the user's address table).
+    pub fn with_namer(mut self, namer: Namer) -> InfluxStore {
+        self.namer = namer;
+        self
     }
 
     /// The time zone of the local days verdicts are about.
@@ -296,7 +312,19 @@ impl InfluxStore {
             }
         }
         let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
-        Ok(Tick::from_totals(host, at, interval_s, apps))
+        let mut places = destinations::read(
+            &|q| self.query(q),
+            &HostFilter::One(host.to_string()),
+            DayBounds { start: at, end: at },
+            Some(ts),
+        )?
+        .remove(&(ts, host.to_string()))
+        .unwrap_or_default();
+        let apps = apps.into_iter().map(|(app, (i, o))| {
+            let to = places.remove(&app).unwrap_or_default();
+            (app, Flow::new(i, o), to)
+        });
+        Ok(Tick::from_flows(host, at, interval_s, apps))
     }
 
     /// Creates the database (1.x; 2.x maps buckets itself and may refuse).
@@ -355,66 +383,6 @@ impl InfluxStore {
 /// A tick read back in parts: its interval and its apps' (in, out).
 type TickParts = (u32, Vec<(String, (u64, u64))>);
 
-/// A quoted InfluxQL identifier.
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// A quoted InfluxQL string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-fn where_clause(host: &HostFilter, b: DayBounds) -> String {
-    let mut w = format!(
-        "time >= {}s AND time < {}s",
-        b.start.timestamp(),
-        b.end.timestamp()
-    );
-    if let HostFilter::One(h) = host {
-        w.push_str(&format!(" AND \"host\" = {}", literal(h)));
-    }
-    w
-}
-
-/// A tag value or key in line protocol: commas, spaces and equals signs are
-/// escaped; a line break cannot be written at all.
-fn tag(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for c in v.chars() {
-        match c {
-            ',' | ' ' | '=' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    if out.is_empty() || out.ends_with('\\') {
-        out.push('_');
-    }
-    out
-}
-
-/// A string field value in line protocol: quoted, with `"` and `\` escaped.
-fn field_string(v: &str) -> String {
-    let mut out = String::with_capacity(v.len() + 2);
-    out.push('"');
-    for c in v.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// What a batch found at one of its keys.
 #[derive(Debug, Clone)]
 enum Stored {
@@ -424,23 +392,26 @@ enum Stored {
     Unknown,
 }
 
-/// Two ticks of one key, app by app.
+/// Two ticks of one key, app by app, destinations too.
 fn add_ticks(a: &Tick, b: &Tick) -> Tick {
-    let apps = a
-        .apps
-        .iter()
-        .chain(&b.apps)
-        .map(|u| (u.app.clone(), (u.bytes_in, u.bytes_out)));
-    Tick::from_totals(a.host.clone(), a.at, a.interval_s, apps)
+    let apps = a.apps.iter().chain(&b.apps).map(|u| {
+        (
+            u.app.clone(),
+            Flow::new(u.bytes_in, u.bytes_out),
+            u.to.clone(),
+        )
+    });
+    Tick::from_flows(a.host.clone(), a.at, a.interval_s, apps)
 }
 
-/// The line-protocol lines of one tick.
+/// The line-protocol lines of one tick, destinations named from the
+/// shipped address table.
 pub fn lines(tick: &Tick) -> Vec<String> {
-    lines_with_digests(tick, &[tick.digest()])
+    lines_with_digests(tick, &[tick.digest()], &Namer::shipped())
 }
 
 /// The lines of a tick that holds the messages of `digests`.
-fn lines_with_digests(tick: &Tick, digests: &[u64]) -> Vec<String> {
+fn lines_with_digests(tick: &Tick, digests: &[u64], namer: &Namer) -> Vec<String> {
     let ts = tick.at.timestamp();
     let host = tag(&tick.host);
     let mut out = Vec::with_capacity(tick.apps.len() + 1);
@@ -458,6 +429,7 @@ fn lines_with_digests(tick: &Tick, digests: &[u64]) -> Vec<String> {
             a.bytes_out.min(i64::MAX as u64),
         ));
     }
+    destinations::lines(tick, namer, &mut out);
     out
 }
 
@@ -514,7 +486,7 @@ impl TickWriter for InfluxStore {
             let Some((tick, digests)) = out.remove(&key) else {
                 continue;
             };
-            for line in lines_with_digests(&tick, &digests) {
+            for line in lines_with_digests(&tick, &digests, &self.namer) {
                 body.push_str(&line);
                 body.push('\n');
                 points += 1;
@@ -716,13 +688,64 @@ impl UsageQuery for InfluxStore {
                     }
                 }
             }
+            let mut places = destinations::read(&|q| self.query(q), host, bounds, None)?;
             for ((t, h), (interval, apps)) in ticks {
                 let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
-                f(Tick::from_totals(h, at, interval, apps))?;
+                let mut to = places.remove(&(t, h.clone())).unwrap_or_default();
+                let apps = apps.into_iter().map(|(app, (i, o))| {
+                    let places = to.remove(&app).unwrap_or_default();
+                    (app, Flow::new(i, o), places)
+                });
+                f(Tick::from_flows(h, at, interval, apps))?;
             }
             from = to;
         }
         Ok(())
+    }
+
+    fn destinations(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+        app: Option<&str>,
+    ) -> Result<Vec<super::DestinationTotal>, StoreError> {
+        let bounds = answer::range(from, to, tz)?;
+        destinations::totals(&|q| self.query(q), host, bounds, app)
+    }
+
+    fn hourly_destinations(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<super::HourlyDestination>, StoreError> {
+        let bounds = answer::range(from, to, tz)?;
+        let mut sums: HashMap<(NaiveDate, u8, String, std::net::IpAddr), Flow> = HashMap::new();
+        for ((t, _host), apps) in destinations::read(&|q| self.query(q), host, bounds, None)? {
+            let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
+            let (day, hour) = local_day_hour(at, tz);
+            for (app, places) in apps {
+                for (addr, f) in places {
+                    sums.entry((day, hour, app.clone(), addr))
+                        .or_default()
+                        .add(f);
+                }
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .map(|((day, hour, app, address), f)| super::HourlyDestination {
+                day,
+                hour,
+                app,
+                address,
+                bytes_in: f.bytes_in,
+                bytes_out: f.bytes_out,
+            })
+            .collect())
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {

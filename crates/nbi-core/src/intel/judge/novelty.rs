@@ -1,0 +1,267 @@
+//! What is new: an app never seen before, or an organisation or country an
+//! app never exchanged bytes with, that moves at least the byte floor in a
+//! day. Behaviour analytics rank "first time seen" among the strongest
+//! signals; a monitor that knows every app and destination of its owner
+//! can say it plainly.
+//!
+//! Seen means on an earlier day of the whole stored history that the
+//! judge accepted: a day judged anomalous (and not marked normal) does not
+//! teach what is normal. So a new thing is new until it is learnt the way
+//! a routine change is (its third day in a row, see
+//! [`crate::intel::routine`]) or the owner marks a day with it normal.
+//! Apps are seen as the model sees them: a browser taking another's place
+//! is not a new app.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+
+use super::case::Case;
+use crate::destination::{Named, Namer};
+use crate::intel::config::IntelConfig;
+use crate::intel::error::IntelError;
+use crate::intel::matrix::AppView;
+use crate::intel::verdict::{Direction, Explanation, New, RunDestination};
+use crate::store::{HostFilter, UsageQuery};
+
+/// The runs of what is new on `case`'s day (none when `intel.novelty` is
+/// off, or nothing moved enough to be news).
+///
+/// # Errors
+/// The store's.
+pub(crate) fn find<S: UsageQuery + ?Sized>(
+    store: &S,
+    host: &str,
+    case: &Case,
+    tz: chrono_tz::Tz,
+    config: &IntelConfig,
+) -> Result<Vec<Explanation>, IntelError> {
+    if !config.novelty {
+        return Ok(Vec::new());
+    }
+    let floor = config.min_change_bytes.0;
+    let view = super::reading::view_of(config);
+    let hours = case.hours();
+    let seen_hour = |h: usize| h < hours && !case.target.uncollected[h];
+    // The day's apps, as the model sees them, with enough bytes.
+    let day = view.grouped(&case.target);
+    let apps: Vec<(&String, &[f64; 24])> = day
+        .apps
+        .iter()
+        .filter(|(_, cells)| moved(cells, &seen_hour) >= floor)
+        .collect();
+    // The day's uploads per app, and organisation or country.
+    let mut sent: BTreeMap<(String, Key), (u64, Named, [bool; 24])> = BTreeMap::new();
+    for p in case
+        .places
+        .iter()
+        .filter(|p| seen_hour(usize::from(p.hour)))
+    {
+        let named = config.names.name(p.address);
+        if named.destination == crate::destination::LOCAL_NETWORK {
+            continue;
+        }
+        let label = view.label(&p.app).to_string();
+        for key in Key::of(&named) {
+            let e = sent
+                .entry((label.clone(), key))
+                .or_insert_with(|| (0, named.clone(), [false; 24]));
+            e.0 = e.0.saturating_add(p.bytes_out);
+            e.2[usize::from(p.hour)] = true;
+        }
+    }
+    sent.retain(|_, (bytes, _, _)| *bytes >= floor);
+    if apps.is_empty() && sent.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(first) = store
+        .summary()?
+        .first_tick
+        .map(|t| t.with_timezone(&tz).date_naive())
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(before) = case.day.pred_opt().filter(|d| *d >= first) else {
+        // The first day watched: everything on it is new, and nothing is
+        // judged on it anyway.
+        return Ok(Vec::new());
+    };
+    let host = HostFilter::One(host.to_string());
+    let unaccepted = &case.loaded.anomalous;
+    let mut runs = Vec::new();
+    if !apps.is_empty() {
+        let seen: BTreeSet<String> = store
+            .daily(&host, first, before, tz)?
+            .into_iter()
+            .filter(|d| !unaccepted.contains(&d.day) && d.bytes_in + d.bytes_out > 0)
+            .map(|d| view.label(&d.app).to_string())
+            .collect();
+        for (label, cells) in apps.into_iter().filter(|(l, _)| !seen.contains(*l)) {
+            runs.extend(app_run(label, cells, &seen_hour, &view, &case.target));
+        }
+    }
+    if !sent.is_empty() {
+        let seen = destinations_seen(
+            store,
+            &host,
+            first,
+            before,
+            tz,
+            unaccepted,
+            &view,
+            &config.names,
+        )?;
+        for ((label, key), (bytes, named, active)) in sent {
+            if seen.contains(&(label.clone(), key)) {
+                continue;
+            }
+            // One run per app: a new organisation in a new country is one
+            // piece of news.
+            if runs
+                .iter()
+                .any(|r: &Explanation| r.new == Some(New::Destination) && r.app == label)
+            {
+                continue;
+            }
+            runs.push(destination_run(
+                &label,
+                bytes,
+                named,
+                &active,
+                &view,
+                &case.target,
+            ));
+        }
+    }
+    Ok(runs)
+}
+
+/// What a destination is told apart by: its organisation (its address
+/// where the table knows none), and its country.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Org(String),
+    Country(String),
+}
+
+impl Key {
+    fn of(named: &Named) -> Vec<Key> {
+        let mut keys = vec![Key::Org(
+            named
+                .org
+                .clone()
+                .unwrap_or_else(|| named.address.to_string()),
+        )];
+        keys.extend(named.country.clone().map(Key::Country));
+        keys
+    }
+}
+
+/// Bytes over the hours `counts` keeps.
+fn moved(cells: &[f64; 24], counts: &impl Fn(usize) -> bool) -> u64 {
+    (0..24)
+        .filter(|h| counts(*h))
+        .map(|h| cells[h].max(0.0))
+        .sum::<f64>() as u64
+}
+
+/// The (app label, key) pairs of every destination of an accepted day
+/// before the judged one.
+#[allow(clippy::too_many_arguments)]
+fn destinations_seen<S: UsageQuery + ?Sized>(
+    store: &S,
+    host: &HostFilter,
+    first: NaiveDate,
+    before: NaiveDate,
+    tz: chrono_tz::Tz,
+    unaccepted: &BTreeSet<NaiveDate>,
+    view: &AppView,
+    names: &Namer,
+) -> Result<BTreeSet<(String, Key)>, IntelError> {
+    let mut bytes: BTreeMap<(String, std::net::IpAddr), u64> = BTreeMap::new();
+    for d in store.destinations(host, first, before, tz, None)? {
+        *bytes.entry((d.app, d.address)).or_default() += d.bytes_in.saturating_add(d.bytes_out);
+    }
+    // What only the days not accepted moved does not count as seen.
+    for day in unaccepted.iter().filter(|d| (first..=before).contains(*d)) {
+        for d in store.destinations(host, *day, *day, tz, None)? {
+            if let Some(b) = bytes.get_mut(&(d.app, d.address)) {
+                *b = b.saturating_sub(d.bytes_in.saturating_add(d.bytes_out));
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for ((app, address), b) in bytes {
+        if b > 0 {
+            let label = view.label(&app).to_string();
+            for key in Key::of(&names.name(address)) {
+                seen.insert((label.clone(), key));
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// The run of a new app: the hours it moved bytes in, named after the app
+/// a person knows.
+fn app_run(
+    label: &str,
+    cells: &[f64; 24],
+    counts: &impl Fn(usize) -> bool,
+    view: &AppView,
+    day: &crate::intel::matrix::DayUsage,
+) -> Option<Explanation> {
+    let active: Vec<usize> = (0..24).filter(|h| counts(*h) && cells[*h] > 0.0).collect();
+    let (&from, &to) = (active.first()?, active.last()?);
+    Some(Explanation {
+        app: member_name(label, from..to + 1, view, day),
+        from_hour: from as u8,
+        to_hour: to as u8 + 1,
+        bytes: moved(cells, counts),
+        typical_bytes: 0,
+        direction: None,
+        destinations: Vec::new(),
+        new: Some(New::App),
+    })
+}
+
+/// The run of an upload to a new organisation or country.
+fn destination_run(
+    label: &str,
+    bytes: u64,
+    named: Named,
+    active: &[bool; 24],
+    view: &AppView,
+    day: &crate::intel::matrix::DayUsage,
+) -> Explanation {
+    let from = active.iter().position(|a| *a).unwrap_or(0);
+    let to = active.iter().rposition(|a| *a).unwrap_or(23) + 1;
+    Explanation {
+        app: member_name(label, from..to, view, day),
+        from_hour: from as u8,
+        to_hour: to as u8,
+        bytes,
+        typical_bytes: 0,
+        direction: Some(Direction::Upload),
+        destinations: vec![RunDestination {
+            destination: named.destination,
+            org: named.org,
+            country: named.country,
+            bytes_in: 0,
+            bytes_out: bytes,
+        }],
+        new: Some(New::Destination),
+    }
+}
+
+/// A group's label named after the member app that moved most in `hours`.
+fn member_name(
+    label: &str,
+    hours: std::ops::Range<usize>,
+    view: &AppView,
+    day: &crate::intel::matrix::DayUsage,
+) -> String {
+    AppView::main_member(&day.apps, hours, |a| view.in_group(label, a))
+        .unwrap_or(label)
+        .to_string()
+}

@@ -1,0 +1,64 @@
+//! InfluxQL and line protocol: quoting names and values, and the time and
+//! host condition every query has.
+
+use super::super::{DayBounds, HostFilter};
+
+/// A quoted InfluxQL identifier.
+pub(super) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A quoted InfluxQL string literal.
+pub(super) fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+pub(super) fn where_clause(host: &HostFilter, b: DayBounds) -> String {
+    let mut w = format!(
+        "time >= {}s AND time < {}s",
+        b.start.timestamp(),
+        b.end.timestamp()
+    );
+    if let HostFilter::One(h) = host {
+        w.push_str(&format!(" AND \"host\" = {}", literal(h)));
+    }
+    w
+}
+
+/// A tag value or key in line protocol: commas, spaces and equals signs are
+/// escaped; a line break cannot be written at all.
+pub(super) fn tag(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            ',' | ' ' | '=' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() || out.ends_with('\\') {
+        out.push('_');
+    }
+    out
+}
+
+/// A string field value in line protocol: quoted, with `"` and `\` escaped.
+pub(super) fn field_string(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
