@@ -3,6 +3,7 @@
 //! the window reads it; a failure is a message for the window's banner.
 
 use chrono::{NaiveDate, Utc};
+use nbi_core::destination::report::{self, Destinations, DestinationsQuery};
 use nbi_core::export::{self, ExportFormat, ExportQuery};
 use nbi_core::history::{self, Granularity, History, HistoryQuery};
 use nbi_core::intel::typical::{self, Learning, TypicalDay};
@@ -32,6 +33,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         new_normal,
         history,
         usage_history,
+        destinations,
         export_range
     ]
 }
@@ -202,6 +204,31 @@ async fn usage_history(
                 app,
             };
             history::read(store, &query, s.tz()).map_err(|e| e.to_string())
+        })
+        .await
+}
+
+/// Per app, where its bytes went over `from..=to`, named
+/// (`nbi destinations --json`).
+#[tauri::command]
+async fn destinations(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    app: Option<String>,
+) -> Answer<Destinations> {
+    let (from, to) = range(&from, &to)?;
+    state
+        .with_store(move |store, s| {
+            let query = DestinationsQuery {
+                host: HostFilter::One(s.host().to_string()),
+                from,
+                to,
+                app,
+            };
+            let names = s.rt.names();
+            report::read(store, &query, s.tz(), &s.intel().names, names.as_ref())
+                .map_err(|e| e.to_string())
         })
         .await
 }

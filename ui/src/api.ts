@@ -159,6 +159,34 @@ export interface UsageHistory {
   rows: UsageRow[]
 }
 
+/** One app's bytes to one destination (`nbi destinations --json`). */
+export interface DestinationRow {
+  app: string
+  /** As shown: the organisation and country ("Google LLC (US)"), "local network", or the address. */
+  destination: string
+  /** The remote address. */
+  address: string
+  org: string | null
+  country: string | null
+  /** The address's reverse DNS name, when one was found (lookups may be off). */
+  host: string | null
+  bytes_in: number
+  bytes_out: number
+}
+
+export interface Destinations {
+  from: Day
+  to: Day
+  /** Largest (in + out) first. */
+  rows: DestinationRow[]
+}
+
+export interface DestinationsQuery {
+  from: Day
+  to: Day
+  app?: string
+}
+
 export type ExportFormat = 'csv' | 'ndjson'
 
 export interface ExportQuery {
@@ -221,6 +249,10 @@ function withApp<T extends { app?: string }>(query: T): Record<string, unknown> 
 
 export const usageHistory = (query: UsageQuery): Promise<UsageHistory> =>
   invoke<UsageHistory>('usage_history', withApp(query))
+
+/** Where each app's bytes went over a range of days. */
+export const destinations = (query: DestinationsQuery): Promise<Destinations> =>
+  invoke<Destinations>('destinations', withApp(query))
 
 /** Opens the backend's save dialog; null when the person cancelled it. */
 export const exportRange = (query: ExportQuery): Promise<ExportResult | null> =>

@@ -8,6 +8,7 @@ import * as api from './api'
 import type {
   Day,
   DayCurve,
+  DestinationRow,
   ExportFormat,
   ExportResult,
   HistoryEntry,
@@ -30,7 +31,7 @@ import { isMonth, periodsOf, spanOf, type Period, type Range, type Span } from '
 import { renderStatus } from './status'
 import './style.css'
 import { appTotals, assignColors, periodLayers, STACKED_APPS } from './usage'
-import { ExportMenu, renderFilter, renderNotice, renderUsageTable, renderUsageTitle } from './usage-view'
+import { ExportMenu, renderDestinations, renderFilter, renderNotice, renderUsageTable, renderUsageTitle } from './usage-view'
 import { renderVerdict } from './verdict'
 
 const HISTORY_LIMIT = 7
@@ -41,8 +42,8 @@ interface Usage {
   span: Span
   /** All apps: the table, and the chart without a filter. Null until loaded, or after a failure. */
   all: UsageHistory | null
-  /** The chosen app's rows: the chart with a filter. */
-  app: { name: string; history: UsageHistory } | null
+  /** The chosen app's rows: the chart with a filter; and where its bytes went (null after a failure). */
+  app: { name: string; history: UsageHistory; destinations: DestinationRow[] | null } | null
   loading: boolean
 }
 
@@ -129,6 +130,7 @@ const ui = {
   usageFilter: $('usage-filter'),
   usageNotice: $('usage-notice'),
   usageApps: $<HTMLTableElement>('usage-apps'),
+  usageDestinations: $<HTMLTableElement>('usage-destinations'),
   verdict: $('verdict'),
   dayLabel: $('day-label'),
   prev: $<HTMLButtonElement>('prev'),
@@ -156,6 +158,7 @@ const FAILED: Record<string, string> = {
   history: "Couldn't load recent days",
   usage_history: "Couldn't load the usage history",
   'usage_history:app': "Couldn't load the app's usage history",
+  destinations: "Couldn't load where the app's bytes went",
   export_range: "Couldn't export",
 }
 
@@ -348,14 +351,20 @@ async function loadUsage(fresh = true): Promise<void> {
   // Another span's bars under this span's title would mislead: they go while it loads.
   state.usage = { span, all: old?.all ?? null, app: old?.app?.name === app ? old.app : null, loading: true }
   drawUsage()
-  const [all, one] = await Promise.all([
+  const [all, one, places] = await Promise.all([
     keep ?? run('usage_history', () => api.usageHistory(span)),
     app === null ? null : run('usage_history:app', () => api.usageHistory({ ...span, app })),
+    app === null ? null : run('destinations', () => api.destinations({ from: span.from, to: span.to, app })),
   ])
   if (ticket !== usageRequest) return
   // A failed filter that is no longer chosen no longer needs saying.
-  if (app === null && state.errors.delete('usage_history:app')) renderErrors()
-  state.usage = { span, all: all ?? null, app: one ? { name: app ?? '', history: one } : null, loading: false }
+  if (app === null && (state.errors.delete('usage_history:app') || state.errors.delete('destinations'))) renderErrors()
+  state.usage = {
+    span,
+    all: all ?? null,
+    app: one ? { name: app ?? '', history: one, destinations: places?.rows ?? null } : null,
+    loading: false,
+  }
   drawUsage()
 }
 
@@ -400,6 +409,12 @@ function drawUsage(): void {
       message: totals ? `No app used the network in these ${what}.` : !u || u.loading ? 'Loading…' : '',
     },
     selectApp,
+  )
+  renderDestinations(
+    ui.usageDestinations,
+    state.app,
+    u?.app?.name === state.app ? (u?.app?.destinations ?? null) : null,
+    !u || u.loading ? 'Loading…' : '',
   )
   ui.viewHistory.setAttribute('aria-busy', String(u?.loading ?? false))
   exportMenu.setBusy(state.exporting)

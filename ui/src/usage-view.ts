@@ -1,7 +1,7 @@
 // The History view around its chart: the range's title (and the way back
 // from a month), the app filter, the table of top apps with their shares,
 // the export menu and the notice after an export.
-import type { ExportFormat, ExportResult } from './api'
+import type { DestinationRow, ExportFormat, ExportResult } from './api'
 import { fill, h } from './dom'
 import { humanBytes, plural } from './format'
 import { formatMonth, monthOf, RANGE_LABELS, spanLabel, type Range, type Span } from './range'
@@ -272,4 +272,72 @@ export class ExportMenu {
     e.preventDefault()
     this.items[next]?.focus()
   }
+}
+
+/** Destinations listed for a chosen app; the rest share one "N more" row. */
+export const TABLE_DESTINATIONS = 8
+
+/**
+ * Where the chosen app's bytes went in the range: each destination as a
+ * person knows it (organisation and country, "local network", or the
+ * address), its address on hover, downloaded and uploaded. Hidden while no
+ * app is chosen; `rows` null while loading or after a failure.
+ */
+export function renderDestinations(root: HTMLTableElement, app: string | null, rows: DestinationRow[] | null, message: string): void {
+  root.hidden = app === null
+  if (app === null) {
+    fill(root)
+    return
+  }
+  const caption = h('caption', {}, `Where ${app} sent and received`)
+  const head = h(
+    'thead',
+    {},
+    h(
+      'tr',
+      {},
+      h('th', { attrs: { scope: 'col' } }, 'Destination'),
+      h('th', { class: 'num', title: 'Downloaded', attrs: { scope: 'col' } }, 'Down'),
+      h('th', { class: 'num', title: 'Uploaded', attrs: { scope: 'col' } }, 'Up'),
+    ),
+  )
+  if (!rows || !rows.length) {
+    const said = rows ? `No destinations recorded for ${app} in this range.` : message
+    fill(root, caption, head, h('tbody', {}, h('tr', { class: 'message' }, h('td', { class: 'muted', attrs: { colspan: '3' } }, said))))
+    return
+  }
+  // One line per name: two addresses of one organisation are one destination.
+  const byName = new Map<string, { addresses: string[]; bytes_in: number; bytes_out: number }>()
+  for (const r of rows) {
+    const e = byName.get(r.destination) ?? { addresses: [], bytes_in: 0, bytes_out: 0 }
+    e.addresses.push(r.host ? `${r.address} (${r.host})` : r.address)
+    e.bytes_in += r.bytes_in
+    e.bytes_out += r.bytes_out
+    byName.set(r.destination, e)
+  }
+  const named = [...byName.entries()].sort((a, b) => b[1].bytes_in + b[1].bytes_out - (a[1].bytes_in + a[1].bytes_out))
+  const shown = named.slice(0, TABLE_DESTINATIONS)
+  const rest = named.slice(TABLE_DESTINATIONS)
+  const body = shown.map(([name, e]) =>
+    h(
+      'tr',
+      {},
+      h('td', { class: 'destination', title: e.addresses.join(', ') }, name),
+      h('td', { class: 'bytes in' }, humanBytes(e.bytes_in)),
+      h('td', { class: 'bytes out' }, humanBytes(e.bytes_out)),
+    ),
+  )
+  if (rest.length) {
+    const sum = (k: 'bytes_in' | 'bytes_out'): number => rest.reduce((t, [, e]) => t + e[k], 0)
+    body.push(
+      h(
+        'tr',
+        { class: 'more' },
+        h('td', { class: 'muted' }, plural(rest.length, 'more destination')),
+        h('td', { class: 'bytes in' }, humanBytes(sum('bytes_in'))),
+        h('td', { class: 'bytes out' }, humanBytes(sum('bytes_out'))),
+      ),
+    )
+  }
+  fill(root, caption, head, h('tbody', {}, ...body))
 }

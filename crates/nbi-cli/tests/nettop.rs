@@ -296,6 +296,41 @@ fn import_and_replay_of_socket_rows_keep_exact_destinations() {
         "an app with no remote end"
     );
     assert!(!totals.contains_key("vpnagentd"), "the carrier is left out");
+    // Reverse DNS names found beside a run are shown; off, none are.
+    std::fs::write(
+        sb.path("nbi.sqlite.names.json"),
+        r#"{"names":{"17.253.144.10":{"name":"edge-1.example.net","at":4102444800}}}"#,
+    )
+    .unwrap();
+    let host_of = |out: String| -> Vec<Option<String>> {
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["address"] == "17.253.144.10")
+            .map(|r| r["host"].as_str().map(str::to_string))
+            .collect()
+    };
+    let args = [
+        "destinations",
+        "--json",
+        "--all-hosts",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-02",
+    ];
+    assert_eq!(
+        host_of(sb.ok(&args)),
+        vec![Some("edge-1.example.net".to_string())]
+    );
+    let off = succeed(
+        sb.cmd()
+            .env("NBI_DESTINATIONS__REVERSE_DNS", "false")
+            .args(args),
+    );
+    assert_eq!(host_of(off), vec![None]);
     // an NDJSON export imported again gives the same destinations
     let out = sb.path("export.ndjson");
     sb.ok(&[

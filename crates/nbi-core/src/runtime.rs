@@ -687,9 +687,25 @@ impl Runtime {
                 .state_dir()
                 .ok()
                 .map(|_| status::beside_db(self.db(), ".plan-alerts.json")),
+            names_file: self.names_file(),
             upkeep,
         };
         task.run(stores.clone(), stop)
+    }
+
+    /// Where reverse DNS names of destinations are kept (beside the
+    /// database); `None` when `destinations.reverse_dns` is off.
+    pub fn names_file(&self) -> Option<std::path::PathBuf> {
+        self.config
+            .destinations
+            .reverse_dns
+            .then(|| status::beside_db(self.db(), ".names.json"))
+    }
+
+    /// The reverse DNS names found so far (none when lookups are off).
+    pub fn names(&self) -> Option<crate::destination::names::NameCache> {
+        self.names_file()
+            .map(|p| crate::destination::names::NameCache::load(&p))
     }
 
     /// The data plan's current billing period and its usage so far; `None`

@@ -375,7 +375,7 @@ mod tests {
         assert_eq!((v.status, v.hours_judged), (Status::Anomalous, Some(4)));
         assert!(
             v.summary
-                .starts_with("Tue 14 Jul until 04:00: Transmission"),
+                .starts_with("Tue 14 Jul until 04:00: new app Transmission 03:00–04:00"),
             "{}",
             v.summary
         );

@@ -349,9 +349,19 @@ fn destinations_answer_like_sqlite_and_come_back_in_exports() {
     };
     let back = collect(&influx.store);
     assert_eq!(back, collect(&sqlite));
-    assert_eq!(back.len(), ticks.len() - 1, "the second message was added to the first");
     assert_eq!(
-        back[0].apps.iter().find(|a| a.app == "curl").unwrap().to.len(),
+        back.len(),
+        ticks.len() - 1,
+        "the second message was added to the first"
+    );
+    assert_eq!(
+        back[0]
+            .apps
+            .iter()
+            .find(|a| a.app == "curl")
+            .unwrap()
+            .to
+            .len(),
         2
     );
     // The organisation and country are tags, the address is not.
@@ -364,6 +374,9 @@ fn destinations_answer_like_sqlite_and_come_back_in_exports() {
         .flat_map(|s| s["values"].as_array().cloned().unwrap_or_default())
         .filter_map(|v| v[0].as_str().map(str::to_string))
         .collect();
-    assert!(keys.contains(&"org".to_string()) && keys.contains(&"country".to_string()), "{keys:?}");
+    assert!(
+        keys.contains(&"org".to_string()) && keys.contains(&"country".to_string()),
+        "{keys:?}"
+    );
     assert!(!keys.iter().any(|k| k == "address"), "{keys:?}");
 }

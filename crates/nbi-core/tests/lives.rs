@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 
 use nbi_core::evaluation::nab;
-use nbi_core::evaluation::year::{self, LifePlan};
+use nbi_core::evaluation::year::{self, Injection, Life, LifePlan};
 use nbi_core::intel::IntelConfig;
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -101,6 +101,24 @@ fn a_year_of_life_every_injected_anomaly_flagged() {
     let report = year::run(&LifePlan::year(1), &config, work.path(), |_, _| {}).unwrap();
     let table = report.table();
     println!("{table}");
-    assert_eq!(report.recall(), (18, 18), "{table}");
+    assert_eq!(report.recall(), (21, 21), "{table}");
     assert!(report.goal_met(), "{table}");
+    // An upload to an organisation never sent to is flagged and told with
+    // where it went; the nightly backup to a new one is learnt.
+    let new_place: Vec<&str> = report
+        .caught
+        .iter()
+        .filter(|c| c.life == Life::Injected(Injection::UploadToNewDestination))
+        .map(|c| c.summary.as_str())
+        .collect();
+    assert_eq!(new_place.len(), 3, "{table}");
+    for s in new_place {
+        assert!(s.contains("LLC Digital Network (RU)"), "{s}");
+    }
+    let backups = report
+        .changes
+        .iter()
+        .find(|c| c.label.contains("new destination"))
+        .expect("the lasting change of destinations");
+    assert_eq!(backups.notices, 1, "{table}");
 }

@@ -7,6 +7,8 @@ import type {
   AppCurve,
   Band,
   DayCurve,
+  DestinationRow,
+  Destinations,
   ExportResult,
   HistoryEntry,
   Learning,
@@ -270,6 +272,20 @@ const scenario: Scenario = window.__nbiScenario ?? {}
 let sourceState: SourceState = scenario.state ?? 'watching'
 let marked = new Set<string>()
 
+// Where each app's bytes went: two organisations for every app, a third
+// ("local network") for the browsers.
+function destinations(from: string, to: string, app: string | undefined): Destinations {
+  const MB = 1_000_000
+  const all: DestinationRow[] = ['Safari', 'Slack', 'Mail', 'Spotify', 'Transmission', 'Google Chrome'].flatMap((a) => [
+    { app: a, destination: 'Example Cloud (US)', address: '192.0.2.10', org: 'Example Cloud', country: 'US', host: 'edge.example.net', bytes_in: 800 * MB, bytes_out: 40 * MB },
+    { app: a, destination: 'Example Video (DE)', address: '198.51.100.20', org: 'Example Video', country: 'DE', host: null, bytes_in: 300 * MB, bytes_out: 10 * MB },
+    ...(a === 'Safari'
+      ? [{ app: a, destination: 'local network', address: '192.168.1.1', org: null, country: null, host: null, bytes_in: 2 * MB, bytes_out: MB }]
+      : []),
+  ])
+  return { from, to, rows: all.filter((r) => app === undefined || r.app === app) }
+}
+
 async function answer(cmd: string, args: Record<string, unknown>): Promise<unknown> {
   const s = window.nbiMock.scenario
   const wait = s.delay?.[cmd]
@@ -315,6 +331,8 @@ async function answer(cmd: string, args: Record<string, unknown>): Promise<unkno
       return HISTORY.slice(0, typeof args.limit === 'number' ? args.limit : HISTORY.length)
     case 'usage_history':
       return usageHistory(String(args.from), String(args.to), args.by === 'month' ? 'month' : 'day', app)
+    case 'destinations':
+      return destinations(String(args.from), String(args.to), app)
     case 'export_range':
       return exportRange(String(args.from), String(args.to), String(args.format), app)
     default:

@@ -3,11 +3,13 @@ import type { UsageRow } from '../../src/api'
 import { appTotals } from '../../src/usage'
 import {
   ExportMenu,
+  renderDestinations,
   renderFilter,
   renderNotice,
   renderUsageTable,
   renderUsageTitle,
   TABLE_APPS,
+  TABLE_DESTINATIONS,
   type TableModel,
 } from '../../src/usage-view'
 
@@ -175,5 +177,66 @@ describe('the export menu', () => {
     m.setBusy(false)
     expect([button.disabled, button.textContent, button.hasAttribute('aria-busy')]).toEqual([false, 'Export…', false])
     expect(document.activeElement).toBe(button)
+  })
+})
+
+describe('the destinations of the chosen app', () => {
+  const row = (destination: string, address: string, i: number, o: number) => ({
+    app: 'Safari',
+    destination,
+    address,
+    org: null,
+    country: null,
+    host: address === '192.0.2.10' ? 'edge.example.net' : null,
+    bytes_in: i * MB,
+    bytes_out: o * MB,
+  })
+
+  it('is hidden while no app is chosen', () => {
+    const root = document.createElement('table')
+    renderDestinations(root, null, [row('Example (US)', '192.0.2.1', 1, 1)], '')
+    expect(root.hidden).toBe(true)
+    expect(root.textContent).toBe('')
+  })
+
+  it('lists each destination once, largest first, its addresses on hover', () => {
+    const root = document.createElement('table')
+    renderDestinations(
+      root,
+      'Safari',
+      [
+        row('Example Cloud (US)', '192.0.2.10', 300, 10),
+        row('local network', '192.168.1.1', 2, 1),
+        row('Example Video (DE)', '198.51.100.20', 900, 5),
+        row('Example Cloud (US)', '2001:db8::10', 200, 0),
+      ],
+      '',
+    )
+    expect(root.hidden).toBe(false)
+    expect(root.querySelector('caption')?.textContent).toBe('Where Safari sent and received')
+    expect(cells(root, 'tbody')).toEqual([
+      ['Example Video (DE)', '900 MB', '5.0 MB'],
+      ['Example Cloud (US)', '500 MB', '10 MB'],
+      ['local network', '2.0 MB', '1.0 MB'],
+    ])
+    expect(root.querySelector('tbody td.destination')?.getAttribute('title')).toBe('198.51.100.20')
+    expect(root.querySelectorAll('tbody td.destination')[1]?.getAttribute('title')).toBe('192.0.2.10 (edge.example.net), 2001:db8::10')
+  })
+
+  it('sums the destinations beyond the first eight into one row', () => {
+    const root = document.createElement('table')
+    const many = Array.from({ length: TABLE_DESTINATIONS + 3 }, (_, i) => row(`Org ${i} (US)`, `192.0.2.${i}`, 100 - i, 1))
+    renderDestinations(root, 'Safari', many, '')
+    const body = cells(root, 'tbody')
+    expect(body).toHaveLength(TABLE_DESTINATIONS + 1)
+    expect(body[TABLE_DESTINATIONS]).toEqual(['3 more destinations', '273 MB', '3.0 MB'])
+  })
+
+  it('says when there are none, and what is happening while it loads', () => {
+    const root = document.createElement('table')
+    renderDestinations(root, 'Slack', [], 'Loading…')
+    expect(cells(root, 'tbody')).toEqual([['No destinations recorded for Slack in this range.']])
+    renderDestinations(root, 'Slack', null, 'Loading…')
+    expect(cells(root, 'tbody')).toEqual([['Loading…']])
   })
 })

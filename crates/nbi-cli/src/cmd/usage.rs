@@ -68,8 +68,9 @@ pub fn destinations(global: &Global, args: DestinationsArgs) -> anyhow::Result<(
     if let Some(why) = why {
         tracing::warn!("{why}");
     }
+    let names = ctx.rt.names();
     let found = ctx
-        .read(|s| report::read(s, &query, ctx.tz, &namer))?
+        .read(|s| report::read(s, &query, ctx.tz, &namer, names.as_ref()))?
         .transpose()?
         .unwrap_or(Destinations {
             from,
@@ -111,17 +112,18 @@ pub fn destinations(global: &Global, args: DestinationsArgs) -> anyhow::Result<(
         .unwrap_or(7)
         .max(7);
     println!(
-        "{:<app_w$}  {:<dest_w$}  {:<addr_w$}  {:>9}  {:>9}",
+        "{:<app_w$}  {:<dest_w$}  {:<addr_w$}  {:>9}  {:>9}  host name",
         "app", "destination", "address", "in", "out"
     );
     for r in &found.rows {
         println!(
-            "{:<app_w$}  {:<dest_w$}  {:<addr_w$}  {:>9}  {:>9}",
+            "{:<app_w$}  {:<dest_w$}  {:<addr_w$}  {:>9}  {:>9}  {}",
             r.app,
             human::cut(&r.destination, 48),
             r.address.to_string(),
             human::bytes(r.bytes_in),
-            human::bytes(r.bytes_out)
+            human::bytes(r.bytes_out),
+            r.host.as_deref().unwrap_or("")
         );
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! as "local network" for private, link-local and CGNAT ranges, else as the
 //! address itself.
 
+pub mod names;
 pub mod report;
 pub mod table;
 
@@ -18,7 +19,7 @@ use crate::config::ConfigError;
 use table::{AddressTable, Place};
 
 /// The `[destinations]` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DestinationsConfig {
     /// A newer address table than the one nbi ships: ip-location-db's
@@ -26,6 +27,19 @@ pub struct DestinationsConfig {
     /// `scripts/update-address-table` writes. The shipped table is used
     /// when it is unset, missing or unreadable (with a warning).
     pub address_table: Option<PathBuf>,
+    /// Look up the reverse DNS name of destinations, beside a run (never
+    /// on a source's path), a few dozen every five minutes, kept a week
+    /// in `<db>.names.json`. False: no lookups, and no names shown.
+    pub reverse_dns: bool,
+}
+
+impl Default for DestinationsConfig {
+    fn default() -> Self {
+        DestinationsConfig {
+            address_table: None,
+            reverse_dns: true,
+        }
+    }
 }
 
 impl DestinationsConfig {

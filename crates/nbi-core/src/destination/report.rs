@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use super::names::NameCache;
 use super::Namer;
 use crate::store::{HostFilter, StoreError, UsageQuery};
 
@@ -19,6 +20,8 @@ pub struct DestinationRow {
     pub address: std::net::IpAddr,
     pub org: Option<String>,
     pub country: Option<String>,
+    /// The address's reverse DNS name, when one was found.
+    pub host: Option<String>,
     pub bytes_in: u64,
     pub bytes_out: u64,
 }
@@ -41,7 +44,8 @@ pub struct DestinationsQuery {
     pub app: Option<String>,
 }
 
-/// Reads and names the destinations `query` asks for.
+/// Reads and names the destinations `query` asks for; `names` gives the
+/// reverse DNS names found so far (none when lookups are off).
 ///
 /// # Errors
 /// The store's (an unreachable server, a range that ends before it starts).
@@ -50,6 +54,7 @@ pub fn read(
     query: &DestinationsQuery,
     tz: Tz,
     namer: &Namer,
+    names: Option<&NameCache>,
 ) -> Result<Destinations, StoreError> {
     let totals = store.destinations(&query.host, query.from, query.to, tz, query.app.as_deref())?;
     let rows = totals
@@ -62,6 +67,7 @@ pub fn read(
                 address: named.address,
                 org: named.org,
                 country: named.country,
+                host: names.and_then(|n| n.name(t.address)).map(str::to_string),
                 bytes_in: t.bytes_in,
                 bytes_out: t.bytes_out,
             }

@@ -26,7 +26,7 @@ use crate::intel::{judge_and_store, judge_so_far, IntelConfig, IntelError};
 use crate::store::sqlite::SqliteStore;
 use crate::store::TickWriter;
 use crate::synth::{Generator, Scenario};
-use crate::tick::Tick;
+use crate::tick::{Destinations, Flow, Tick};
 
 const HOST: &str = "life";
 const MB: f64 = 1_000_000.0;
@@ -44,16 +44,20 @@ pub enum Injection {
     /// 1.5 GB sent by Netflix in its busiest evening hour (21:00), where
     /// it downloads ~1.4 GB: the hour's total looks ordinary enough.
     UploadInBusyHour,
+    /// 400 MB sent by Google Chrome at 15:00 to [`NEW_DESTINATION`], a
+    /// hosting company in a country it never sent to.
+    UploadToNewDestination,
 }
 
 impl Injection {
-    pub const ALL: [Injection; 6] = [
+    pub const ALL: [Injection; 7] = [
         Injection::MoviesAtWork,
         Injection::WorkAppsEvening,
         Injection::StreamingAllNight,
         Injection::Burst3am,
         Injection::UploadAtNight,
         Injection::UploadInBusyHour,
+        Injection::UploadToNewDestination,
     ];
 
     pub fn label(self) -> &'static str {
@@ -64,6 +68,7 @@ impl Injection {
             Injection::Burst3am => "large burst at 3 AM",
             Injection::UploadAtNight => "upload only, at night (2 GB)",
             Injection::UploadInBusyHour => "upload inside a busy hour (1.5 GB)",
+            Injection::UploadToNewDestination => "upload to a new destination (400 MB)",
         }
     }
 
@@ -77,6 +82,7 @@ impl Injection {
         match self {
             Injection::Burst3am => Some(4),
             Injection::UploadAtNight => Some(3),
+            Injection::UploadToNewDestination => Some(NEW_DESTINATION_HOUR as u32 + 1),
             _ => None,
         }
     }
@@ -126,6 +132,9 @@ pub struct LifePlan {
     pub later_hours_from: Option<NaiveDate>,
     /// From this day on, a new video-call app every workday.
     pub new_app_from: Option<NaiveDate>,
+    /// From this day on, every workday night a backup through the browser
+    /// to [`NEW_BACKUP`], which it never sent to before.
+    pub new_destination_from: Option<NaiveDate>,
     /// Growth of all traffic over a year (0.3: 30 % more by its end).
     pub growth_per_year: f64,
     pub seed: u64,
@@ -133,6 +142,30 @@ pub struct LifePlan {
 
 /// The name of the app the plan brings in.
 pub const NEW_APP: &str = "Microsoft Teams";
+
+/// Where the injected uploads go: an address of a hosting company in Russia
+/// (LLC Digital Network), which no app of the life ever talks to.
+pub const NEW_DESTINATION: &str = "95.163.0.1";
+
+/// Where the nightly backup of the lasting change goes (YANDEX LLC).
+pub const NEW_BACKUP: &str = "5.255.255.5";
+
+/// Where each app's bytes go, by share: addresses of the organisations
+/// that serve such apps (the shipped address table names them).
+fn usual_destinations(app: &str) -> &'static [(&'static str, f64)] {
+    match app {
+        "Slack" => &[("3.208.0.10", 1.0)],
+        "zoom.us" => &[("170.114.10.5", 1.0)],
+        "Google Chrome" => &[("142.250.74.110", 0.7), ("185.199.108.153", 0.3)],
+        "Safari" => &[("17.253.144.10", 0.6), ("185.199.108.153", 0.4)],
+        "Netflix" => &[("45.57.40.1", 1.0)],
+        "Spotify" => &[("35.186.224.25", 1.0)],
+        "Mail" => &[("17.253.144.10", 1.0)],
+        "Dropbox" => &[("162.125.19.131", 1.0)],
+        NEW_APP => &[("52.112.0.10", 1.0)],
+        _ => &[],
+    }
+}
 
 impl LifePlan {
     /// The year: 52 weeks from Mon 4 Jan 2027, events placed as a person's
@@ -172,6 +205,7 @@ impl LifePlan {
             special,
             later_hours_from: Some(date(2027, 4, 12)),
             new_app_from: Some(date(2027, 9, 13)),
+            new_destination_from: Some(date(2027, 11, 22)),
             growth_per_year: 0.3,
             seed,
         };
@@ -185,10 +219,14 @@ impl LifePlan {
     pub fn inject(&mut self, each: usize) {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x1eaf);
         let end = self.start + Duration::days(i64::from(self.days));
-        let changes: Vec<NaiveDate> = [self.later_hours_from, self.new_app_from]
-            .into_iter()
-            .flatten()
-            .collect();
+        let changes: Vec<NaiveDate> = [
+            self.later_hours_from,
+            self.new_app_from,
+            self.new_destination_from,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         for kind in Injection::ALL {
             let mut placed = 0;
             let mut tries = 0;
@@ -286,7 +324,17 @@ impl LifePlan {
                     .or_insert(([0.0; 24], [0.0; 24]))
                     .1[21] += 1_500.0 * MB;
             }
+            Life::Injected(Injection::UploadToNewDestination) => {
+                day.entry("Google Chrome".into())
+                    .or_insert(([0.0; 24], [0.0; 24]))
+                    .1[NEW_DESTINATION_HOUR] += 400.0 * MB;
+            }
             _ => {}
+        }
+        if work && self.new_destination_from.is_some_and(|f| d >= f) {
+            day.entry("Google Chrome".into())
+                .or_insert(([0.0; 24], [0.0; 24]))
+                .1[NEW_BACKUP_HOUR] += 250.0 * MB;
         }
         let grown =
             1.0 + self.growth_per_year * f64::from((d - self.start).num_days() as i32) / 365.0;
@@ -298,13 +346,26 @@ impl LifePlan {
         day
     }
 
-    /// The day's hourly ticks in the plan's zone (none while away). A local
-    /// hour that does not exist (spring forward) has none; the repeated one
-    /// (fall back) has its first pass.
+    /// The day's hourly ticks in the plan's zone (none while away), each
+    /// app's bytes split over its usual destinations; the uploads to a new
+    /// destination go there. A local hour that does not exist (spring
+    /// forward) has none; the repeated one (fall back) has its first pass.
     fn ticks(&self, gen: &mut Generator, d: NaiveDate) -> Vec<Tick> {
         let day = self.day(gen, d);
-        if self.life(d) == Life::Away {
+        let life = self.life(d);
+        if life == Life::Away {
             return Vec::new();
+        }
+        let grown =
+            1.0 + self.growth_per_year * f64::from((d - self.start).num_days() as i32) / 365.0;
+        let work = workday(d) && !matches!(life, Life::Holiday | Life::Sick | Life::Vacation);
+        // The bytes each hour sends somewhere new: (hour, address, bytes).
+        let mut new_places: Vec<(usize, &str, f64)> = Vec::new();
+        if life == Life::Injected(Injection::UploadToNewDestination) {
+            new_places.push((NEW_DESTINATION_HOUR, NEW_DESTINATION, 400.0 * MB * grown));
+        }
+        if work && self.new_destination_from.is_some_and(|f| d >= f) {
+            new_places.push((NEW_BACKUP_HOUR, NEW_BACKUP, 250.0 * MB * grown));
         }
         (0..24u32)
             .filter_map(|h| {
@@ -313,16 +374,51 @@ impl LifePlan {
                     .from_local_datetime(&d.and_hms_opt(h, 0, 0)?)
                     .earliest()?
                     .with_timezone(&Utc);
+                let h = h as usize;
                 let apps = day.iter().map(|(app, (down, up))| {
-                    (
-                        app.clone(),
-                        (down[h as usize] as u64, up[h as usize] as u64),
-                    )
+                    let (down, mut up) = (down[h], up[h]);
+                    let mut to = Destinations::new();
+                    for (_, addr, bytes) in new_places
+                        .iter()
+                        .filter(|(hour, _, _)| *hour == h && app == "Google Chrome")
+                    {
+                        if let Ok(a) = addr.parse() {
+                            to.insert(a, Flow::new(0, *bytes as u64));
+                            up = (up - bytes).max(0.0);
+                        }
+                    }
+                    for (addr, share) in usual_destinations(app) {
+                        if let Ok(a) = addr.parse() {
+                            to.entry(a)
+                                .or_default()
+                                .add(Flow::new((down * share) as u64, (up * share) as u64));
+                        }
+                    }
+                    let total =
+                        Flow::new(down as u64, (up + moved_new(&new_places, app, h)) as u64);
+                    (app.clone(), total, to)
                 });
-                Some(Tick::from_totals(HOST, at, 3600, apps))
+                Some(Tick::from_flows(HOST, at, 3600, apps))
             })
             .collect()
     }
+}
+
+/// The local hour of the injected uploads to a new destination.
+const NEW_DESTINATION_HOUR: usize = 15;
+/// The local hour of the nightly backup of the lasting change.
+const NEW_BACKUP_HOUR: usize = 1;
+
+/// Bytes `app` sends to new places in hour `h`.
+fn moved_new(places: &[(usize, &str, f64)], app: &str, h: usize) -> f64 {
+    if app != "Google Chrome" {
+        return 0.0;
+    }
+    places
+        .iter()
+        .filter(|(hour, _, _)| *hour == h)
+        .map(|(_, _, b)| *b)
+        .sum()
 }
 
 /// A small day-to-day wobble in [-0.15, 0.15), the same for a (seed, day).
@@ -339,7 +435,9 @@ fn scenario_of(i: Injection) -> Scenario {
         Injection::StreamingAllNight => Scenario::StreamingAllNight,
         Injection::Burst3am => Scenario::Burst3am,
         // Uploads are laid over an ordinary day.
-        Injection::UploadAtNight | Injection::UploadInBusyHour => Scenario::Normal,
+        Injection::UploadAtNight
+        | Injection::UploadInBusyHour
+        | Injection::UploadToNewDestination => Scenario::Normal,
     }
 }
 
@@ -409,6 +507,8 @@ pub struct LifeReport {
     pub days: usize,
     pub months: Vec<MonthRow>,
     pub false_alarms: Vec<FalseAlarm>,
+    /// The alarms on injected days, as their summaries tell them.
+    pub caught: Vec<FalseAlarm>,
     pub rows: Vec<LifeRow>,
     pub changes: Vec<ChangeRow>,
     pub seconds: f64,
@@ -500,6 +600,9 @@ impl LifeReport {
                 f.summary
             ));
         }
+        for c in &self.caught {
+            out.push_str(&format!("  caught ({}): {}\n", c.life.label(), c.summary));
+        }
         let (caught, of) = self.recall();
         out.push_str(&format!(
             "recall {caught}/{of}, false alarms {} (at most {} in a month): goal {}\n",
@@ -578,6 +681,10 @@ fn report(
     let changes: Vec<(&str, NaiveDate)> = [
         ("work three hours later", plan.later_hours_from),
         ("a new video-call app every workday", plan.new_app_from),
+        (
+            "nightly backups to a new destination",
+            plan.new_destination_from,
+        ),
     ]
     .into_iter()
     .filter_map(|(l, d)| Some((l, d?)))
@@ -593,6 +700,7 @@ fn report(
 
     let mut months: BTreeMap<String, MonthRow> = BTreeMap::new();
     let mut false_alarms = Vec::new();
+    let mut caught = Vec::new();
     let mut rows: BTreeMap<Life, LifeRow> = BTreeMap::new();
     for (v, same_day) in verdicts {
         let life = plan.life(v.day);
@@ -611,6 +719,13 @@ fn report(
         if let Some(caught) = same_day {
             let (a, b) = row.same_day.unwrap_or((0, 0));
             row.same_day = Some((a + usize::from(*caught), b + 1));
+        }
+        if injected && alarm(v) {
+            caught.push(FalseAlarm {
+                day: v.day,
+                life,
+                summary: v.summary.clone(),
+            });
         }
         // Normal life: not injected, not a change still being learnt, not
         // abroad (judged in the home zone, a shifted day is news).
@@ -665,6 +780,7 @@ fn report(
         days: verdicts.len(),
         months: months.into_values().collect(),
         false_alarms,
+        caught,
         rows: rows.into_values().collect(),
         changes,
         seconds,
@@ -733,6 +849,7 @@ mod tests {
             special,
             later_hours_from: Some(date(2027, 2, 8)),
             new_app_from: None,
+            new_destination_from: None,
             growth_per_year: 0.3,
             seed: 3,
         };

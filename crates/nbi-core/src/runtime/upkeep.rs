@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::PacedClock;
+use crate::destination::names;
 use crate::human;
 use crate::notify::Notice;
 use crate::plan::{self, PlanAlerts, PlanConfig, PlanLevel, PlanUsage};
@@ -39,6 +40,8 @@ pub(crate) struct UpkeepTask {
     pub plan: PlanConfig,
     /// Where sent plan notifications are remembered.
     pub alerts_file: Option<PathBuf>,
+    /// Where reverse DNS names of destinations are kept; `None`: no lookups.
+    pub names_file: Option<PathBuf>,
     pub upkeep: Upkeep,
 }
 
@@ -83,6 +86,9 @@ impl UpkeepTask {
                 }
             }
         }
+        if let Some(path) = &self.names_file {
+            self.look_up_names(stores, today, path);
+        }
         let Some(on_plan) = &self.upkeep.on_plan else {
             return;
         };
@@ -107,6 +113,40 @@ impl UpkeepTask {
                 tracing::warn!(error = %e, path = %path.display(), "data plan: cannot remember the notification");
             }
             on_plan(&usage, level);
+        }
+    }
+}
+
+impl UpkeepTask {
+    /// Reverse DNS names of today's destinations, a bounded round of them.
+    fn look_up_names(&self, stores: &Stores, today: NaiveDate, path: &std::path::Path) {
+        let host = crate::store::HostFilter::One(self.host.clone());
+        let today_places = match stores
+            .readers
+            .with(|s| s.destinations(&host, today, today, self.tz, None))
+        {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(e)) | Err(e) => {
+                tracing::debug!(error = %e, "reverse DNS: cannot read today's destinations now");
+                return;
+            }
+        };
+        if today_places.is_empty() {
+            return;
+        }
+        let mut cache = names::NameCache::load(path);
+        let now = chrono::Utc::now().timestamp();
+        let looked = names::refresh(
+            &mut cache,
+            today_places.into_iter().map(|d| d.address),
+            now,
+            names::lookup,
+        );
+        if looked > 0 {
+            tracing::debug!(looked, kept = cache.len(), "reverse DNS names looked up");
+            if let Err(e) = cache.save(path) {
+                tracing::warn!(error = %e, path = %path.display(), "reverse DNS: cannot keep the names found");
+            }
         }
     }
 }
@@ -220,6 +260,7 @@ mod tests {
                 billing_day: 30,
             },
             alerts_file: Some(dir.path().join("plan-alerts.json")),
+            names_file: None,
             upkeep: Upkeep {
                 on_plan: Some(Arc::new(move |u, level| {
                     assert_eq!(u.period_start.to_string(), "2026-11-30");
@@ -291,6 +332,7 @@ mod tests {
             keep_minutes_days: 90,
             plan: PlanConfig::default(),
             alerts_file: None,
+            names_file: None,
             upkeep: Upkeep::default(),
         };
         let nightly = rt.nightly(7);

@@ -7,8 +7,8 @@
 //! Seen means on an earlier day of the whole stored history that the
 //! judge accepted: a day judged anomalous (and not marked normal) does not
 //! teach what is normal. So a new thing is new until it is learnt the way
-//! a routine change is (its third day in a row, see
-//! [`crate::intel::routine`]) or the owner marks a day with it normal.
+//! a routine change is, on its third day ([`EVIDENCE_DAYS`]), or the owner
+//! marks a day with it normal.
 //! Apps are seen as the model sees them: a browser taking another's place
 //! is not a new app.
 
@@ -21,15 +21,17 @@ use crate::destination::{Named, Namer};
 use crate::intel::config::IntelConfig;
 use crate::intel::error::IntelError;
 use crate::intel::matrix::AppView;
+use crate::intel::routine::EVIDENCE_DAYS;
+use crate::intel::status::Status;
 use crate::intel::verdict::{Direction, Explanation, New, RunDestination};
-use crate::store::{HostFilter, UsageQuery};
+use crate::store::{HostFilter, UsageQuery, VerdictStore};
 
 /// The runs of what is new on `case`'s day (none when `intel.novelty` is
 /// off, or nothing moved enough to be news).
 ///
 /// # Errors
 /// The store's.
-pub(crate) fn find<S: UsageQuery + ?Sized>(
+pub(crate) fn find<S: UsageQuery + VerdictStore + ?Sized>(
     store: &S,
     host: &str,
     case: &Case,
@@ -86,17 +88,24 @@ pub(crate) fn find<S: UsageQuery + ?Sized>(
         // judged on it anyway.
         return Ok(Vec::new());
     };
+    // Days judged anomalous and not marked normal, in the whole history.
+    let unaccepted: BTreeSet<NaiveDate> = store
+        .verdicts(host, first, before)?
+        .into_iter()
+        .filter(|v| v.status == Status::Anomalous && !v.marked_normal)
+        .map(|v| v.day)
+        .collect();
+    let unaccepted = &unaccepted;
     let host = HostFilter::One(host.to_string());
-    let unaccepted = &case.loaded.anomalous;
     let mut runs = Vec::new();
     if !apps.is_empty() {
-        let seen: BTreeSet<String> = store
-            .daily(&host, first, before, tz)?
-            .into_iter()
-            .filter(|d| !unaccepted.contains(&d.day) && d.bytes_in + d.bytes_out > 0)
-            .map(|d| view.label(&d.app).to_string())
-            .collect();
-        for (label, cells) in apps.into_iter().filter(|(l, _)| !seen.contains(*l)) {
+        let mut seen = Seen::default();
+        for d in store.daily(&host, first, before, tz)? {
+            if d.bytes_in.saturating_add(d.bytes_out) > 0 {
+                seen.saw(view.label(&d.app).to_string(), d.day, unaccepted);
+            }
+        }
+        for (label, cells) in apps.into_iter().filter(|(l, _)| seen.is_new(l)) {
             runs.extend(app_run(label, cells, &seen_hour, &view, &case.target));
         }
     }
@@ -112,7 +121,7 @@ pub(crate) fn find<S: UsageQuery + ?Sized>(
             &config.names,
         )?;
         for ((label, key), (bytes, named, active)) in sent {
-            if seen.contains(&(label.clone(), key)) {
+            if !seen.is_new(&(label.clone(), key)) {
                 continue;
             }
             // One run per app: a new organisation in a new country is one
@@ -165,8 +174,8 @@ fn moved(cells: &[f64; 24], counts: &impl Fn(usize) -> bool) -> u64 {
         .sum::<f64>() as u64
 }
 
-/// The (app label, key) pairs of every destination of an accepted day
-/// before the judged one.
+/// When each (app label, key) pair was seen: on accepted days, or on how
+/// many days not accepted.
 #[allow(clippy::too_many_arguments)]
 fn destinations_seen<S: UsageQuery + ?Sized>(
     store: &S,
@@ -177,29 +186,67 @@ fn destinations_seen<S: UsageQuery + ?Sized>(
     unaccepted: &BTreeSet<NaiveDate>,
     view: &AppView,
     names: &Namer,
-) -> Result<BTreeSet<(String, Key)>, IntelError> {
+) -> Result<Seen<(String, Key)>, IntelError> {
     let mut bytes: BTreeMap<(String, std::net::IpAddr), u64> = BTreeMap::new();
     for d in store.destinations(host, first, before, tz, None)? {
         *bytes.entry((d.app, d.address)).or_default() += d.bytes_in.saturating_add(d.bytes_out);
     }
-    // What only the days not accepted moved does not count as seen.
+    let mut seen = Seen::default();
+    // What only the days not accepted moved counts apart, day by day.
     for day in unaccepted.iter().filter(|d| (first..=before).contains(*d)) {
         for d in store.destinations(host, *day, *day, tz, None)? {
+            let label = view.label(&d.app).to_string();
+            for key in Key::of(&names.name(d.address)) {
+                seen.saw((label.clone(), key), *day, unaccepted);
+            }
             if let Some(b) = bytes.get_mut(&(d.app, d.address)) {
                 *b = b.saturating_sub(d.bytes_in.saturating_add(d.bytes_out));
             }
         }
     }
-    let mut seen = BTreeSet::new();
     for ((app, address), b) in bytes {
         if b > 0 {
             let label = view.label(&app).to_string();
             for key in Key::of(&names.name(address)) {
-                seen.insert((label.clone(), key));
+                seen.accepted.insert((label.clone(), key));
             }
         }
     }
     Ok(seen)
+}
+
+/// What was seen before the judged day: on a day the judge accepted, or
+/// on how many days it did not.
+#[derive(Debug)]
+struct Seen<K: Ord> {
+    accepted: BTreeSet<K>,
+    unaccepted: BTreeMap<K, BTreeSet<NaiveDate>>,
+}
+
+impl<K: Ord> Default for Seen<K> {
+    fn default() -> Self {
+        Seen {
+            accepted: BTreeSet::new(),
+            unaccepted: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone> Seen<K> {
+    fn saw(&mut self, key: K, day: NaiveDate, unaccepted: &BTreeSet<NaiveDate>) {
+        if unaccepted.contains(&day) {
+            self.unaccepted.entry(key).or_default().insert(day);
+        } else {
+            self.accepted.insert(key);
+        }
+    }
+
+    /// New: never on an accepted day, and on fewer days than a change of
+    /// routine takes to be learnt (the judged day is the last of them).
+    fn is_new(&self, key: &K) -> bool {
+        !self.accepted.contains(key)
+            && self.unaccepted.get(key).map_or(0, BTreeSet::len) + 1 < EVIDENCE_DAYS
+    }
 }
 
 /// The run of a new app: the hours it moved bytes in, named after the app

@@ -20,9 +20,13 @@ pub(crate) fn name_runs(
     for run in runs.iter_mut().filter(|r| r.destinations.is_empty()) {
         // Per name shown: its bytes in and out, and the org and country.
         let mut by_name: BTreeMap<String, RunDestination> = BTreeMap::new();
-        for p in places.iter().filter(|p| {
-            view.label(&p.app) == run.app && (run.from_hour..run.to_hour).contains(&p.hour)
-        }) {
+        // A run of a group (the browsers) is named after the member app
+        // that moved most of it: that app's destinations, or the group's.
+        let of_run = |app: &str| app == run.app || view.label(app) == run.app;
+        for p in places
+            .iter()
+            .filter(|p| of_run(&p.app) && (run.from_hour..run.to_hour).contains(&p.hour))
+        {
             let named = namer.name(p.address);
             let e = by_name
                 .entry(named.destination.clone())

@@ -831,3 +831,99 @@ fn a_day_of_less_than_usual_is_never_an_alarm() {
     assert_eq!(v.status, Status::Normal, "{}", v.summary);
     assert!(v.quiet, "a quiet day: {}", v.summary);
 }
+
+/// A synthetic day whose apps' bytes each go to one address: zoom.us's
+/// and Spotify's to `zoom` and `spotify`, the others' to addresses of
+/// their own.
+fn write_day_to(s: &mut SqliteStore, day: NaiveDate, zoom: &str, spotify: &str) {
+    use crate::tick::{Destinations, Flow};
+    let ticks = Generator::new(u64::from(day.ordinal())).day_ticks(HOST, day, utc(), None);
+    let ticks: Vec<Tick> = ticks
+        .into_iter()
+        .map(|t| {
+            let apps = t.apps.iter().enumerate().map(|(i, a)| {
+                let addr = match a.app.as_str() {
+                    "zoom.us" => zoom.to_string(),
+                    "Spotify" => spotify.to_string(),
+                    _ => format!("192.0.2.{}", 30 + i),
+                };
+                let to: Destinations =
+                    [(addr.parse().unwrap(), Flow::new(a.bytes_in, a.bytes_out))].into();
+                (a.app.clone(), Flow::new(a.bytes_in, a.bytes_out), to)
+            });
+            Tick::from_flows(HOST, t.at, t.interval_s, apps)
+        })
+        .collect();
+    s.write(&ticks).unwrap();
+}
+
+#[test]
+fn an_upload_to_a_new_destination_is_news_until_its_third_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    // Four weeks from Mon 1 Jun: zoom.us meets through 192.0.2.10.
+    for i in 0..28 {
+        write_day_to(
+            &mut s,
+            date(6, 1) + Duration::days(i),
+            "192.0.2.10",
+            "192.0.2.20",
+        );
+    }
+    let cfg = config();
+    let judge_day = |s: &mut SqliteStore, d: NaiveDate, cfg: &IntelConfig| {
+        judge_and_store(s, HOST, d, utc(), cfg, Utc::now()).unwrap()
+    };
+    for i in 14..28 {
+        judge_day(&mut s, date(6, 1) + Duration::days(i), &cfg);
+    }
+    // From Mon 29 Jun its calls (the same bytes, ~290 MB sent a day) go
+    // elsewhere, and so does Spotify's listening (almost all downloads).
+    let mut said = Vec::new();
+    for d in 29..=31 {
+        let day = if d <= 30 { date(6, d) } else { date(7, 1) };
+        write_day_to(&mut s, day, "198.51.100.77", "198.51.100.88");
+        said.push(judge_day(&mut s, day, &cfg));
+    }
+    let (mon, tue, wed) = (&said[0], &said[1], &said[2]);
+    assert_eq!(mon.status, Status::Anomalous, "{}", mon.summary);
+    assert!(
+        mon.summary.contains("new destination for zoom.us")
+            && mon.summary.contains("198.51.100.77"),
+        "{}",
+        mon.summary
+    );
+    let run = mon.explanation.iter().find(|e| e.app == "zoom.us").unwrap();
+    assert_eq!(run.destinations[0].destination, "198.51.100.77");
+    assert!(
+        !mon.summary.contains("Spotify"),
+        "downloads from somewhere new are no news: {}",
+        mon.summary
+    );
+    assert_eq!(tue.status, Status::Anomalous, "still new: {}", tue.summary);
+    assert_eq!(
+        wed.status,
+        Status::Normal,
+        "learnt on its third day: {}",
+        wed.summary
+    );
+
+    // Turned off, the same Monday is an ordinary one.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    for i in 0..28 {
+        write_day_to(
+            &mut s,
+            date(6, 1) + Duration::days(i),
+            "192.0.2.10",
+            "192.0.2.20",
+        );
+    }
+    write_day_to(&mut s, date(6, 29), "198.51.100.77", "198.51.100.88");
+    let off = IntelConfig {
+        novelty: false,
+        ..config()
+    };
+    let v = judge_day(&mut s, date(6, 29), &off);
+    assert_eq!(v.status, Status::Normal, "{}", v.summary);
+}

@@ -23,6 +23,7 @@ pub(super) const TABLES: &[&str] = &[
     "addresses",
     "tick_destinations",
     "destinations_hourly",
+    "destinations_daily",
 ];
 
 /// SQLite's `application_id` of nbi's databases: "nbi1".
@@ -65,8 +66,8 @@ pub(super) fn check_ours(conn: &Connection, path: &Path) -> Result<(), StoreErro
     Ok(())
 }
 
-/// 2: destinations (`addresses`, `tick_destinations`, `destinations_hourly`),
-/// created in place in a version 1 file.
+/// 2: destinations (`addresses`, `tick_destinations`, `destinations_hourly`,
+/// `destinations_daily`), created in place in a version 1 file.
 pub(super) const SCHEMA_VERSION: i64 = 2;
 
 pub(super) const SCHEMA: &str = "
@@ -112,13 +113,21 @@ CREATE TABLE IF NOT EXISTS addresses (id INTEGER PRIMARY KEY, address TEXT NOT N
 -- Where a tick's bytes went: (app_id, address_id, bytes_in, bytes_out)
 -- varints by app then address; no row when the tick had none. Pruned with
 -- its tick.
+-- A rowid table: its blobs run to kilobytes, which a rowid table keeps
+-- on the b-tree page where a WITHOUT ROWID one spills each into overflow
+-- pages of their own (four times the file).
 CREATE TABLE IF NOT EXISTS tick_destinations (
     ts INTEGER NOT NULL, host_id INTEGER NOT NULL, packed BLOB NOT NULL,
-    PRIMARY KEY (ts, host_id)) WITHOUT ROWID;
+    PRIMARY KEY (ts, host_id));
 CREATE TABLE IF NOT EXISTS destinations_hourly (
     hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
     address_id INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     PRIMARY KEY (hour_ts, host_id, app_id, address_id)) WITHOUT ROWID;
+-- Per local day of the zone in meta `daily_zone`, as `daily` is.
+CREATE TABLE IF NOT EXISTS destinations_daily (
+    day INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    address_id INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (day, host_id, app_id, address_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0), ('merged', 0);

@@ -728,6 +728,7 @@ fn a_version_1_file_gains_the_destination_tables_in_place() {
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TABLE addresses; DROP TABLE tick_destinations; DROP TABLE destinations_hourly;
+         DROP TABLE destinations_daily;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -757,4 +758,35 @@ fn a_version_1_file_gains_the_destination_tables_in_place() {
         2,
         "the old history is all there"
     );
+}
+
+#[test]
+fn destinations_by_day_answer_as_the_hourly_sums_do_and_follow_a_change_of_zone() {
+    let berlin = tz("Europe/Berlin");
+    let ticks: Vec<Tick> = (0..72)
+        .map(|h| {
+            tick_to(
+                utc(2026, 7, 10, 0, 0) + chrono::Duration::minutes(h * 53),
+                (1000 + h as u64, 10),
+                &[("192.0.2.7", 600, 5), ("2001:db8::9", 300 + h as u64, 5)],
+            )
+        })
+        .collect();
+    let (_d1, mut by_day) = open();
+    by_day.keep_days_in(berlin).unwrap();
+    by_day.write(&ticks).unwrap();
+    let (_d2, mut by_hour) = open();
+    by_hour.write(&ticks).unwrap();
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 7, 11).unwrap(),
+    );
+    let ask = |s: &SqliteStore, z: Tz| s.destinations(&HostFilter::All, from, to, z, None).unwrap();
+    assert!(!ask(&by_hour, berlin).is_empty());
+    assert_eq!(ask(&by_day, berlin), ask(&by_hour, berlin));
+    // Rebuilt in another zone, from the ticks and the pruned hours.
+    by_day.prune_minutes(utc(2026, 7, 11, 0, 0)).unwrap();
+    let utc_zone = tz("UTC");
+    by_day.keep_days_in(utc_zone).unwrap();
+    assert_eq!(ask(&by_day, utc_zone), ask(&by_hour, utc_zone));
 }

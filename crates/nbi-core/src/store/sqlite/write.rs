@@ -146,10 +146,10 @@ impl SqliteStore {
                     }
                 };
                 report.samples_written += new_samples;
-                if added {
-                    destinations::add(&tx, ts, hour_ts, host_id, &parts, row_kept)?;
-                }
                 let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
+                if added {
+                    destinations::add(&tx, ts, hour_ts, day, host_id, &parts, row_kept)?;
+                }
                 for (app_id, i, o) in fresh {
                     let (i, o) = (clamp(i), clamp(o));
                     add_hourly.execute(params![hour_ts, host_id, app_id, i, o])?;
