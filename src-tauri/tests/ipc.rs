@@ -355,9 +355,17 @@ fn check_now_judges_yesterday_and_the_owner_can_call_it_normal() {
     let first = &v["explanation"][0];
     assert_eq!(
         keys(first),
-        set(&["app", "from_hour", "to_hour", "bytes", "typical_bytes"])
+        set(&[
+            "app",
+            "from_hour",
+            "to_hour",
+            "bytes",
+            "typical_bytes",
+            "new"
+        ])
     );
     assert_eq!(first["app"], "Transmission", "{v}");
+    assert_eq!(first["new"], "app", "never seen before: {v}");
     assert!(v["summary"].as_str().unwrap().contains("Transmission"));
     assert!(v["error"].as_f64().unwrap() > v["threshold"].as_f64().unwrap());
 

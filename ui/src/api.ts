@@ -56,6 +56,19 @@ export interface Explanation {
   typical_bytes: number
   /** 'upload': `bytes` is what the app sent, far beyond what it ever sent in those hours. */
   direction?: 'upload'
+  /** Where the run's bytes went, largest (in the run's direction) first; absent when the source gave none. */
+  destinations?: RunDestination[]
+  /** What is new about the run, when that is the news: an app never seen, or a destination never sent to. */
+  new?: 'app' | 'destination'
+}
+
+export interface RunDestination {
+  /** As shown: "Dropbox, Inc. (US)", "local network", or an address. */
+  destination: string
+  org: string | null
+  country: string | null
+  bytes_in: number
+  bytes_out: number
 }
 
 export type VerdictStatus = 'normal' | 'anomalous' | 'learning' | 'insufficient_data' | 'failed'

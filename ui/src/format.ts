@@ -27,8 +27,17 @@ const pad2 = (n: number): string => String(n).padStart(2, '0')
  * exclusive, so 24 prints as 24:00.
  */
 export function explanationLine(e: Explanation): string {
-  const what = e.direction === 'upload' ? `uploaded ${humanBytes(e.bytes)}` : humanBytes(e.bytes)
-  return `${e.app} ${pad2(e.from_hour)}:00–${pad2(e.to_hour)}:00: ${what}, typically ${humanBytes(e.typical_bytes)}`
+  const hours = `${pad2(e.from_hour)}:00–${pad2(e.to_hour)}:00`
+  const top = e.destinations?.[0]
+  if (e.new === 'app') return `new app ${e.app} ${hours}: ${humanBytes(e.bytes)}`
+  if (e.new === 'destination' && top) {
+    return `new destination for ${e.app} ${hours}: ${humanBytes(e.bytes)} uploaded to ${top.destination}`
+  }
+  const upload = e.direction === 'upload'
+  const what = upload ? `uploaded ${humanBytes(e.bytes)}` : humanBytes(e.bytes)
+  // Where most of it went, in the run's direction: "to" what it sent to, "from" what it fetched.
+  const where = top ? ` ${upload || top.bytes_out > top.bytes_in ? 'to' : 'from'} ${top.destination}` : ''
+  return `${e.app} ${hours}: ${what}${where}, typically ${humanBytes(e.typical_bytes)}`
 }
 
 const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const

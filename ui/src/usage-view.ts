@@ -339,5 +339,19 @@ export function renderDestinations(root: HTMLTableElement, app: string | null, r
       ),
     )
   }
-  fill(root, caption, head, h('tbody', {}, ...body))
+  // The address data's licence (CC BY 4.0) asks for credit where its names are shown.
+  const credit = h(
+    'tfoot',
+    {},
+    h(
+      'tr',
+      {},
+      h(
+        'td',
+        { class: 'muted credit', attrs: { colspan: '3' } },
+        'Names from ip-location-db (Route Views, NRO, DB-IP), CC BY 4.0',
+      ),
+    ),
+  )
+  fill(root, caption, head, h('tbody', {}, ...body), credit)
 }

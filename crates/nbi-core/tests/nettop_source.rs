@@ -613,8 +613,10 @@ async fn nettop_runs_on_a_terminal_with_its_time_column_and_without_loopback() {
     let started = starts(dir.path());
     assert_eq!(started.len(), 1, "started once: {started:?}");
     assert!(
-        started[0].contains("-J time,bytes_in,bytes_out") && started[0].ends_with("-t external"),
-        "{started:?}"
+        started[0].contains("-J time,interface,bytes_in,bytes_out")
+            && !started[0].contains("-P")
+            && started[0].ends_with("-t external"),
+        "socket rows (destinations are kept by default): {started:?}"
     );
 
     // Counting loopback: every interface.
@@ -631,6 +633,21 @@ async fn nettop_runs_on_a_terminal_with_its_time_column_and_without_loopback() {
     exact_ticks(config(program), counting_loopback, 2).await;
     let started = starts(dir.path());
     assert!(!started[0].contains("-t "), "{started:?}");
+
+    // Destinations off: per process only, as before.
+    let dir = tempfile::tempdir().unwrap();
+    let program = replay_logging_starts(dir.path(), "source-replay.csv", &[]);
+    exact_ticks(
+        config(program),
+        CountingPolicy::default().with_destinations(false),
+        2,
+    )
+    .await;
+    let started = starts(dir.path());
+    assert!(
+        started[0].starts_with("-P ") && started[0].contains("-J time,bytes_in,bytes_out"),
+        "{started:?}"
+    );
 }
 
 /// A nettop whose stdio holds a pipe's output in 4 KiB blocks (as C stdio

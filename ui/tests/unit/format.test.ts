@@ -65,6 +65,24 @@ describe('explanationLine', () => {
     ).toBe('Google Chrome 20:00–21:00: uploaded 2.0 GB, typically 33 MB')
   })
 
+  it('names where most of the bytes went, and what is new', () => {
+    const dropbox = { destination: 'Dropbox, Inc. (US)', org: 'Dropbox, Inc.', country: 'US', bytes_in: 0, bytes_out: 2_000_000_000 }
+    const run = { app: 'Google Chrome', from_hour: 3, to_hour: 4, bytes: 2_000_000_000, typical_bytes: 33_000_000 }
+    expect(explanationLine({ ...run, direction: 'upload', destinations: [dropbox] })).toBe(
+      'Google Chrome 03:00–04:00: uploaded 2.0 GB to Dropbox, Inc. (US), typically 33 MB',
+    )
+    const video = { ...dropbox, destination: 'Example Video (US)', bytes_in: 2_000_000_000, bytes_out: 1_000 }
+    expect(explanationLine({ ...run, destinations: [video] })).toBe(
+      'Google Chrome 03:00–04:00: 2.0 GB from Example Video (US), typically 33 MB',
+    )
+    expect(explanationLine({ ...run, direction: 'upload', new: 'destination', destinations: [dropbox] })).toBe(
+      'new destination for Google Chrome 03:00–04:00: 2.0 GB uploaded to Dropbox, Inc. (US)',
+    )
+    expect(explanationLine({ ...run, app: 'Transmission', typical_bytes: 0, new: 'app' })).toBe(
+      'new app Transmission 03:00–04:00: 2.0 GB',
+    )
+  })
+
   it('writes a typical nothing as 0 B', () => {
     expect(explanationLine({ app: 'Netflix', from_hour: 0, to_hour: 2, bytes: 4_100_000_000, typical_bytes: 0 })).toBe(
       'Netflix 00:00–02:00: 4.1 GB, typically 0 B',

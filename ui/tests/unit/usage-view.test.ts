@@ -220,6 +220,7 @@ describe('the destinations of the chosen app', () => {
       ['local network', '2.0 MB', '1.0 MB'],
     ])
     expect(root.querySelector('tbody td.destination')?.getAttribute('title')).toBe('198.51.100.20')
+    expect(root.querySelector('tfoot')?.textContent).toContain('CC BY 4.0')
     expect(root.querySelectorAll('tbody td.destination')[1]?.getAttribute('title')).toBe('192.0.2.10 (edge.example.net), 2001:db8::10')
   })
 

@@ -126,6 +126,7 @@ pub fn destinations(global: &Global, args: DestinationsArgs) -> anyhow::Result<(
             r.host.as_deref().unwrap_or("")
         );
     }
+    println!("{}", nbi_core::destination::table::ATTRIBUTION);
     Ok(())
 }
 

@@ -163,3 +163,46 @@ impl Namer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_table_that_does_not_load_is_named_and_the_shipped_one_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("asn-ipv4.csv");
+        let cfg = DestinationsConfig {
+            address_table: Some(missing.clone()),
+            ..DestinationsConfig::default()
+        };
+        let (namer, why) = cfg.namer();
+        let why = why.expect("the reason is said");
+        assert!(why.contains(&missing.display().to_string()), "{why}");
+        assert_eq!(namer, Namer::shipped());
+        assert_eq!(
+            namer.name("8.8.8.8".parse().unwrap()).org.as_deref(),
+            Some("Google LLC")
+        );
+        // A table of the user's own names from it.
+        let csv = dir.path().join("mine.csv");
+        std::fs::write(&csv, "8.8.8.0,8.8.8.255,64500,Example Resolver\n").unwrap();
+        let cfg = DestinationsConfig {
+            address_table: Some(csv),
+            ..DestinationsConfig::default()
+        };
+        let (namer, why) = cfg.namer();
+        assert!(why.is_none(), "{why:?}");
+        let named = namer.name("8.8.8.8".parse().unwrap());
+        assert_eq!(named.destination, "Example Resolver");
+        assert_eq!(
+            namer.name("192.168.1.1".parse().unwrap()).destination,
+            LOCAL_NETWORK
+        );
+        assert_eq!(
+            namer.name("9.9.9.9".parse().unwrap()).destination,
+            "9.9.9.9",
+            "not in the user's table"
+        );
+    }
+}
