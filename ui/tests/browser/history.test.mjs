@@ -218,6 +218,32 @@ describe('the History view', () => {
     })
   })
 
+  it('lists where a chosen app sent and received, named, and hides it for all apps', async () => {
+    await withApp({ query: '?view=history' }, async (page) => {
+      assert.equal(await page.locator('#usage-destinations').isHidden(), true)
+      await page.locator('#usage-apps tr[data-app="Safari"]').click()
+      await waitForCall(page, 'destinations', { from: WEEK.from, to: WEEK.to, app: 'Safari' })
+      await page.locator('#usage-destinations tbody td.destination').first().waitFor()
+      const rows = await page.evaluate(() =>
+        [...document.querySelectorAll('#usage-destinations tbody tr')].map((tr) =>
+          [...tr.children].map((c) => c.textContent.trim()),
+        ),
+      )
+      assert.deepEqual(rows, [
+        ['Example Cloud (US)', '800 MB', '40 MB'],
+        ['Example Video (DE)', '300 MB', '10 MB'],
+        ['local network', '2.0 MB', '1.0 MB'],
+      ])
+      assert.equal(
+        await page.locator('#usage-destinations tbody td.destination').first().getAttribute('title'),
+        '192.0.2.10 (edge.example.net)',
+      )
+      assert.equal(await text(page, '#usage-destinations caption'), 'Where Safari sent and received')
+      await page.getByRole('button', { name: 'All apps' }).click()
+      await page.locator('#usage-destinations').waitFor({ state: 'hidden' })
+    })
+  })
+
   it('opens a day from its bar in the Today view', async () => {
     await withApp({ query: '?view=history' }, async (page) => {
       await page.locator('#bars canvas').waitFor()
