@@ -83,6 +83,11 @@ impl Case {
         usize::from(self.until.unwrap_or(24)).min(24)
     }
 
+    /// Whether local hour `h` is judged and was watched.
+    pub fn counts(&self, h: usize) -> bool {
+        h < self.hours() && !self.target.uncollected.get(h).copied().unwrap_or(true)
+    }
+
     /// The day's own baseline: of its kind, from the routine in force on.
     pub fn baseline(&self) -> Baseline<'_> {
         self.loaded.select_as(self.day, self.kind, &self.rules)

@@ -41,108 +41,131 @@ pub(crate) fn find<S: UsageQuery + VerdictStore + ?Sized>(
     if !config.novelty {
         return Ok(Vec::new());
     }
-    let floor = config.min_change_bytes.0;
     let view = super::reading::view_of(config);
-    let hours = case.hours();
-    let seen_hour = |h: usize| h < hours && !case.target.uncollected[h];
-    // The day's apps, as the model sees them, with enough bytes.
-    let day = view.grouped(&case.target);
-    let apps: Vec<(&String, &[f64; 24])> = day
-        .apps
-        .iter()
-        .filter(|(_, cells)| moved(cells, &seen_hour) >= floor)
-        .collect();
-    // The day's uploads per app, and organisation or country.
-    let mut sent: BTreeMap<(String, Key), (u64, Named, [bool; 24])> = BTreeMap::new();
-    for p in case
-        .places
-        .iter()
-        .filter(|p| seen_hour(usize::from(p.hour)))
-    {
-        let named = config.names.name(p.address);
-        if named.destination == crate::destination::LOCAL_NETWORK {
-            continue;
-        }
-        let label = view.label(&p.app).to_string();
-        for key in Key::of(&named) {
-            let e = sent
-                .entry((label.clone(), key))
-                .or_insert_with(|| (0, named.clone(), [false; 24]));
-            e.0 = e.0.saturating_add(p.bytes_out);
-            e.2[usize::from(p.hour)] = true;
-        }
-    }
-    sent.retain(|_, (bytes, _, _)| *bytes >= floor);
-    if apps.is_empty() && sent.is_empty() {
+    let day = Candidates::of(case, config, &view);
+    if day.apps.is_empty() && day.sent.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(first) = store
-        .summary()?
-        .first_tick
-        .map(|t| t.with_timezone(&tz).date_naive())
-    else {
+    let Some(past) = Past::of(store, host, case.day, tz)? else {
         return Ok(Vec::new());
     };
-    let Some(before) = case.day.pred_opt().filter(|d| *d >= first) else {
-        // The first day watched: everything on it is new, and nothing is
-        // judged on it anyway.
-        return Ok(Vec::new());
-    };
-    // Days judged anomalous and not marked normal, in the whole history.
-    let unaccepted: BTreeSet<NaiveDate> = store
-        .verdicts(host, first, before)?
-        .into_iter()
-        .filter(|v| v.status == Status::Anomalous && !v.marked_normal)
-        .map(|v| v.day)
-        .collect();
-    let unaccepted = &unaccepted;
     let host = HostFilter::One(host.to_string());
     let mut runs = Vec::new();
-    if !apps.is_empty() {
+    if !day.apps.is_empty() {
         let mut seen = Seen::default();
-        for d in store.daily(&host, first, before, tz)? {
+        for d in store.daily(&host, past.first, past.before, tz)? {
             if d.bytes_in.saturating_add(d.bytes_out) > 0 {
-                seen.saw(view.label(&d.app).to_string(), d.day, unaccepted);
+                seen.saw(view.label(&d.app).to_string(), d.day, &past.unaccepted);
             }
         }
-        for (label, cells) in apps.into_iter().filter(|(l, _)| seen.is_new(l)) {
-            runs.extend(app_run(label, cells, &seen_hour, &view, &case.target));
-        }
-    }
-    if !sent.is_empty() {
-        let seen = destinations_seen(
-            store,
-            &host,
-            first,
-            before,
-            tz,
-            unaccepted,
-            &view,
-            &config.names,
-        )?;
-        for ((label, key), (bytes, named, active)) in sent {
-            if !seen.is_new(&(label.clone(), key)) {
-                continue;
-            }
-            // One run per app: a new organisation in a new country is one
-            // piece of news.
-            if runs
-                .iter()
-                .any(|r: &Explanation| r.new == Some(New::Destination) && r.app == label)
-            {
-                continue;
-            }
-            runs.push(destination_run(
-                &label,
-                bytes,
-                named,
-                &active,
+        for (label, cells) in day.apps.iter().filter(|(l, _)| seen.is_new(l)) {
+            runs.extend(app_run(
+                label,
+                cells,
+                &|h| case.counts(h),
                 &view,
                 &case.target,
             ));
         }
     }
+    if !day.sent.is_empty() {
+        let seen = destinations_seen(store, &host, &past, tz, &view, &config.names)?;
+        // One run per app: a new organisation in a new country is one
+        // piece of news.
+        let mut told = BTreeSet::new();
+        for ((label, key), (bytes, named, active)) in day.sent {
+            if seen.is_new(&(label.clone(), key)) && told.insert(label.clone()) {
+                runs.push(destination_run(
+                    &label,
+                    bytes,
+                    named,
+                    &active,
+                    &view,
+                    &case.target,
+                ));
+            }
+        }
+    }
     Ok(runs)
+}
+
+/// The day's possible news: its apps (as the model sees them) and its
+/// uploads per app and organisation or country, each with at least the
+/// byte floor over the hours judged and watched.
+struct Candidates {
+    apps: Vec<(String, [f64; 24])>,
+    sent: BTreeMap<(String, Key), (u64, Named, [bool; 24])>,
+}
+
+impl Candidates {
+    fn of(case: &Case, config: &IntelConfig, view: &AppView) -> Candidates {
+        let floor = config.min_change_bytes.0;
+        let counts = |h: usize| case.counts(h);
+        let apps = view
+            .grouped(&case.target)
+            .apps
+            .into_iter()
+            .filter(|(_, cells)| moved(cells, &counts) >= floor)
+            .collect();
+        let mut sent: BTreeMap<(String, Key), (u64, Named, [bool; 24])> = BTreeMap::new();
+        for p in case.places.iter().filter(|p| counts(usize::from(p.hour))) {
+            let named = config.names.name(p.address);
+            if named.destination == crate::destination::LOCAL_NETWORK {
+                continue;
+            }
+            let label = view.label(&p.app).to_string();
+            for key in Key::of(&named) {
+                let e = sent
+                    .entry((label.clone(), key))
+                    .or_insert_with(|| (0, named.clone(), [false; 24]));
+                e.0 = e.0.saturating_add(p.bytes_out);
+                e.2[usize::from(p.hour)] = true;
+            }
+        }
+        sent.retain(|_, (bytes, _, _)| *bytes >= floor);
+        Candidates { apps, sent }
+    }
+}
+
+/// The stored history before the judged day: its first and last days, and
+/// the days judged anomalous and not marked normal.
+struct Past {
+    first: NaiveDate,
+    before: NaiveDate,
+    unaccepted: BTreeSet<NaiveDate>,
+}
+
+impl Past {
+    /// `None` when nothing was stored before `day` (the first day watched:
+    /// everything on it would be new, and it is not judged anyway).
+    fn of<S: UsageQuery + VerdictStore + ?Sized>(
+        store: &S,
+        host: &str,
+        day: NaiveDate,
+        tz: chrono_tz::Tz,
+    ) -> Result<Option<Past>, IntelError> {
+        let Some(first) = store
+            .summary()?
+            .first_tick
+            .map(|t| t.with_timezone(&tz).date_naive())
+        else {
+            return Ok(None);
+        };
+        let Some(before) = day.pred_opt().filter(|d| *d >= first) else {
+            return Ok(None);
+        };
+        let unaccepted = store
+            .verdicts(host, first, before)?
+            .into_iter()
+            .filter(|v| v.status == Status::Anomalous && !v.marked_normal)
+            .map(|v| v.day)
+            .collect();
+        Ok(Some(Past {
+            first,
+            before,
+            unaccepted,
+        }))
+    }
 }
 
 /// What a destination is told apart by: its organisation (its address
@@ -176,17 +199,15 @@ fn moved(cells: &[f64; 24], counts: &impl Fn(usize) -> bool) -> u64 {
 
 /// When each (app label, key) pair was seen: on accepted days, or on how
 /// many days not accepted.
-#[allow(clippy::too_many_arguments)]
 fn destinations_seen<S: UsageQuery + ?Sized>(
     store: &S,
     host: &HostFilter,
-    first: NaiveDate,
-    before: NaiveDate,
+    past: &Past,
     tz: chrono_tz::Tz,
-    unaccepted: &BTreeSet<NaiveDate>,
     view: &AppView,
     names: &Namer,
 ) -> Result<Seen<(String, Key)>, IntelError> {
+    let (first, before, unaccepted) = (past.first, past.before, &past.unaccepted);
     let mut bytes: BTreeMap<(String, std::net::IpAddr), u64> = BTreeMap::new();
     for d in store.destinations(host, first, before, tz, None)? {
         *bytes.entry((d.app, d.address)).or_default() += d.bytes_in.saturating_add(d.bytes_out);
