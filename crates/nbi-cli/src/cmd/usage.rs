@@ -64,13 +64,12 @@ pub fn destinations(global: &Global, args: DestinationsArgs) -> anyhow::Result<(
         to,
         app: args.app,
     };
-    let (namer, why) = ctx.config.destinations.namer();
-    if let Some(why) = why {
-        tracing::warn!("{why}");
-    }
+    // The runtime loaded the address table the configuration names (and
+    // said so when it could not).
+    let namer = &ctx.rt.config().intel.names;
     let names = ctx.rt.names();
     let found = ctx
-        .read(|s| report::read(s, &query, ctx.tz, &namer, names.as_ref()))?
+        .read(|s| report::read(s, &query, ctx.tz, namer, names.as_ref()))?
         .transpose()?
         .unwrap_or(Destinations {
             from,

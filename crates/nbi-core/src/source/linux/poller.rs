@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::ledger::{Delta, Ledger};
 use super::mode::CaptureMode;
 use super::netlink::{DestroyListener, DumpSocket, NetlinkError};
-use super::procfs::{ProcFs, TcpCounters, TcpSegments};
+use super::procfs::{counted_app, ProcFs, TcpCounters, TcpSegments};
 use super::sockdiag::SockRecord;
-use crate::counting::{CountingPolicy, Process};
+use crate::counting::CountingPolicy;
 use crate::tick::{Destinations, Flow, Tally};
 
 /// How long a socket missing from the dumps is remembered.
@@ -283,27 +283,17 @@ impl Poller {
             moved = moved.saturating_add(d.bytes_in).saturating_add(d.bytes_out);
             self.counted.0 = self.counted.0.saturating_add(d.bytes_in);
             self.counted.1 = self.counted.1.saturating_add(d.bytes_out);
-            let app = match &d.owner {
-                Some(o) => {
-                    let process = Process {
-                        name: &o.raw_name,
-                        app: &o.app,
-                        exe: o.exe.as_deref(),
-                        uid: d.uid,
-                    };
-                    if self.counting.judge_process(&process).is_err() {
-                        continue;
-                    }
-                    o.app.clone()
-                }
-                None => {
-                    self.stats.unattributed_in += d.bytes_in;
-                    self.stats.unattributed_out += d.bytes_out;
-                    match &self.unattributed_app {
-                        Some(name) if self.counting.judge_name(name).is_ok() => name.clone(),
-                        _ => continue,
-                    }
-                }
+            if d.owner.is_none() {
+                self.stats.unattributed_in += d.bytes_in;
+                self.stats.unattributed_out += d.bytes_out;
+            }
+            let Some(app) = counted_app(
+                &self.counting,
+                d.owner.as_deref(),
+                d.uid,
+                self.unattributed_app.as_deref(),
+            ) else {
+                continue;
             };
             self.totals
                 .add(app, Flow::new(d.bytes_in, d.bytes_out), d.remote);

@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::app::app_name_for_exe;
+use crate::counting::{CountingPolicy, Process};
 use crate::source::context::Unattributed;
 
 /// The process a socket belongs to.
@@ -19,6 +20,36 @@ pub struct Owner {
     pub app: String,
     /// The executable (`/proc/PID/exe`), when readable.
     pub exe: Option<PathBuf>,
+}
+
+impl Owner {
+    /// Whether `counting` counts this process's bytes (as user `uid`).
+    pub fn counts_under(&self, counting: &CountingPolicy, uid: Option<u32>) -> bool {
+        let process = Process {
+            name: &self.raw_name,
+            app: &self.app,
+            exe: self.exe.as_deref(),
+            uid,
+        };
+        counting.judge_process(&process).is_ok()
+    }
+}
+
+/// The app a socket's bytes count for: its owner's, when `counting` counts
+/// that process; for a socket no process was found for, `unattributed_app`
+/// when one is set and counted; else none.
+pub fn counted_app(
+    counting: &CountingPolicy,
+    owner: Option<&Owner>,
+    uid: Option<u32>,
+    unattributed_app: Option<&str>,
+) -> Option<String> {
+    match owner {
+        Some(o) => o.counts_under(counting, uid).then(|| o.app.clone()),
+        None => unattributed_app
+            .filter(|name| counting.judge_name(name).is_ok())
+            .map(str::to_string),
+    }
 }
 
 /// The inode of a `/proc/PID/fd/N` link target `socket:[N]`.

@@ -23,7 +23,7 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 pub use self::destinations::DESTINATIONS;
-use self::protocol::{field_string, ident, literal, tag, where_clause};
+use self::protocol::{count, field_string, ident, literal, tag, where_clause};
 use super::timeline::{local_day_bounds, local_day_hour, offsets_aligned, DayBounds};
 use super::{
     answer, AppCurve, AppTotal, DayCurve, HostFilter, HourCoverage, HourlyUsage, StoreError,
@@ -303,12 +303,7 @@ impl InfluxStore {
                 .unwrap_or("")
                 .to_string();
             for row in series["values"].as_array().into_iter().flatten() {
-                let n = |v: &Value| {
-                    v.as_u64()
-                        .or_else(|| v.as_f64().map(|f| f as u64))
-                        .unwrap_or(0)
-                };
-                apps.push((app.clone(), (n(&row[1]), n(&row[2]))));
+                apps.push((app.clone(), (count(&row[1]), count(&row[2]))));
             }
         }
         let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
@@ -672,11 +667,6 @@ impl UsageQuery for InfluxStore {
                     .unwrap_or("")
                     .to_string();
                 for row in series["values"].as_array().into_iter().flatten() {
-                    let n = |v: &Value| {
-                        v.as_u64()
-                            .or_else(|| v.as_f64().map(|f| f as u64))
-                            .unwrap_or(0)
-                    };
                     if let Some(t) = row[0].as_i64() {
                         // Points without their tick (written by another tool)
                         // come as ticks of unknown interval.
@@ -684,7 +674,7 @@ impl UsageQuery for InfluxStore {
                             .entry((t, h.clone()))
                             .or_insert((0, Vec::new()))
                             .1
-                            .push((app.clone(), (n(&row[1]), n(&row[2]))));
+                            .push((app.clone(), (count(&row[1]), count(&row[2]))));
                     }
                 }
             }

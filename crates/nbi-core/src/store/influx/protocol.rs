@@ -1,7 +1,17 @@
 //! InfluxQL and line protocol: quoting names and values, and the time and
 //! host condition every query has.
 
+use serde_json::Value;
+
 use super::super::{DayBounds, HostFilter};
+
+/// A count in a query's answer: an integer field, or a float where the
+/// server summed (InfluxQL's sums come back as floats); 0 for anything else.
+pub(super) fn count(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_f64().map(|f| f as u64))
+        .unwrap_or(0)
+}
 
 /// A quoted InfluxQL identifier.
 pub(super) fn ident(name: &str) -> String {

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use self::owners::{Owners, Wanted, Whose};
 pub use self::programs::KernelError;
 use self::programs::{remote_of, Programs, Traffic};
-use super::procfs::{Owner, ProcFs};
-use crate::counting::{CountingPolicy, Process};
+use super::procfs::{counted_app, Owner, ProcFs};
+use crate::counting::CountingPolicy;
 use crate::tick::{Destinations, Flow, Tally};
 
 /// Bytes of one socket since it was last read, and whose they are.
@@ -213,28 +213,17 @@ impl KernelCounters {
     }
 
     fn add(&mut self, d: &SocketDelta) {
-        let app = match &d.owner {
-            Some(o) => {
-                let process = Process {
-                    name: &o.raw_name,
-                    app: &o.app,
-                    exe: o.exe.as_deref(),
-                    uid: d.uid,
-                };
-                if self.counting.judge_process(&process).is_err() {
-                    return;
-                }
-                o.app.clone()
-            }
-            None => {
-                self.stats.unattributed_in = self.stats.unattributed_in.saturating_add(d.bytes_in);
-                self.stats.unattributed_out =
-                    self.stats.unattributed_out.saturating_add(d.bytes_out);
-                match &self.unattributed_app {
-                    Some(name) if self.counting.judge_name(name).is_ok() => name.clone(),
-                    _ => return,
-                }
-            }
+        if d.owner.is_none() {
+            self.stats.unattributed_in = self.stats.unattributed_in.saturating_add(d.bytes_in);
+            self.stats.unattributed_out = self.stats.unattributed_out.saturating_add(d.bytes_out);
+        }
+        let Some(app) = counted_app(
+            &self.counting,
+            d.owner.as_deref(),
+            d.uid,
+            self.unattributed_app.as_deref(),
+        ) else {
+            return;
         };
         let flow = Flow::new(d.bytes_in, d.bytes_out);
         self.totals.add(app, flow, d.remote.map(|r| r.ip()));
