@@ -101,9 +101,11 @@ ensure_test_deps() {
         # curl: Linux source tests; python3: the stand-in nettop and UDP
         # peers; ngtcp2's QUIC client and server with ssl-cert's snakeoil
         # key: QUIC traffic; libcap2-bin (capsh): the source without its
-        # capabilities; Xvfb, D-Bus and dunst: a real notification daemon.
+        # capabilities; Xvfb, D-Bus and dunst: a real notification daemon;
+        # python3-dbusmock: a mock NetworkManager on a private bus (the
+        # network_manager test; Debian's python3 has it, pyenv's may not).
         apt_install curl python3 procps iproute2 util-linux ngtcp2-server ngtcp2-client \
-            ssl-cert libcap2-bin xvfb xauth dbus dbus-x11 dunst influxdb
+            ssl-cert libcap2-bin xvfb xauth dbus dbus-x11 dunst influxdb python3-dbusmock
     fi
     ensure_tauri_deps
 }

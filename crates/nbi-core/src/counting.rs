@@ -250,7 +250,8 @@ impl CountingPolicy {
 
     /// `tick` with its app names normalised (surrounding spaces dropped,
     /// apps of the same name summed), the apps the name rules leave out
-    /// removed, and destinations dropped when they are not kept; the second
+    /// removed, and destinations dropped when they are not kept (networks
+    /// always are: they name no one else's address); the second
     /// value is how many apps were removed.
     pub fn apply(&self, tick: Tick) -> (Tick, usize) {
         let before = tick.apps.len();
@@ -266,7 +267,12 @@ impl CountingPolicy {
                     } else {
                         Default::default()
                     };
-                    (name.to_string(), flow, to)
+                    crate::tick::AppFlows {
+                        app: name.to_string(),
+                        flow,
+                        to,
+                        net: a.net,
+                    }
                 })
             })
             .collect();

@@ -17,6 +17,7 @@ pub mod history;
 pub mod human;
 pub mod intel;
 pub mod lines;
+pub mod network;
 pub mod notify;
 pub mod paths;
 pub mod plan;

@@ -44,18 +44,135 @@ impl Flow {
 /// app's totals, so an app's destinations sum to at most its totals.
 pub type Destinations = BTreeMap<IpAddr, Flow>;
 
-/// One app's bytes and destinations, as [`Tick::from_flows`] takes them.
-pub type AppFlows = (String, Flow, Destinations);
+/// Which network a byte went over, as the owner knows it: a kind and a
+/// name, `wifi:Home`, `cell:pdp_ip0`, `vpn:utun3`, `router:f0:9f:c2:…`,
+/// `if:eth1` (see [`crate::network`] for how each is found). 1 to
+/// [`bounds::MAX_NETWORK_ID_BYTES`] bytes of printable text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct NetworkId(String);
+
+impl NetworkId {
+    /// # Errors
+    /// An empty id, one longer than [`bounds::MAX_NETWORK_ID_BYTES`], or
+    /// one with control characters, naming which.
+    pub fn new(id: impl Into<String>) -> Result<NetworkId, TickParseError> {
+        let id = id.into();
+        if id.is_empty() || id.len() > bounds::MAX_NETWORK_ID_BYTES {
+            return Err(TickParseError::NetworkId(format!(
+                "{:?} has {} bytes (1 to {})",
+                crate::human::cut(&id, 60),
+                id.len(),
+                bounds::MAX_NETWORK_ID_BYTES
+            )));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(TickParseError::NetworkId(format!(
+                "{:?} holds a control character",
+                crate::human::cut(&id, 60)
+            )));
+        }
+        Ok(NetworkId(id))
+    }
+
+    /// An id made from parts nbi produced itself (a kind and a name the
+    /// OS gave): control characters become spaces and the whole is cut to
+    /// the bound, so it is always valid.
+    pub fn from_parts(kind: &str, name: &str) -> NetworkId {
+        let mut id: String = format!("{kind}:{name}")
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if id.len() > bounds::MAX_NETWORK_ID_BYTES {
+            let mut end = bounds::MAX_NETWORK_ID_BYTES;
+            while !id.is_char_boundary(end) {
+                end -= 1;
+            }
+            id.truncate(end);
+        }
+        NetworkId(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part before the first `:` (`wifi`, `cell`, …); empty without one.
+    pub fn kind(&self) -> &str {
+        self.0.split_once(':').map_or("", |(k, _)| k)
+    }
+
+    /// The part after the first `:`, or all of it.
+    pub fn label(&self) -> &str {
+        self.0.split_once(':').map_or(&self.0, |(_, n)| n)
+    }
+}
+
+impl std::fmt::Display for NetworkId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for NetworkId {
+    type Err = TickParseError;
+    fn from_str(s: &str) -> Result<NetworkId, TickParseError> {
+        NetworkId::new(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for NetworkId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        NetworkId::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An app's bytes per network: the part of its bytes whose network is
+/// known. Sums to at most the app's totals.
+pub type NetworkFlows = BTreeMap<NetworkId, Flow>;
+
+/// One app's bytes with their breakdowns, as [`Tick::from_flows`] takes
+/// them. A `(name, flow, destinations)` triple converts into one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppFlows {
+    pub app: String,
+    pub flow: Flow,
+    pub to: Destinations,
+    pub net: NetworkFlows,
+}
+
+impl From<(String, Flow, Destinations)> for AppFlows {
+    fn from((app, flow, to): (String, Flow, Destinations)) -> AppFlows {
+        AppFlows {
+            app,
+            flow,
+            to,
+            net: NetworkFlows::new(),
+        }
+    }
+}
 
 /// Per-app bytes and destinations being added up over an interval, by
 /// sources that count socket by socket.
 #[derive(Debug, Default)]
-pub struct Tally(std::collections::HashMap<String, (Flow, Destinations)>);
+pub struct Tally(std::collections::HashMap<String, (Flow, Destinations, NetworkFlows)>);
 
 impl Tally {
     /// Adds `flow` to `app`, and to its destination `remote` when the
     /// socket has one (an IPv4-mapped address counts as its IPv4 form).
     pub fn add(&mut self, app: String, flow: Flow, remote: Option<IpAddr>) {
+        self.add_on(app, flow, remote, None);
+    }
+
+    /// Like [`Tally::add`], and to `network` when the socket's is known.
+    pub fn add_on(
+        &mut self,
+        app: String,
+        flow: Flow,
+        remote: Option<IpAddr>,
+        network: Option<&NetworkId>,
+    ) {
         let e = self.0.entry(app).or_default();
         e.0.add(flow);
         if let Some(addr) = remote.map(|a| a.to_canonical()) {
@@ -64,11 +181,22 @@ impl Tally {
                 e.1.entry(addr).or_default().add(flow);
             }
         }
+        if let Some(net) = network {
+            match e.2.get_mut(net) {
+                Some(f) => f.add(flow),
+                None => {
+                    e.2.insert(net.clone(), flow);
+                }
+            }
+        }
     }
 
     /// What was added since the last call, for [`Tick::from_flows`].
-    pub fn take(&mut self) -> Vec<(String, Flow, Destinations)> {
-        self.0.drain().map(|(app, (f, to))| (app, f, to)).collect()
+    pub fn take(&mut self) -> Vec<AppFlows> {
+        self.0
+            .drain()
+            .map(|(app, (flow, to, net))| AppFlows { app, flow, to, net })
+            .collect()
     }
 }
 
@@ -81,6 +209,10 @@ pub struct AppUsage {
     /// Where some of those bytes went; empty when the source does not say.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub to: Destinations,
+    /// Over which networks some of those bytes went; empty when the source
+    /// does not say.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub net: NetworkFlows,
 }
 
 impl AppUsage {
@@ -91,6 +223,7 @@ impl AppUsage {
             bytes_in,
             bytes_out,
             to: Destinations::new(),
+            net: NetworkFlows::new(),
         }
     }
 
@@ -98,11 +231,31 @@ impl AppUsage {
     pub fn to_sum(&self) -> Flow {
         sum_of(&self.to)
     }
+
+    /// The sum over the networks (saturating).
+    pub fn net_sum(&self) -> Flow {
+        sum_of(&self.net)
+    }
+
+    /// This app's bytes over `network` alone; `None` when it moved nothing
+    /// there.
+    pub fn on_network(&self, network: &NetworkId) -> Option<AppUsage> {
+        let f = self.net.get(network).filter(|f| !f.is_zero())?;
+        Some(AppUsage {
+            app: self.app.clone(),
+            bytes_in: f.bytes_in,
+            bytes_out: f.bytes_out,
+            // Destinations are not kept per network: none is shown rather
+            // than some of another network's.
+            to: Destinations::new(),
+            net: [(network.clone(), *f)].into(),
+        })
+    }
 }
 
-/// The sum of `to`'s flows, saturating.
-pub fn sum_of(to: &Destinations) -> Flow {
-    to.values().fold(Flow::default(), |mut t, f| {
+/// The sum of a breakdown's flows, saturating.
+pub fn sum_of<K>(parts: &BTreeMap<K, Flow>) -> Flow {
+    parts.values().fold(Flow::default(), |mut t, f| {
         t.add(*f);
         t
     })
@@ -139,35 +292,42 @@ impl Tick {
         )
     }
 
-    /// Builds a tick from per-app totals and destinations, merging repeated
-    /// apps, dropping apps and destinations with no traffic, and ordering
-    /// apps by name. An app's totals are raised to the sum of its
-    /// destinations where that is more (a source that saw a socket's bytes
-    /// before its process's), so destinations never exceed their app.
-    pub fn from_flows(
+    /// Builds a tick from per-app totals and breakdowns, merging repeated
+    /// apps, dropping apps, destinations and networks with no traffic, and
+    /// ordering apps by name. An app's totals are raised to the sum of its
+    /// destinations, or of its networks, where that is more (a source that
+    /// saw a socket's bytes before its process's), so neither breakdown
+    /// ever exceeds its app.
+    pub fn from_flows<A: Into<AppFlows>>(
         host: impl Into<String>,
         at: DateTime<Utc>,
         interval_s: u32,
-        apps: impl IntoIterator<Item = (String, Flow, Destinations)>,
+        apps: impl IntoIterator<Item = A>,
     ) -> Tick {
-        let mut merged: BTreeMap<String, (Flow, Destinations)> = BTreeMap::new();
-        for (app, flow, to) in apps {
-            let e = merged.entry(app).or_default();
-            e.0.add(flow);
-            for (addr, f) in to {
+        let mut merged: BTreeMap<String, (Flow, Destinations, NetworkFlows)> = BTreeMap::new();
+        for a in apps {
+            let a: AppFlows = a.into();
+            let e = merged.entry(a.app).or_default();
+            e.0.add(a.flow);
+            for (addr, f) in a.to {
                 e.1.entry(addr).or_default().add(f);
+            }
+            for (net, f) in a.net {
+                e.2.entry(net).or_default().add(f);
             }
         }
         let apps = merged
             .into_iter()
-            .map(|(app, (flow, mut to))| {
+            .map(|(app, (flow, mut to, mut net))| {
                 to.retain(|_, f| !f.is_zero());
-                let sum = sum_of(&to);
+                net.retain(|_, f| !f.is_zero());
+                let (to_sum, net_sum) = (sum_of(&to), sum_of(&net));
                 AppUsage {
                     app,
-                    bytes_in: flow.bytes_in.max(sum.bytes_in),
-                    bytes_out: flow.bytes_out.max(sum.bytes_out),
+                    bytes_in: flow.bytes_in.max(to_sum.bytes_in).max(net_sum.bytes_in),
+                    bytes_out: flow.bytes_out.max(to_sum.bytes_out).max(net_sum.bytes_out),
                     to,
+                    net,
                 }
             })
             .filter(|a| a.bytes_in > 0 || a.bytes_out > 0)
@@ -198,15 +358,38 @@ impl Tick {
             eat(&[0]);
             eat(&a.bytes_in.to_le_bytes());
             eat(&a.bytes_out.to_le_bytes());
-            // Ticks without destinations keep the digest they always had.
+            // Ticks without breakdowns keep the digest they always had.
             for (addr, f) in &a.to {
                 eat(b"@");
                 eat(addr.to_string().as_bytes());
                 eat(&f.bytes_in.to_le_bytes());
                 eat(&f.bytes_out.to_le_bytes());
             }
+            for (net, f) in &a.net {
+                eat(b"#");
+                eat(net.as_str().as_bytes());
+                eat(&[0]);
+                eat(&f.bytes_in.to_le_bytes());
+                eat(&f.bytes_out.to_le_bytes());
+            }
         }
         h
+    }
+
+    /// The tick as seen over `network` alone: each app's bytes there, apps
+    /// that moved nothing there left out. The interval is kept: the
+    /// watcher ran whichever network was in use.
+    pub fn on_network(&self, network: &NetworkId) -> Tick {
+        Tick {
+            host: self.host.clone(),
+            at: self.at,
+            interval_s: self.interval_s,
+            apps: self
+                .apps
+                .iter()
+                .filter_map(|a| a.on_network(network))
+                .collect(),
+        }
     }
 
     /// The same tick without destinations (`source.destinations = false`,
@@ -250,6 +433,9 @@ impl Tick {
                                 bytes_in: a.bytes_in,
                                 bytes_out: a.bytes_out,
                                 to: WireDestinations(a.to.iter().map(|(k, v)| (*k, *v)).collect()),
+                                net: WireNetworks(
+                                    a.net.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                                ),
                             },
                         )
                     })
@@ -305,16 +491,21 @@ impl Tick {
         let apps = msg.app_usage.0;
         for (app, usage) in &apps {
             tick.check_app(app, usage.bytes_in, usage.bytes_out)?;
+            let total = Flow::new(usage.bytes_in, usage.bytes_out);
             let to: Destinations = usage.to.0.iter().copied().collect();
-            check_destinations(app, Flow::new(usage.bytes_in, usage.bytes_out), &to)?;
+            check_destinations(app, total, &to)?;
+            let net: NetworkFlows = usage.net.0.iter().cloned().collect();
+            check_networks(app, total, &net)?;
         }
         Ok(Tick::from_flows(
             tick.host,
             at,
             interval_s,
-            apps.into_iter().map(|(k, v)| {
-                let to = v.to.0.into_iter().collect();
-                (k, Flow::new(v.bytes_in, v.bytes_out), to)
+            apps.into_iter().map(|(app, v)| AppFlows {
+                app,
+                flow: Flow::new(v.bytes_in, v.bytes_out),
+                to: v.to.0.into_iter().collect(),
+                net: v.net.0.into_iter().collect(),
             }),
         ))
     }
@@ -333,6 +524,7 @@ impl Tick {
         for a in &self.apps {
             self.check_app(&a.app, a.bytes_in, a.bytes_out)?;
             check_destinations(&a.app, Flow::new(a.bytes_in, a.bytes_out), &a.to)?;
+            check_networks(&a.app, Flow::new(a.bytes_in, a.bytes_out), &a.net)?;
         }
         Ok(())
     }
@@ -399,6 +591,26 @@ fn check_destinations(app: &str, total: Flow, to: &Destinations) -> Result<(), T
     Ok(())
 }
 
+/// An app's networks: at most [`bounds::MAX_NETWORKS`], summing to at
+/// most its totals.
+fn check_networks(app: &str, total: Flow, net: &NetworkFlows) -> Result<(), TickParseError> {
+    if net.len() > bounds::MAX_NETWORKS {
+        return Err(TickParseError::TooManyNetworks {
+            app: crate::human::cut(app, 60).into(),
+            count: net.len(),
+        });
+    }
+    let sum = sum_of(net);
+    if sum.bytes_in > total.bytes_in || sum.bytes_out > total.bytes_out {
+        return Err(TickParseError::NetworksAboveTotal {
+            app: crate::human::cut(app, 60).into(),
+            net: sum,
+            total,
+        });
+    }
+    Ok(())
+}
+
 /// What a tick may hold: beyond any of these a message is refused, with
 /// an error naming what is wrong, and the messages around it are kept.
 pub mod bounds {
@@ -416,6 +628,10 @@ pub mod bounds {
     pub const MAX_BYTES_PER_SECOND: u64 = 100_000_000_000;
     /// The most destinations of one app in one tick.
     pub const MAX_DESTINATIONS: usize = 10_000;
+    /// The most networks of one app in one tick.
+    pub const MAX_NETWORKS: usize = 64;
+    /// The longest network id, in bytes.
+    pub const MAX_NETWORK_ID_BYTES: usize = 256;
     /// The longest line read as a message or a row, in bytes.
     pub const MAX_LINE_BYTES: usize = 16 << 20;
 }
@@ -456,6 +672,12 @@ pub enum TickParseError {
     TooManyDestinations { app: String, count: usize },
     #[error("the destinations of app {app:?} sum to {} B in, {} B out: more than its {} B in, {} B out", to.bytes_in, to.bytes_out, total.bytes_in, total.bytes_out)]
     DestinationsAboveTotal { app: String, to: Flow, total: Flow },
+    #[error("network id {0}")]
+    NetworkId(String),
+    #[error("app {app:?} has {count} networks in one tick (at most {max})", max = bounds::MAX_NETWORKS)]
+    TooManyNetworks { app: String, count: usize },
+    #[error("the networks of app {app:?} sum to {} B in, {} B out: more than its {} B in, {} B out", net.bytes_in, net.bytes_out, total.bytes_in, total.bytes_out)]
+    NetworksAboveTotal { app: String, net: Flow, total: Flow },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -533,6 +755,67 @@ struct WireUsage {
     /// Readers of schema 1 before destinations ignore this key.
     #[serde(default, skip_serializing_if = "WireDestinations::is_empty")]
     to: WireDestinations,
+    /// Likewise.
+    #[serde(default, skip_serializing_if = "WireNetworks::is_empty")]
+    net: WireNetworks,
+}
+
+/// The `net` object: network ids and their bytes, each id once, at most
+/// [`bounds::MAX_NETWORKS`].
+#[derive(Default)]
+struct WireNetworks(Vec<(NetworkId, Flow)>);
+
+impl WireNetworks {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for WireNetworks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k.as_str(), v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for WireNetworks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WireNetworks;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of network ids and their bytes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WireNetworks, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut net = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if net.len() == bounds::MAX_NETWORKS {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {} networks of one app",
+                            bounds::MAX_NETWORKS
+                        )));
+                    }
+                    let id = NetworkId::new(key).map_err(serde::de::Error::custom)?;
+                    if !seen.insert(id.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "network {id} appears twice"
+                        )));
+                    }
+                    net.push((id, map.next_value::<Flow>()?));
+                }
+                Ok(WireNetworks(net))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// The `to` object: remote addresses and their bytes, each address once
@@ -750,6 +1033,49 @@ mod tests {
         assert!(bad(r#"{"example.com":{"in":1,"out":1}}"#).contains("not an IP address"));
         assert!(bad(r#"{"::1":{"in":1,"out":1},"0::1":{"in":1,"out":1}}"#).contains("twice"));
         assert!(bad(r#"{"192.0.2.1":{"in":11,"out":1}}"#).contains("more than its"));
+    }
+
+    #[test]
+    fn networks_round_trip_and_are_checked() {
+        let line = r#"{"schema":1,"host":"mbp","timestamp":"2026-07-11T14:23:00Z","interval_s":60,"app_usage":{"Safari":{"in":1200,"out":340,"net":{"wifi:Home":{"in":1000,"out":300},"cell:pdp_ip0":{"in":200,"out":0}}}}}"#;
+        let t = Tick::from_json(line).unwrap();
+        let ids: Vec<&str> = t.apps[0].net.keys().map(NetworkId::as_str).collect();
+        assert_eq!(ids, vec!["cell:pdp_ip0", "wifi:Home"]);
+        assert_eq!(t.apps[0].net_sum(), Flow::new(1200, 300));
+        assert_eq!(Tick::from_json(&t.to_json()).unwrap(), t);
+        assert!(t
+            .to_json()
+            .contains(r#""net":{"cell:pdp_ip0":{"in":200,"out":0}"#));
+        let mut plain = t.clone();
+        plain.apps[0].net.clear();
+        assert_ne!(t.digest(), plain.digest(), "networks are content");
+        let home = NetworkId::new("wifi:Home").unwrap();
+        let on = t.on_network(&home);
+        assert_eq!((on.total_in(), on.total_out()), (1000, 300));
+        assert!(t
+            .on_network(&NetworkId::new("if:eth9").unwrap())
+            .apps
+            .is_empty());
+        let bad = |net: &str| {
+            let line = format!(
+                r#"{{"timestamp":"2026-07-11T14:23:00Z","app_usage":{{"Safari":{{"in":10,"out":10,"net":{net}}}}}}}"#
+            );
+            Tick::from_json(&line).unwrap_err().to_string()
+        };
+        assert!(bad(r#"{"":{"in":1,"out":1}}"#).contains("network id"));
+        assert!(bad(r#"{"wifi:a\u0007":{"in":1,"out":1}}"#).contains("control"));
+        assert!(bad(r#"{"a":{"in":1,"out":1},"a":{"in":1,"out":1}}"#).contains("twice"));
+        assert!(bad(r#"{"a":{"in":11,"out":1}}"#).contains("more than its"));
+        assert_eq!(
+            NetworkId::from_parts("wifi", "caf\u{e9}\n").as_str(),
+            "wifi:caf\u{e9} "
+        );
+        assert_eq!(
+            NetworkId::from_parts("x", &"\u{e9}".repeat(300))
+                .as_str()
+                .len(),
+            256
+        );
     }
 
     #[test]

@@ -86,6 +86,7 @@ fn context(interval: Duration) -> (SourceContext, watch::Receiver<SourceStatus>)
         host: "mbp".to_string(),
         interval,
         counting: std::sync::Arc::new(CountingPolicy::default()),
+        networks: std::sync::Arc::new(nbi_core::network::Watch::offline()),
         status,
         shutdown: CancellationToken::new(),
     };
@@ -634,18 +635,20 @@ async fn nettop_runs_on_a_terminal_with_its_time_column_and_without_loopback() {
     let started = starts(dir.path());
     assert!(!started[0].contains("-t "), "{started:?}");
 
-    // Destinations off: per process only, as before.
+    // Destinations off: socket rows still, for their interfaces (the
+    // networks); no tick keeps an address.
     let dir = tempfile::tempdir().unwrap();
     let program = replay_logging_starts(dir.path(), "source-replay.csv", &[]);
-    exact_ticks(
+    let ticks = exact_ticks(
         config(program),
         CountingPolicy::default().with_destinations(false),
         2,
     )
     .await;
+    assert!(ticks.iter().all(|t| t.apps.iter().all(|a| a.to.is_empty())));
     let started = starts(dir.path());
     assert!(
-        started[0].starts_with("-P ") && started[0].contains("-J time,bytes_in,bytes_out"),
+        !started[0].contains("-P") && started[0].contains("-J time,interface,bytes_in,bytes_out"),
         "{started:?}"
     );
 }

@@ -113,6 +113,9 @@ pub struct SourceContext {
     pub interval: Duration,
     /// What counts: applied by the source where it sees processes and sockets.
     pub counting: Arc<CountingPolicy>,
+    /// Which network each interface is on; what it sees, the runtime
+    /// records.
+    pub networks: Arc<crate::network::Watch>,
     pub status: StatusTx,
     pub shutdown: CancellationToken,
 }

@@ -232,13 +232,15 @@ mod run {
         let poll_every = cfg.poll.clamp(MIN_POLL, interval);
         let make = {
             let counting = ctx.counting.clone();
+            let networks = ctx.networks.clone();
             move || {
                 let p = Poller::new(
                     next_delay(poll_every, u64::MAX, Duration::ZERO),
                     cfg.destroy_events,
                     counting.clone(),
                     cfg.unattributed_app.clone(),
-                );
+                )
+                .with_networks(networks.clone());
                 tracing::info!(mode = %p.mode(), poll_ms = poll_every.as_millis() as u64, "linux source: {}", p.mode().describe());
                 p
             }

@@ -316,6 +316,7 @@ mod tests {
             host: "h".into(),
             interval: Duration::from_secs(60),
             counting: Arc::new(CountingPolicy::count_everything()),
+            networks: Arc::new(crate::network::Watch::offline()),
             status: tx,
             shutdown: CancellationToken::new(),
         };

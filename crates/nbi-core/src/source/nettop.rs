@@ -21,6 +21,7 @@ mod child;
 pub mod identity;
 pub mod parse;
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ use super::context::{MonotonicStamp, SourceContext, SourceError, SourceState};
 use crate::bus::{BusError, Publisher};
 use crate::counting::Process;
 use crate::lines::{LineReader, ReadEvent};
-use crate::tick::{Flow, Tick};
+use crate::tick::{AppFlows, Flow, NetworkId, Tick};
 
 /// Longest line kept; anything longer is garbage.
 const MAX_LINE: usize = 64 * 1024;
@@ -228,7 +229,9 @@ impl<P: Publisher> Session<'_, P> {
         let program = &self.cfg.program;
         let ask = child::Ask {
             loopback: self.ctx.counting.counts_loopback(),
-            sockets: self.ctx.counting.keeps_destinations(),
+            // Socket rows carry each socket's interface, which networks
+            // need whether destinations are kept or not.
+            sockets: true,
         };
         let spawned = match child::spawn(program, self.interval, ask, self.cfg.terminal) {
             Ok(c) => c,
@@ -452,6 +455,27 @@ impl<P: Publisher> Session<'_, P> {
         }
     }
 
+    /// The network of each interface the rows' sockets used. Asking the
+    /// OS may take a moment (a command, a D-Bus call): off the runtime's
+    /// threads.
+    async fn networks_of(&self, rows: &[&ProcessRow]) -> HashMap<String, NetworkId> {
+        let interfaces: BTreeSet<String> = rows
+            .iter()
+            .flat_map(|r| r.sockets.iter().map(|s| s.interface.clone()))
+            .filter(|i| !i.is_empty())
+            .collect();
+        if interfaces.is_empty() {
+            return HashMap::new();
+        }
+        let watch = self.ctx.networks.clone();
+        tokio::task::spawn_blocking(move || {
+            let names: Vec<&str> = interfaces.iter().map(String::as_str).collect();
+            watch.resolve(&names)
+        })
+        .await
+        .unwrap_or_default()
+    }
+
     /// One delta sample (or the late rest of one) → one tick, published.
     async fn emit(
         &mut self,
@@ -468,6 +492,7 @@ impl<P: Publisher> Session<'_, P> {
             .collect();
         let procs: Vec<(&str, u32)> = rows.iter().map(|r| (r.name.as_str(), r.pid)).collect();
         let identities = self.resolver.resolve(&procs).await;
+        let networks = self.networks_of(&rows).await;
         let totals = rows
             .iter()
             .zip(identities)
@@ -481,7 +506,16 @@ impl<P: Publisher> Session<'_, P> {
                     })
                     .is_ok()
             })
-            .map(|(r, id)| (id.app, Flow::new(r.bytes_in, r.bytes_out), r.destinations()));
+            .map(|(r, id)| AppFlows {
+                app: id.app,
+                flow: Flow::new(r.bytes_in, r.bytes_out),
+                to: if counting.keeps_destinations() {
+                    r.destinations()
+                } else {
+                    Default::default()
+                },
+                net: r.networks(|i| networks.get(i).cloned()),
+            });
         // The rest of a sample already published keeps its time.
         let at = match published {
             Some(p) if p.sample == sample => p.at,

@@ -269,9 +269,13 @@ impl CsvState {
             self.opts.host.clone(),
             at,
             interval_s,
-            block.rows.into_iter().map(|r| {
-                let to = r.destinations();
-                (r.name, crate::tick::Flow::new(r.bytes_in, r.bytes_out), to)
+            // What an interface was on when the capture was made is not
+            // known now: networks are named by their interface alone.
+            block.rows.into_iter().map(|r| crate::tick::AppFlows {
+                to: r.destinations(),
+                net: r.networks(|i| crate::network::by_interface_name(i).map(|s| s.id)),
+                flow: crate::tick::Flow::new(r.bytes_in, r.bytes_out),
+                app: r.name,
             }),
         ))
     }

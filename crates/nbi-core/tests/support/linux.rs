@@ -40,6 +40,7 @@ impl Harness {
             host: "test".to_string(),
             interval,
             counting: std::sync::Arc::new(counting),
+            networks: std::sync::Arc::new(nbi_core::network::Watch::this_machine()),
             status: status_tx,
             shutdown: shutdown.clone(),
         };

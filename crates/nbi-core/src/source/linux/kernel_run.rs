@@ -37,6 +37,7 @@ mod with_programs {
             );
         }
         KernelCounters::start(ctx.counting.clone(), cfg.unattributed_app.clone())
+            .map(|k| k.with_networks(ctx.networks.clone()))
             .map_err(|e| e.to_string())
     }
 
@@ -120,7 +121,7 @@ mod with_programs {
         wall: DateTime<Utc>,
         secs: u32,
     ) -> Result<(), SourceError> {
-        counters.read();
+        blocking(|| counters.read());
         let totals = counters.take_totals();
         let sockets = counters.take_sockets();
         let counted = sockets.iter().fold((0u64, 0u64), |(i, o), d| {
@@ -134,6 +135,17 @@ mod with_programs {
         out.publish(tick).await?;
         ctx.record_tick(at);
         Ok(())
+    }
+
+    /// Runs `f`, which may block for a moment (asking the OS which network
+    /// an interface is on), without holding up the runtime's other tasks
+    /// where the runtime allows it.
+    fn blocking<T>(f: impl FnOnce() -> T) -> T {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+            _ => f(),
+        }
     }
 
     fn whole_seconds(d: Duration) -> u32 {

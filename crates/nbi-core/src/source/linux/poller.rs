@@ -3,6 +3,7 @@
 //! app. Blocking: runs off the async executor.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use super::netlink::{DestroyListener, DumpSocket, NetlinkError};
 use super::procfs::{counted_app, ProcFs, TcpCounters, TcpSegments};
 use super::sockdiag::SockRecord;
 use crate::counting::CountingPolicy;
-use crate::tick::{Destinations, Flow, Tally};
+use crate::tick::{AppFlows, Flow, NetworkId, Tally};
 
 /// How long a socket missing from the dumps is remembered.
 const KEEP_GONE: Duration = Duration::from_secs(5);
@@ -42,6 +43,8 @@ pub struct Poller {
     events: Option<DestroyListener>,
     ledger: Ledger,
     totals: Tally,
+    /// Which network each interface is on; `None`: networks not kept.
+    networks: Option<Arc<crate::network::Watch>>,
     stats: PollStats,
     records: Vec<SockRecord>,
     counters: TcpCounters,
@@ -116,11 +119,20 @@ impl Poller {
             events,
             ledger: Ledger::new(u64::try_from(keep).unwrap_or(u64::MAX).max(2)),
             totals: Tally::default(),
+            networks: None,
             stats: PollStats::default(),
             records: Vec::new(),
             gate: QuietGate::default(),
             counted: (0, 0),
         }
+    }
+
+    /// Keeps each socket's bytes per network too: the network of the
+    /// interface the main routing table sends its remote end over (a
+    /// sock_diag dump names no interface).
+    pub fn with_networks(mut self, networks: Arc<crate::network::Watch>) -> Poller {
+        self.networks = Some(networks);
+        self
     }
 
     pub fn mode(&self) -> CaptureMode {
@@ -225,7 +237,7 @@ impl Poller {
     }
 
     /// What was counted since the last call, per app.
-    pub fn take_totals(&mut self) -> Vec<(String, Flow, Destinations)> {
+    pub fn take_totals(&mut self) -> Vec<AppFlows> {
         self.totals.take()
     }
 
@@ -279,6 +291,13 @@ impl Poller {
     /// whether or not the filter keeps them.
     fn add(&mut self, deltas: Vec<Delta>) -> u64 {
         let mut moved = 0u64;
+        // The routes of this round, read once; the network of each remote
+        // asked once.
+        let routes = self
+            .networks
+            .as_ref()
+            .and_then(|_| crate::network::Routes::read().ok());
+        let mut network_of: HashMap<IpAddr, Option<NetworkId>> = HashMap::new();
         for d in deltas {
             moved = moved.saturating_add(d.bytes_in).saturating_add(d.bytes_out);
             self.counted.0 = self.counted.0.saturating_add(d.bytes_in);
@@ -295,8 +314,19 @@ impl Poller {
             ) else {
                 continue;
             };
-            self.totals
-                .add(app, Flow::new(d.bytes_in, d.bytes_out), d.remote);
+            let network = match (&self.networks, &routes, d.remote) {
+                (Some(watch), Some(routes), Some(remote)) => network_of
+                    .entry(remote)
+                    .or_insert_with(|| watch.network_of(routes.interface_for(remote)?))
+                    .clone(),
+                _ => None,
+            };
+            self.totals.add_on(
+                app,
+                Flow::new(d.bytes_in, d.bytes_out),
+                d.remote,
+                network.as_ref(),
+            );
         }
         moved
     }
@@ -384,7 +414,7 @@ mod tests {
         let totals: HashMap<String, (u64, u64)> = p
             .take_totals()
             .into_iter()
-            .map(|(a, f, _)| (a, (f.bytes_in, f.bytes_out)))
+            .map(|a| (a.app, (a.flow.bytes_in, a.flow.bytes_out)))
             .collect();
         assert_eq!(totals.get(&this_app()), None, "{totals:?}");
         assert!(
@@ -403,7 +433,7 @@ mod tests {
         let totals: HashMap<String, (u64, u64)> = counted
             .take_totals()
             .into_iter()
-            .map(|(a, f, _)| (a, (f.bytes_in, f.bytes_out)))
+            .map(|a| (a.app, (a.flow.bytes_in, a.flow.bytes_out)))
             .collect();
         let (i, o) = totals.get(&this_app()).copied().unwrap_or_default();
         // Both ends are this process: each direction counted once per end.

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use chrono::NaiveTime;
 
-use crate::tick::{Destinations, Flow};
+use crate::tick::{Destinations, Flow, NetworkFlows, NetworkId};
 
 /// How to read a stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +53,22 @@ impl ProcessRow {
         }
         to.retain(|_, f| !f.is_zero());
         to
+    }
+
+    /// Bytes per network over this process's sockets, each socket's
+    /// network being `network_of` its interface; sockets on loopback or an
+    /// interface of no known network are left out.
+    pub fn networks(&self, mut network_of: impl FnMut(&str) -> Option<NetworkId>) -> NetworkFlows {
+        let mut net = NetworkFlows::new();
+        for s in &self.sockets {
+            if let Some(id) = network_of(&s.interface) {
+                net.entry(id)
+                    .or_default()
+                    .add(Flow::new(s.bytes_in, s.bytes_out));
+            }
+        }
+        net.retain(|_, f| !f.is_zero());
+        net
     }
 }
 

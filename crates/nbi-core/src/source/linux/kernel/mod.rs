@@ -21,7 +21,8 @@ pub use self::programs::KernelError;
 use self::programs::{remote_of, Programs, Traffic};
 use super::procfs::{counted_app, Owner, ProcFs};
 use crate::counting::CountingPolicy;
-use crate::tick::{Destinations, Flow, Tally};
+use crate::network::Watch;
+use crate::tick::{AppFlows, Flow, NetworkId, Tally};
 
 /// Bytes of one socket since it was last read, and whose they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,20 @@ pub struct KernelStats {
     pub unattributed_out: u64,
 }
 
+/// The name of interface `ifindex` in this network namespace, if it exists.
+fn interface_name(ifindex: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` holds IF_NAMESIZE bytes, as if_indextoname requires;
+    // it writes a NUL-terminated name there or returns null.
+    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: non-null means `buf` now holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    name.to_str().ok().map(str::to_string)
+}
+
 /// The attached programs and what has been read of them.
 pub struct KernelCounters {
     programs: Programs,
@@ -71,6 +86,10 @@ pub struct KernelCounters {
     totals: Tally,
     sockets: Vec<SocketDelta>,
     stats: KernelStats,
+    /// Which network each interface is on; `None`: networks not kept.
+    networks: Option<Arc<Watch>>,
+    /// This read's interface index → network, asked once per read.
+    network_of: HashMap<u32, Option<NetworkId>>,
 }
 
 impl KernelCounters {
@@ -93,7 +112,28 @@ impl KernelCounters {
             totals: Tally::default(),
             sockets: Vec::new(),
             stats: KernelStats::default(),
+            networks: None,
+            network_of: HashMap::new(),
         })
+    }
+
+    /// Keeps each socket's bytes per network too, `networks` saying which
+    /// network the interface it last used is on.
+    pub fn with_networks(mut self, networks: Arc<Watch>) -> KernelCounters {
+        self.networks = Some(networks);
+        self
+    }
+
+    /// The network of interface `ifindex` (0: none known), once per read.
+    fn network(&mut self, ifindex: u32) -> Option<NetworkId> {
+        let watch = self.networks.as_ref()?;
+        if ifindex == 0 {
+            return None;
+        }
+        self.network_of
+            .entry(ifindex)
+            .or_insert_with(|| watch.network_of(&interface_name(ifindex)?))
+            .clone()
     }
 
     pub fn stats(&self) -> KernelStats {
@@ -108,6 +148,8 @@ impl KernelCounters {
     /// Closed sockets that moved nothing since the last read are deleted.
     pub fn read(&mut self) {
         self.stats.reads += 1;
+        // Interfaces come and go (a VPN, a hotspot): asked afresh each read.
+        self.network_of.clear();
         let now: Vec<(u64, Traffic)> = self
             .programs
             .traffic
@@ -226,11 +268,13 @@ impl KernelCounters {
             return;
         };
         let flow = Flow::new(d.bytes_in, d.bytes_out);
-        self.totals.add(app, flow, d.remote.map(|r| r.ip()));
+        let network = self.network(d.ifindex);
+        self.totals
+            .add_on(app, flow, d.remote.map(|r| r.ip()), network.as_ref());
     }
 
     /// What was counted since the last call, per app, with destinations.
-    pub fn take_totals(&mut self) -> Vec<(String, Flow, Destinations)> {
+    pub fn take_totals(&mut self) -> Vec<AppFlows> {
         self.totals.take()
     }
 
