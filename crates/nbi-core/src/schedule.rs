@@ -550,6 +550,45 @@ mod tests {
         ) -> Result<Vec<crate::store::HourlyDestination>, StoreError> {
             self.inner.hourly_destinations(host, from, to, tz)
         }
+
+        fn hourly_networks(
+            &self,
+            host: &crate::store::HostFilter,
+            from: NaiveDate,
+            to: NaiveDate,
+            tz: chrono_tz::Tz,
+        ) -> Result<Vec<crate::store::HourlyNetwork>, StoreError> {
+            self.inner.hourly_networks(host, from, to, tz)
+        }
+
+        fn networks(&self) -> Result<Vec<crate::store::NetworkRecord>, StoreError> {
+            self.inner.networks()
+        }
+    }
+
+    impl crate::store::NetworkBook for Faulty {
+        fn record_sightings(
+            &mut self,
+            seen: &[crate::network::Sighting],
+        ) -> Result<(), StoreError> {
+            self.inner.record_sightings(seen)
+        }
+
+        fn name_network(
+            &mut self,
+            id: &crate::tick::NetworkId,
+            name: Option<&str>,
+        ) -> Result<(), StoreError> {
+            self.inner.name_network(id, name)
+        }
+
+        fn set_network_metered(
+            &mut self,
+            id: &crate::tick::NetworkId,
+            metered: Option<bool>,
+        ) -> Result<(), StoreError> {
+            self.inner.set_network_metered(id, metered)
+        }
     }
 
     impl VerdictStore for Faulty {

@@ -106,6 +106,33 @@ pub(crate) fn daily_from_hourly(hourly: Vec<HourlyUsage>) -> Vec<DailyUsage> {
     out
 }
 
+/// Hourly network rows summed per (day, app, network), in that order.
+pub(crate) fn daily_networks_from_hourly(
+    hourly: Vec<super::HourlyNetwork>,
+) -> Vec<super::DailyNetwork> {
+    let mut sums: std::collections::BTreeMap<
+        (NaiveDate, String, crate::tick::NetworkId),
+        (u64, u64),
+    > = std::collections::BTreeMap::new();
+    for h in hourly {
+        let e = sums.entry((h.day, h.app, h.network)).or_default();
+        e.0 = e.0.saturating_add(h.bytes_in);
+        e.1 = e.1.saturating_add(h.bytes_out);
+    }
+    sums.into_iter()
+        .filter(|(_, (i, o))| *i > 0 || *o > 0)
+        .map(
+            |((day, app, network), (bytes_in, bytes_out))| super::DailyNetwork {
+                day,
+                app,
+                network,
+                bytes_in,
+                bytes_out,
+            },
+        )
+        .collect()
+}
+
 /// By day, then app.
 pub(crate) fn sort_daily(rows: &mut [DailyUsage]) {
     rows.sort_by(|a, b| (a.day, &a.app).cmp(&(b.day, &b.app)));

@@ -23,8 +23,9 @@ pub use config::{InfluxDbConfig, StoreConfig, DEFAULT_KEEP_MINUTES_DAYS};
 pub use error::StoreError;
 pub use timeline::{local_day_bounds, DayBounds};
 pub use usage::{
-    AppCurve, AppTotal, DailyUsage, DayCurve, DestinationTotal, HostFilter, HourCoverage,
-    HourlyDestination, HourlyUsage, StoreSummary, VerdictRecord, WriteReport,
+    AppCurve, AppTotal, DailyNetwork, DailyUsage, DayCurve, DestinationTotal, HostFilter,
+    HourCoverage, HourlyDestination, HourlyNetwork, HourlyUsage, NetworkRecord, StoreSummary,
+    VerdictRecord, WriteReport,
 };
 
 /// The collector's side of a store: ticks in. Methods block: async
@@ -131,6 +132,58 @@ pub trait UsageQuery: Send + 'static {
         to: NaiveDate,
         tz: Tz,
     ) -> Result<Vec<HourlyDestination>, StoreError>;
+
+    /// Per local hour, app and network, the bytes of the local days
+    /// `from..=to` (hours placed as [`UsageQuery::hourly_destinations`]).
+    /// Empty where the sources gave no networks.
+    fn hourly_networks(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyNetwork>, StoreError>;
+
+    /// Per local day, app and network, the bytes of the local days
+    /// `from..=to`, by day, app, network. Stores without a daily roll-up in
+    /// `tz` sum [`UsageQuery::hourly_networks`].
+    fn daily_networks(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<DailyNetwork>, StoreError> {
+        Ok(answer::daily_networks_from_hourly(
+            self.hourly_networks(host, from, to, tz)?,
+        ))
+    }
+
+    /// The networks table: every network bytes went over or the OS or the
+    /// owner named, by id.
+    fn networks(&self) -> Result<Vec<NetworkRecord>, StoreError>;
+}
+
+/// The owner's and the OS's word on networks, kept beside the usage.
+pub trait NetworkBook: Send + 'static {
+    /// Records what the OS said of networks (their names and metered
+    /// flags), keeping what the owner said.
+    fn record_sightings(&mut self, seen: &[crate::network::Sighting]) -> Result<(), StoreError>;
+
+    /// The owner's name for `id` (`None`: back to the OS's).
+    fn name_network(
+        &mut self,
+        id: &crate::tick::NetworkId,
+        name: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// The owner's word on whether `id` is metered (`None`: back to the
+    /// OS's).
+    fn set_network_metered(
+        &mut self,
+        id: &crate::tick::NetworkId,
+        metered: Option<bool>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The verdicts on days: written by the judge, marked by the owner.
@@ -169,7 +222,8 @@ pub trait VerdictStore: Send + 'static {
     fn mark_normal(&mut self, host: &str, day: NaiveDate) -> Result<bool, StoreError>;
 }
 
-/// A whole store, as SQLite and InfluxDB are: ticks, usage and verdicts.
-pub trait Store: TickWriter + UsageQuery + VerdictStore {}
+/// A whole store, as SQLite and InfluxDB are: ticks, usage, verdicts and
+/// networks.
+pub trait Store: TickWriter + UsageQuery + VerdictStore + NetworkBook {}
 
-impl<T: TickWriter + UsageQuery + VerdictStore> Store for T {}
+impl<T: TickWriter + UsageQuery + VerdictStore + NetworkBook> Store for T {}

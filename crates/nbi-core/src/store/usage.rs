@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::intel::status::Status;
+use crate::tick::NetworkId;
 
 /// What one write did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,73 @@ pub struct HourlyDestination {
     pub address: std::net::IpAddr,
     pub bytes_in: u64,
     pub bytes_out: u64,
+}
+
+/// One app's bytes over one network in one local hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourlyNetwork {
+    pub day: NaiveDate,
+    pub hour: u8,
+    pub app: String,
+    pub network: NetworkId,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// One app's bytes over one network in one local day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyNetwork {
+    pub day: NaiveDate,
+    pub app: String,
+    pub network: NetworkId,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+/// A network as the networks table keeps it: what the OS said of it, what
+/// its owner said, and when bytes went over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    pub id: NetworkId,
+    /// The OS's name for it (a Wi-Fi name, a connection's name).
+    pub os_name: Option<String>,
+    /// Whether the OS said it is metered; `None`: it did not say.
+    pub os_metered: Option<bool>,
+    /// The owner's name for it (`nbi networks name`).
+    pub owner_name: Option<String>,
+    /// The owner's word on metered (`nbi networks metered`), over the OS's.
+    pub owner_metered: Option<bool>,
+    /// The start of the first tick with bytes over it, the end of the last.
+    pub first_seen: Option<DateTime<Utc>>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl NetworkRecord {
+    /// A network known by its id alone.
+    pub fn new(id: NetworkId) -> NetworkRecord {
+        NetworkRecord {
+            id,
+            os_name: None,
+            os_metered: None,
+            owner_name: None,
+            owner_metered: None,
+            first_seen: None,
+            last_seen: None,
+        }
+    }
+
+    /// The owner's name, else the OS's, else the id's label.
+    pub fn name(&self) -> String {
+        self.owner_name
+            .clone()
+            .or_else(|| self.os_name.clone())
+            .unwrap_or_else(|| self.id.label().to_string())
+    }
+
+    /// The owner's word, else the OS's; not metered when neither said.
+    pub fn metered(&self) -> bool {
+        self.owner_metered.or(self.os_metered).unwrap_or(false)
+    }
 }
 
 /// Seconds of one local hour during which a watcher was running.

@@ -13,6 +13,7 @@
 //! does not add aggregates) and combine them here.
 
 mod destinations;
+mod networks;
 mod protocol;
 
 use std::collections::{BTreeSet, HashMap};
@@ -23,6 +24,7 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 pub use self::destinations::DESTINATIONS;
+pub use self::networks::{NETWORKS, NETWORK_INFO};
 use self::protocol::{count, field_string, ident, literal, tag, where_clause};
 use super::timeline::{local_day_bounds, local_day_hour, offsets_aligned, DayBounds};
 use super::{
@@ -33,7 +35,7 @@ use crate::config::Secret;
 use crate::destination::Namer;
 use crate::intel::verdict::Status;
 use crate::store::InfluxDbConfig;
-use crate::tick::{Flow, Tick};
+use crate::tick::{AppFlows, Flow, NetworkId, Tick};
 
 pub const MEASUREMENT: &str = "network_traffic";
 pub const TICKS: &str = "nbi_tick";
@@ -315,9 +317,19 @@ impl InfluxStore {
         )?
         .remove(&(ts, host.to_string()))
         .unwrap_or_default();
-        let apps = apps.into_iter().map(|(app, (i, o))| {
-            let to = places.remove(&app).unwrap_or_default();
-            (app, Flow::new(i, o), to)
+        let mut nets = networks::read(
+            &|q| self.query(q),
+            &HostFilter::One(host.to_string()),
+            DayBounds { start: at, end: at },
+            Some(ts),
+        )?
+        .remove(&(ts, host.to_string()))
+        .unwrap_or_default();
+        let apps = apps.into_iter().map(|(app, (i, o))| AppFlows {
+            to: places.remove(&app).unwrap_or_default(),
+            net: nets.remove(&app).unwrap_or_default(),
+            flow: Flow::new(i, o),
+            app,
         });
         Ok(Tick::from_flows(host, at, interval_s, apps))
     }
@@ -389,12 +401,11 @@ enum Stored {
 
 /// Two ticks of one key, app by app, destinations too.
 fn add_ticks(a: &Tick, b: &Tick) -> Tick {
-    let apps = a.apps.iter().chain(&b.apps).map(|u| {
-        (
-            u.app.clone(),
-            Flow::new(u.bytes_in, u.bytes_out),
-            u.to.clone(),
-        )
+    let apps = a.apps.iter().chain(&b.apps).map(|u| AppFlows {
+        app: u.app.clone(),
+        flow: Flow::new(u.bytes_in, u.bytes_out),
+        to: u.to.clone(),
+        net: u.net.clone(),
     });
     Tick::from_flows(a.host.clone(), a.at, a.interval_s, apps)
 }
@@ -425,7 +436,49 @@ fn lines_with_digests(tick: &Tick, digests: &[u64], namer: &Namer) -> Vec<String
         ));
     }
     destinations::lines(tick, namer, &mut out);
+    networks::lines(tick, &mut out);
     out
+}
+
+impl super::NetworkBook for InfluxStore {
+    fn record_sightings(&mut self, seen: &[crate::network::Sighting]) -> Result<(), StoreError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let lines = networks::sighting_lines(seen, Utc::now().timestamp());
+        self.post_lines(lines.join("\n"))
+    }
+
+    fn name_network(&mut self, id: &NetworkId, name: Option<&str>) -> Result<(), StoreError> {
+        let metered = self.owner_word(id)?.1;
+        let line = networks::info_line(id, None, Some((name, metered)), Utc::now().timestamp());
+        self.post_lines(line)
+    }
+
+    fn set_network_metered(
+        &mut self,
+        id: &NetworkId,
+        metered: Option<bool>,
+    ) -> Result<(), StoreError> {
+        let name = self.owner_word(id)?.0;
+        let line = networks::info_line(
+            id,
+            None,
+            Some((name.as_deref(), metered)),
+            Utc::now().timestamp(),
+        );
+        self.post_lines(line)
+    }
+}
+
+impl InfluxStore {
+    /// What the owner last said of `id`: its name and metered flag.
+    fn owner_word(&self, id: &NetworkId) -> Result<(Option<String>, Option<bool>), StoreError> {
+        Ok(UsageQuery::networks(self)?
+            .into_iter()
+            .find(|r| r.id == *id)
+            .map_or((None, None), |r| (r.owner_name, r.owner_metered)))
+    }
 }
 
 impl TickWriter for InfluxStore {
@@ -679,12 +732,16 @@ impl UsageQuery for InfluxStore {
                 }
             }
             let mut places = destinations::read(&|q| self.query(q), host, bounds, None)?;
+            let mut nets = networks::read(&|q| self.query(q), host, bounds, None)?;
             for ((t, h), (interval, apps)) in ticks {
                 let at = DateTime::from_timestamp(t, 0).unwrap_or_default();
                 let mut to = places.remove(&(t, h.clone())).unwrap_or_default();
-                let apps = apps.into_iter().map(|(app, (i, o))| {
-                    let places = to.remove(&app).unwrap_or_default();
-                    (app, Flow::new(i, o), places)
+                let mut net = nets.remove(&(t, h.clone())).unwrap_or_default();
+                let apps = apps.into_iter().map(|(app, (i, o))| AppFlows {
+                    to: to.remove(&app).unwrap_or_default(),
+                    net: net.remove(&app).unwrap_or_default(),
+                    flow: Flow::new(i, o),
+                    app,
                 });
                 f(Tick::from_flows(h, at, interval, apps))?;
             }
@@ -736,6 +793,22 @@ impl UsageQuery for InfluxStore {
                 bytes_out: f.bytes_out,
             })
             .collect())
+    }
+
+    fn hourly_networks(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<super::HourlyNetwork>, StoreError> {
+        let bounds = answer::range(from, to, tz)?;
+        let bucket = Self::hour_bucket(tz, bounds);
+        networks::hourly(&|q| self.query(q), host, bounds, bucket, tz)
+    }
+
+    fn networks(&self) -> Result<Vec<super::NetworkRecord>, StoreError> {
+        networks::records(&|q| self.query(q))
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {

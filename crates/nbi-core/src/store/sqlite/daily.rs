@@ -76,7 +76,8 @@ impl SqliteStore {
                 insert.execute(params![day, host, app, clamp(i), clamp(o)])?;
             }
         }
-        super::destinations::rebuild_daily(&tx, cut, |ts| local_day_number(ts, tz))?;
+        super::breakdown::DESTINATIONS.rebuild_daily(&tx, cut, |ts| local_day_number(ts, tz))?;
+        super::breakdown::NETWORKS.rebuild_daily(&tx, cut, |ts| local_day_number(ts, tz))?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -15,8 +15,10 @@
 //! and so is each deleted tick's identity (a digest of its content), so a
 //! message delivered again after its day was pruned still counts once.
 
+mod breakdown;
 mod daily;
 mod destinations;
+mod networks;
 mod packed;
 mod query;
 mod retention;
@@ -47,9 +49,14 @@ pub struct SqliteStore {
     apps: HashMap<String, i64>,
     /// Address ids, by the address's text.
     addresses: HashMap<String, i64>,
+    /// Network ids, by the id's text.
+    networks: HashMap<String, i64>,
     /// The destination tables exist (a version 1 file opened read-only
     /// has none).
     has_destinations: bool,
+    /// The network tables exist (not in a version 1 or 2 file opened
+    /// read-only).
+    has_networks: bool,
     /// The zone the daily roll-up is kept in (meta `daily_zone`).
     daily_zone: Option<Tz>,
     /// Ticks before this are pruned: only hourly sums remain (meta
@@ -200,7 +207,9 @@ impl SqliteStore {
             hosts: HashMap::new(),
             apps: HashMap::new(),
             addresses: HashMap::new(),
+            networks: HashMap::new(),
             has_destinations: false,
+            has_networks: false,
             daily_zone: None,
             minute_data_from: None,
             read_only: false,
@@ -214,15 +223,8 @@ impl SqliteStore {
             )
             .map(|n| n > 0)
             .map_err(|e| store.err(e))?;
-        store.has_destinations = store
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'destinations_hourly'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n > 0)
-            .map_err(|e| store.err(e))?;
+        store.has_destinations = store.has_table("destinations_hourly")?;
+        store.has_networks = store.has_table("networks_hourly")?;
         if has_meta {
             store.daily_zone = store
                 .meta(META_DAILY_ZONE)?
@@ -232,6 +234,26 @@ impl SqliteStore {
                 .and_then(|t| t.parse::<i64>().ok());
         }
         Ok(store)
+    }
+
+    fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether the tables of breakdown `b` exist.
+    fn has(&self, b: breakdown::Breakdown) -> bool {
+        if b == breakdown::NETWORKS {
+            self.has_networks
+        } else {
+            self.has_destinations
+        }
     }
 
     pub fn path(&self) -> &Path {

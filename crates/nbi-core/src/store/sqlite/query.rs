@@ -16,8 +16,8 @@ use crate::store::timeline::{
     local_day_bounds, local_day_hour, offsets_aligned, whole_hour_offsets, DayBounds,
 };
 use crate::store::usage::{
-    AppCurve, AppTotal, DailyUsage, DayCurve, DestinationTotal, HostFilter, HourCoverage,
-    HourlyDestination, HourlyUsage, StoreSummary,
+    AppCurve, AppTotal, DailyNetwork, DailyUsage, DayCurve, DestinationTotal, HostFilter,
+    HourCoverage, HourlyDestination, HourlyNetwork, HourlyUsage, NetworkRecord, StoreSummary,
 };
 use crate::store::UsageQuery;
 use crate::tick::{AppFlows, Flow, Tick};
@@ -397,6 +397,7 @@ impl UsageQuery for SqliteStore {
             .clamp(start, end.max(start));
         if start < cut {
             let mut places = self.hourly_destinations_by_id(host_id, start, cut)?;
+            let mut nets = self.hourly_networks_by_id(host_id, start, cut)?;
             let mut hours: BTreeMap<(i64, i64), Vec<AppFlows>> = BTreeMap::new();
             self.each_row_in(
                 "SELECT hour_ts, host_id, app_id, bytes_in, bytes_out FROM hourly
@@ -413,9 +414,18 @@ impl UsageQuery for SqliteStore {
                             .get_mut(&key)
                             .and_then(|m| m.remove(&int_at(r, 2)))
                             .unwrap_or_default();
+                        let net = nets
+                            .get_mut(&key)
+                            .and_then(|m| m.remove(&int_at(r, 2)))
+                            .unwrap_or_default();
                         let flow =
                             Flow::new(int_at(r, 3).max(0) as u64, int_at(r, 4).max(0) as u64);
-                        hours.entry(key).or_default().push((app.clone(), flow, to));
+                        hours.entry(key).or_default().push(AppFlows {
+                            app: app.clone(),
+                            flow,
+                            to,
+                            net,
+                        });
                     }
                     Ok(())
                 },
@@ -426,6 +436,7 @@ impl UsageQuery for SqliteStore {
             }
         }
         let mut places = self.tick_destinations(host_id, cut.max(start), end)?;
+        let mut nets = self.tick_networks(host_id, cut.max(start), end)?;
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -445,11 +456,16 @@ impl UsageQuery for SqliteStore {
                 .and_then(|v| v.as_blob().ok())
                 .unwrap_or(&[]);
             let mut to = places.remove(&(ts, int_at(r, 1))).unwrap_or_default();
+            let mut net = nets.remove(&(ts, int_at(r, 1))).unwrap_or_default();
             let mut totals = Vec::new();
             for_each_packed(blob, |app, i, o| {
                 if let Some(name) = apps.get(&app) {
-                    let places = to.remove(&app).unwrap_or_default();
-                    totals.push((name.clone(), Flow::new(i, o), places));
+                    totals.push(AppFlows {
+                        app: name.clone(),
+                        flow: Flow::new(i, o),
+                        to: to.remove(&app).unwrap_or_default(),
+                        net: net.remove(&app).unwrap_or_default(),
+                    });
                 }
             })
             .map_err(|()| StoreError::Corrupt {
@@ -466,6 +482,30 @@ impl UsageQuery for SqliteStore {
             ))?;
         }
         Ok(())
+    }
+
+    fn hourly_networks(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<HourlyNetwork>, StoreError> {
+        self.hourly_network_rows(host, from, to, tz)
+    }
+
+    fn daily_networks(
+        &self,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<Vec<DailyNetwork>, StoreError> {
+        self.daily_network_rows(host, from, to, tz)
+    }
+
+    fn networks(&self) -> Result<Vec<NetworkRecord>, StoreError> {
+        self.network_records()
     }
 
     fn destinations(

@@ -43,6 +43,7 @@ impl SqliteStore {
             }
             let n = tx.execute("DELETE FROM ticks WHERE ts < ?1", [cut])?;
             tx.execute("DELETE FROM tick_destinations WHERE ts < ?1", [cut])?;
+            tx.execute("DELETE FROM tick_networks WHERE ts < ?1", [cut])?;
             if n == 0 {
                 // Nothing older: the minutes imported later stay whole
                 // until the next round.

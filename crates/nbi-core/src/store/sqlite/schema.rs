@@ -24,6 +24,10 @@ pub(super) const TABLES: &[&str] = &[
     "tick_destinations",
     "destinations_hourly",
     "destinations_daily",
+    "networks",
+    "tick_networks",
+    "networks_hourly",
+    "networks_daily",
 ];
 
 /// SQLite's `application_id` of nbi's databases: "nbi1".
@@ -68,7 +72,9 @@ pub(super) fn check_ours(conn: &Connection, path: &Path) -> Result<(), StoreErro
 
 /// 2: destinations (`addresses`, `tick_destinations`, `destinations_hourly`,
 /// `destinations_daily`), created in place in a version 1 file.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+/// 3: networks (`networks`, `tick_networks`, `networks_hourly`,
+/// `networks_daily`), likewise in a version 1 or 2 file.
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS hosts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -128,6 +134,27 @@ CREATE TABLE IF NOT EXISTS destinations_daily (
     day INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
     address_id INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
     PRIMARY KEY (day, host_id, app_id, address_id)) WITHOUT ROWID;
+-- Networks, by their id (`wifi:Home`): what the OS called them and
+-- whether it said they are metered (NULL: it did not say), the owner's
+-- name and flag (NULL: none given), and the first and last second a tick
+-- had bytes on them.
+CREATE TABLE IF NOT EXISTS networks (
+    id INTEGER PRIMARY KEY, network TEXT NOT NULL UNIQUE,
+    os_name TEXT, os_metered INTEGER, owner_name TEXT, owner_metered INTEGER,
+    first_seen INTEGER, last_seen INTEGER);
+-- Over which network a tick's bytes went: (app_id, network_id, bytes_in,
+-- bytes_out) varints by app then network, as `tick_destinations`.
+CREATE TABLE IF NOT EXISTS tick_networks (
+    ts INTEGER NOT NULL, host_id INTEGER NOT NULL, packed BLOB NOT NULL,
+    PRIMARY KEY (ts, host_id));
+CREATE TABLE IF NOT EXISTS networks_hourly (
+    hour_ts INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    network_id INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (hour_ts, host_id, app_id, network_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS networks_daily (
+    day INTEGER NOT NULL, host_id INTEGER NOT NULL, app_id INTEGER NOT NULL,
+    network_id INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
+    PRIMARY KEY (day, host_id, app_id, network_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('ticks', 0), ('samples', 0), ('merged', 0);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::destinations;
+use super::breakdown::{Part, DESTINATIONS, NETWORKS};
 use super::packed::{content_digest, for_each_packed, pack, sum_samples};
 use super::rows::{clamp, local_day_number};
 use super::SqliteStore;
@@ -21,6 +21,8 @@ impl SqliteStore {
         let tx = self.conn.transaction()?;
         let mut report = WriteReport::default();
         let mut new_names = NewNames::default();
+        // Per network id: the first and last second of this batch's bytes.
+        let mut seen: HashMap<i64, (i64, i64)> = HashMap::new();
         {
             let mut insert_tick = tx.prepare_cached(
                 "INSERT OR IGNORE INTO ticks (ts, host_id, interval_s, apps) VALUES (?1, ?2, ?3, ?4)",
@@ -61,7 +63,8 @@ impl SqliteStore {
                 let ts = tick.at.timestamp();
                 let hour_ts = ts - ts.rem_euclid(3600);
                 let mut samples = Vec::with_capacity(tick.apps.len());
-                let mut parts: Vec<destinations::Part> = Vec::new();
+                let mut parts: Vec<Part> = Vec::new();
+                let mut net_parts: Vec<Part> = Vec::new();
                 for usage in &tick.apps {
                     let app_id = id_of(&tx, &self.apps, &mut new_names, Kind::App, &usage.app)?;
                     samples.push((app_id, usage.bytes_in, usage.bytes_out));
@@ -71,9 +74,20 @@ impl SqliteStore {
                             id_of(&tx, &self.addresses, &mut new_names, Kind::Address, &text)?;
                         parts.push((app_id, addr_id, f.bytes_in, f.bytes_out));
                     }
+                    for (net, f) in &usage.net {
+                        let net_id = id_of(
+                            &tx,
+                            &self.networks,
+                            &mut new_names,
+                            Kind::Network,
+                            net.as_str(),
+                        )?;
+                        net_parts.push((app_id, net_id, f.bytes_in, f.bytes_out));
+                    }
                 }
                 samples.sort_unstable_by_key(|s| s.0);
                 parts.sort_unstable_by_key(|p| (p.0, p.1));
+                net_parts.sort_unstable_by_key(|p| (p.0, p.1));
                 // A key whose tick retention deleted: known by its digest.
                 let pruned = if self.minute_data_from.is_some_and(|cut| ts < cut) {
                     pruned_digest
@@ -148,7 +162,13 @@ impl SqliteStore {
                 report.samples_written += new_samples;
                 let day = self.daily_zone.map(|tz| local_day_number(ts, tz));
                 if added {
-                    destinations::add(&tx, ts, hour_ts, day, host_id, &parts, row_kept)?;
+                    DESTINATIONS.add(&tx, ts, hour_ts, day, host_id, &parts, row_kept)?;
+                    NETWORKS.add(&tx, ts, hour_ts, day, host_id, &net_parts, row_kept)?;
+                    let end = ts.saturating_add(i64::from(tick.interval_s));
+                    for &(_, net, _, _) in &net_parts {
+                        let e = seen.entry(net).or_insert((ts, end));
+                        *e = (e.0.min(ts), e.1.max(end));
+                    }
                 }
                 for (app_id, i, o) in fresh {
                     let (i, o) = (clamp(i), clamp(o));
@@ -157,6 +177,13 @@ impl SqliteStore {
                         add_daily.execute(params![day, host_id, app_id, i, o])?;
                     }
                 }
+            }
+            let mut mark_seen = tx.prepare_cached(
+                "UPDATE networks SET first_seen = min(coalesce(first_seen, ?2), ?2),
+                   last_seen = max(coalesce(last_seen, ?3), ?3) WHERE id = ?1",
+            )?;
+            for (net, (first, last)) in seen {
+                mark_seen.execute(params![net, first, last])?;
             }
             tx.execute(
                 "UPDATE counters SET value = value + ?1 WHERE name = 'ticks'",
@@ -224,6 +251,7 @@ enum Kind {
     Host,
     App,
     Address,
+    Network,
 }
 
 /// Names given an id inside a transaction, cached only once it commits.
@@ -260,6 +288,10 @@ fn id_of(
             "INSERT OR IGNORE INTO addresses (address) VALUES (?1)",
             "SELECT id FROM addresses WHERE address = ?1",
         ),
+        Kind::Network => (
+            "INSERT OR IGNORE INTO networks (network) VALUES (?1)",
+            "SELECT id FROM networks WHERE network = ?1",
+        ),
     };
     tx.prepare_cached(insert)?.execute([name])?;
     let id = tx.prepare_cached(select)?.query_row([name], |r| r.get(0))?;
@@ -278,6 +310,7 @@ impl TickWriter for SqliteStore {
                 Kind::Host => self.hosts.insert(name, id),
                 Kind::App => self.apps.insert(name, id),
                 Kind::Address => self.addresses.insert(name, id),
+                Kind::Network => self.networks.insert(name, id),
             };
         }
         Ok(report)
