@@ -8,6 +8,7 @@ use nbi_core::export::{self, ExportFormat, ExportQuery};
 use nbi_core::history::{self, Granularity, History, HistoryQuery};
 use nbi_core::intel::typical::{self, Learning, TypicalDay};
 use nbi_core::store::HostFilter;
+use nbi_core::tick::NetworkId;
 use nbi_core::view::{self, DayCurve, HistoryEntry, StatusView, VerdictView};
 use tauri::async_runtime;
 use tauri::ipc::Invoke;
@@ -34,6 +35,7 @@ pub fn handler<R: Runtime>() -> impl Fn(Invoke<R>) -> bool + Send + Sync + 'stat
         history,
         usage_history,
         destinations,
+        networks,
         export_range
     ]
 }
@@ -191,9 +193,13 @@ async fn usage_history(
     to: String,
     by: String,
     app: Option<String>,
+    network: Option<String>,
 ) -> Answer<History> {
     let (from, to) = range(&from, &to)?;
     let by = granularity(&by)?;
+    let network = network
+        .map(|n| NetworkId::new(n).map_err(|e| e.to_string()))
+        .transpose()?;
     state
         .with_store(move |store, s| {
             let query = HistoryQuery {
@@ -202,6 +208,7 @@ async fn usage_history(
                 to,
                 by,
                 app,
+                network,
             };
             history::read(store, &query, s.tz()).map_err(|e| e.to_string())
         })
@@ -228,6 +235,24 @@ async fn destinations(
             };
             let names = s.rt.names();
             report::read(store, &query, s.tz(), &s.intel().names, names.as_ref())
+                .map_err(|e| e.to_string())
+        })
+        .await
+}
+
+/// The networks bytes went over in `from..=to`, with their bytes
+/// (`nbi networks --json`).
+#[tauri::command]
+async fn networks(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+) -> Answer<nbi_core::network::report::Networks> {
+    let (from, to) = range(&from, &to)?;
+    state
+        .with_store(move |store, s| {
+            let host = HostFilter::One(s.host().to_string());
+            nbi_core::network::report::networks(store, &host, from, to, s.tz())
                 .map_err(|e| e.to_string())
         })
         .await
@@ -285,6 +310,7 @@ async fn export_range<R: Runtime>(
                 from,
                 to,
                 app: app_name,
+                network: None,
             };
             write_export(store, &query, s.tz(), format, &path)
         })
@@ -362,6 +388,7 @@ mod tests {
             from: day,
             to: day,
             app: None,
+            network: None,
         };
         let path = dir.path().join("out.csv");
         let done = write_export(&store, &query, chrono_tz::UTC, ExportFormat::Csv, &path).unwrap();

@@ -201,20 +201,20 @@ async fn read_tray_facts(
 ) {
     let read = state
         .with_store(|store, s| {
-            let plan = s.rt.plan_usage(store).map_err(|e| e.to_string())?;
+            let plans = state::plans_and_network(&s.rt, store)?;
             let glance = view::glance(store, s.host(), s.tz(), Utc::now())
                 .map_err(|e| e.to_string())?
-                .with_plan(plan.as_ref());
+                .with_plan(view::plan_in_use(&plans.0, plans.1.as_ref()));
             let last = store
                 .recent_verdicts(s.host(), 1)
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .next();
-            Ok((glance, last, plan))
+            Ok((glance, last, plans))
         })
         .await;
     match read {
-        Ok((g, last, plan)) => (Some(g), last, state.set_plan(plan)),
+        Ok((g, last, plans)) => (Some(g), last, state.set_plans(plans)),
         Err(e) => {
             tracing::warn!(error = %e, "reading today's totals");
             (None, None, false)

@@ -16,6 +16,7 @@ use nbi_core::source::pause::PauseSwitch;
 use nbi_core::source::{SourceState, SourceStatus, StatusTx};
 use nbi_core::store::connections::Stores;
 use nbi_core::store::{Store, VerdictRecord};
+use nbi_core::view::NetworkInUse;
 use nbi_core::view::{StatusView, VerdictView};
 use tauri::async_runtime::{self, JoinHandle};
 use tokio::sync::{broadcast, watch};
@@ -51,8 +52,9 @@ pub struct AppState {
     checking: tokio::sync::Mutex<()>,
     /// Why nothing runs (a configuration or store that cannot be used).
     problem: Option<String>,
-    /// The data plan's usage as last read (the status carries it).
-    plan: Mutex<Option<PlanUsage>>,
+    /// The data plans' usage and the network in use, as last read (the
+    /// status carries them).
+    plans: Mutex<(Vec<PlanUsage>, Option<NetworkInUse>)>,
 }
 
 impl AppState {
@@ -84,7 +86,7 @@ impl AppState {
             judging: Mutex::new(None),
             checking: tokio::sync::Mutex::new(()),
             problem,
-            plan: Mutex::new(None),
+            plans: Mutex::new((Vec::new(), None)),
         }
     }
 
@@ -190,28 +192,24 @@ impl AppState {
     }
 
     pub fn status_view(&self) -> StatusView {
-        StatusView {
-            plan: *lock(&self.plan),
-            ..StatusView::new(
-                &self.status.borrow(),
-                self.settings.host(),
-                self.settings.grafana_url(),
-            )
-        }
+        let (plans, network) = lock(&self.plans).clone();
+        StatusView::new(
+            &self.status.borrow(),
+            self.settings.host(),
+            self.settings.grafana_url(),
+        )
+        .with_plans(plans, network)
     }
 
-    /// Reads the data plan's usage again (as ticks are stored), for the
-    /// status; a store that cannot be read keeps the last answer. True
-    /// when it changed.
+    /// Reads the data plans' usage and the network in use again (as
+    /// ticks are stored), for the status; a store that cannot be read
+    /// keeps the last answer. True when they changed.
     pub async fn refresh_plan(&self) -> bool {
-        if self.settings.rt.config().plan.limit.is_none() {
-            return false;
-        }
         match self
-            .with_store(|store, s| s.rt.plan_usage(store).map_err(|e| e.to_string()))
+            .with_store(|store, s| plans_and_network(&s.rt, store))
             .await
         {
-            Ok(plan) => self.set_plan(plan),
+            Ok(now) => self.set_plans(now),
             Err(e) => {
                 tracing::debug!(error = %e, "data plan: cannot read usage now");
                 false
@@ -219,9 +217,13 @@ impl AppState {
         }
     }
 
-    /// Keeps `plan` as the data plan's usage; true when it changed.
-    pub fn set_plan(&self, plan: Option<PlanUsage>) -> bool {
-        std::mem::replace(&mut *lock(&self.plan), plan) != plan
+    /// Keeps the plans' usage and the network in use; true when they
+    /// changed.
+    pub fn set_plans(&self, now: (Vec<PlanUsage>, Option<NetworkInUse>)) -> bool {
+        let mut kept = lock(&self.plans);
+        let changed = *kept != now;
+        *kept = now;
+        changed
     }
 
     pub fn subscribe_status(&self) -> watch::Receiver<SourceStatus> {
@@ -403,4 +405,14 @@ fn failing(status: &StatusTx, reason: String) {
 /// the handle inside is still usable.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every plan's usage and the network in use, as the status shows them.
+pub fn plans_and_network(
+    rt: &nbi_core::runtime::Runtime,
+    store: &dyn nbi_core::store::UsageQuery,
+) -> Result<(Vec<PlanUsage>, Option<NetworkInUse>), String> {
+    let plans = rt.plan_usages(store).map_err(|e| e.to_string())?;
+    let network = rt.network_in_use(store).map_err(|e| e.to_string())?;
+    Ok((plans, network))
 }

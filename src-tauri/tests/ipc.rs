@@ -131,8 +131,11 @@ fn fixture() -> Fixture {
     config.store.db = dir.path().join("nbi.sqlite");
     config.intel.epochs = 60;
     // A plan whose period starts today: today's seeded bytes are its usage.
-    config.plan.limit = Some(nbi_core::plan::DataSize(1_000_000));
-    config.plan.billing_day = chrono::Datelike::day(&today);
+    config.plan = nbi_core::plan::Plans(vec![nbi_core::plan::PlanConfig {
+        limit: Some(nbi_core::plan::DataSize(1_000_000)),
+        billing_day: chrono::Datelike::day(&today),
+        ..nbi_core::plan::PlanConfig::default()
+    }]);
     // One tick a minute of replay: the pipeline keeps watching while the test runs.
     let mut settings =
         Settings::new(config, Some((dir.path().join("replay.ndjson"), 1.0))).unwrap();

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use nbi_core::intel::detector::ModelKind;
 use nbi_core::source::SourceKind;
+use nbi_core::tick::NetworkId;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -93,6 +94,8 @@ pub enum Command {
     Destinations(DestinationsArgs),
     /// Write the stored ticks of a range of days as CSV or NDJSON
     Export(ExportArgs),
+    /// The networks bytes went over, with their bytes; name one, or say whether it is metered
+    Networks(NetworksArgs),
     /// Whether a watcher is running, its last tick, the data plan, and what the store holds
     Status(StatusArgs),
     /// Print the effective configuration as TOML
@@ -195,6 +198,9 @@ pub struct TodayArgs {
     /// Sum over every host in the store, not only this one
     #[arg(long)]
     pub all_hosts: bool,
+    /// Only the bytes over this network (its id as `nbi networks` shows it)
+    #[arg(long, value_name = "ID", value_parser = network_id)]
+    pub network: Option<NetworkId>,
 }
 
 /// How history is summed.
@@ -202,6 +208,8 @@ pub struct TodayArgs {
 pub enum By {
     Day,
     Month,
+    /// Per network and local day
+    Network,
 }
 
 #[derive(Args, Debug)]
@@ -212,18 +220,67 @@ pub struct HistoryArgs {
     /// Last local day [default: today]
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
     pub to: Option<NaiveDate>,
-    /// One row per app per local day, or per calendar month
-    #[arg(long, value_name = "day|month", default_value = "day")]
+    /// One row per app per local day, per calendar month, or per network per local day
+    #[arg(long, value_name = "day|month|network", default_value = "day")]
     pub by: By,
     /// Only this app (its name as `nbi today` shows it)
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
-    /// Print JSON: {"from", "to", "by", "rows": [{"period", "app", "bytes_in", "bytes_out"}]}
+    /// Print JSON: {"from", "to", "by", "rows": [{"period", "app", "bytes_in", "bytes_out"}]};
+    /// by network, rows of {"period", "network", "name", "metered", "bytes_in", "bytes_out"}
     #[arg(long)]
     pub json: bool,
     /// Sum over every host in the store, not only this one
     #[arg(long)]
     pub all_hosts: bool,
+    /// Only the bytes over this network (its id as `nbi networks` shows it)
+    #[arg(long, value_name = "ID", value_parser = network_id)]
+    pub network: Option<NetworkId>,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct NetworksArgs {
+    #[command(subcommand)]
+    pub action: Option<NetworksAction>,
+    /// First local day [default: --to]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
+    pub from: Option<NaiveDate>,
+    /// Last local day [default: today]
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = local_day)]
+    pub to: Option<NaiveDate>,
+    /// Print JSON: {"from", "to", "networks": [{"id", "name", "metered", "first_seen", "last_seen", "bytes_in", "bytes_out"}]}
+    #[arg(long)]
+    pub json: bool,
+    /// Sum over every host in the store, not only this one
+    #[arg(long)]
+    pub all_hosts: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworksAction {
+    /// Give a network a name of your own ("" gives back the OS's)
+    Name {
+        #[arg(value_parser = network_id)]
+        id: NetworkId,
+        name: String,
+    },
+    /// Say whether a network is metered (auto: as the OS says)
+    Metered {
+        #[arg(value_parser = network_id)]
+        id: NetworkId,
+        #[arg(value_name = "on|off|auto")]
+        metered: Metered,
+    },
+}
+
+/// The owner's word on a network's metering.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metered {
+    On,
+    Off,
+    /// Back to what the OS says
+    Auto,
 }
 
 #[derive(Args, Debug)]
@@ -267,6 +324,9 @@ pub struct ExportArgs {
     /// Only this app's traffic
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Only the bytes over this network (its id as `nbi networks` shows it)
+    #[arg(long, value_name = "ID", value_parser = network_id)]
+    pub network: Option<NetworkId>,
     /// Write to this file instead of stdout (replaced only once complete)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -353,6 +413,10 @@ pub struct EvalArgs {
 
 /// A local day between 1970-01-01 and 2199-12-31: the days a tick can be
 /// on (see `nbi_core::tick::bounds`). Anything else is a usage error.
+fn network_id(text: &str) -> Result<NetworkId, String> {
+    NetworkId::new(text).map_err(|e| e.to_string())
+}
+
 fn local_day(text: &str) -> Result<NaiveDate, String> {
     let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|e| format!("expected a day as YYYY-MM-DD: {e}"))?;

@@ -50,6 +50,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::History(a) => cmd::usage::history(&global, a),
         Command::Destinations(a) => cmd::usage::destinations(&global, a),
         Command::Export(a) => cmd::usage::export(&global, a),
+        Command::Networks(a) => cmd::networks::networks(&global, a),
         Command::Status(a) => cmd::query::status(&global, a),
         Command::Config => cmd::query::config(&global),
         Command::Demo(a) => cmd::demo::demo(&global, a),

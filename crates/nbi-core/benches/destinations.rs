@@ -182,6 +182,7 @@ fn queries(c: &mut Criterion) {
         to: last,
         by: Granularity::Day,
         app: None,
+        network: None,
     };
     g.bench_function("reference_history_30_days_by_day", |b| {
         b.iter(|| history::read(&store, &h, berlin).expect("history"))

@@ -149,6 +149,7 @@ fn history(c: &mut Criterion) {
         to: last,
         by,
         app: app.map(str::to_string),
+        network: None,
     };
     let mut g = c.benchmark_group("history_year_50_apps");
     for (name, q) in [

@@ -30,7 +30,7 @@ pub use crate::collector::CollectorConfig;
 use crate::counting::{CountingPolicy, SystemProcesses};
 pub use crate::destination::DestinationsConfig;
 pub use crate::intel::IntelConfig;
-pub use crate::plan::PlanConfig;
+pub use crate::plan::{PlanConfig, Plans};
 pub use crate::source::SourceConfig;
 pub use crate::store::{InfluxDbConfig, StoreConfig};
 pub use crate::view::UiConfig;
@@ -50,7 +50,9 @@ pub struct Config {
     pub influxdb: InfluxDbConfig,
     pub kafka: KafkaConfig,
     pub ui: UiConfig,
-    pub plan: PlanConfig,
+    /// `[[plan]]` entries, or one `[plan]`.
+    #[serde(skip_serializing_if = "Plans::is_empty")]
+    pub plan: Plans,
     pub destinations: DestinationsConfig,
 }
 
@@ -66,7 +68,7 @@ impl Default for Config {
             influxdb: InfluxDbConfig::default(),
             kafka: KafkaConfig::default(),
             ui: UiConfig::default(),
-            plan: PlanConfig::default(),
+            plan: Plans::default(),
             destinations: DestinationsConfig::default(),
         }
     }

@@ -44,6 +44,8 @@ pub struct ExportQuery {
     pub to: NaiveDate,
     /// Only this app (its exact name); ticks without it are left out.
     pub app: Option<String>,
+    /// Only the bytes over this network.
+    pub network: Option<crate::tick::NetworkId>,
 }
 
 /// What an export wrote.
@@ -127,6 +129,9 @@ pub fn write(
     // Only store errors pass through the walk: a write error is kept here.
     let mut write_error: Option<ExportError> = None;
     let result = store.for_each_tick(&query.host, start, end, &mut |mut tick: Tick| {
+        if let Some(network) = &query.network {
+            tick = tick.on_network(network);
+        }
         if let Some(app) = &query.app {
             tick.apps.retain(|a| &a.app == app);
             if tick.apps.is_empty() {
@@ -250,6 +255,7 @@ mod tests {
             from: day,
             to: day,
             app: app.map(str::to_string),
+            network: None,
         };
         let r = write(s, &q, chrono_tz::UTC, format, &mut out).unwrap();
         (String::from_utf8(out).unwrap(), r)

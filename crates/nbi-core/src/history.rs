@@ -96,6 +96,8 @@ pub struct HistoryQuery {
     pub by: Granularity,
     /// Only this app (its exact name).
     pub app: Option<String>,
+    /// Only the bytes over this network.
+    pub network: Option<crate::tick::NetworkId>,
 }
 
 /// Reads history from `store`, local days of `tz`.
@@ -103,7 +105,20 @@ pub struct HistoryQuery {
 /// Errors: a range that ends before it starts ([`StoreError::Query`]), or
 /// what the store says.
 pub fn read(store: &dyn UsageQuery, query: &HistoryQuery, tz: Tz) -> Result<History, StoreError> {
-    let days = store.daily(&query.host, query.from, query.to, tz)?;
+    let days = match &query.network {
+        None => store.daily(&query.host, query.from, query.to, tz)?,
+        Some(net) => store
+            .daily_networks(&query.host, query.from, query.to, tz)?
+            .into_iter()
+            .filter(|d| d.network == *net)
+            .map(|d| crate::store::DailyUsage {
+                day: d.day,
+                app: d.app,
+                bytes_in: d.bytes_in,
+                bytes_out: d.bytes_out,
+            })
+            .collect(),
+    };
     let mut sums: HashMap<(Period, String), (u64, u64)> = HashMap::new();
     for d in days {
         if query.app.as_deref().is_some_and(|a| a != d.app) {
@@ -174,6 +189,7 @@ mod tests {
             to: day(to),
             by,
             app: app.map(str::to_string),
+            network: None,
         }
     }
 

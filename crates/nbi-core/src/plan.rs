@@ -5,7 +5,9 @@
 //! for it, on its last day) and ends the day before the next one starts:
 //! with `billing_day = 31`, 31 Jan–27 Feb, 28 Feb–30 Mar, 31 Mar–29 Apr.
 //! Usage is everything the counting policy counts (loopback never), in and
-//! out, of this host over the period's local days so far.
+//! out, of this host over the period's local days so far, over the networks
+//! the plan counts: those it names, the metered ones, or (by default, and
+//! for the single `[plan]` of older configurations) every network.
 
 use std::path::Path;
 
@@ -15,24 +17,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
 pub use crate::human::DataSize;
-use crate::store::{HostFilter, StoreError, UsageQuery};
+use crate::store::{HostFilter, NetworkRecord, StoreError, UsageQuery};
+use crate::tick::NetworkId;
 
-/// The `[plan]` section. Without `limit` there is no plan.
+/// The name of a plan that gives none (the single `[plan]` of older
+/// configurations): its notifications read as they always did.
+pub const DEFAULT_PLAN_NAME: &str = "Data plan";
+
+/// One `[[plan]]` entry (or the single `[plan]` of an older
+/// configuration). Without `limit` there is no plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlanConfig {
+    /// What notifications and the window call it ("Phone", "Home fibre").
+    pub name: String,
     /// Bytes per billing period: a number of bytes or a size such as
     /// "50 GB" or "20 GiB".
     pub limit: Option<DataSize>,
     /// The day of the month a period starts, 1 to 31.
     pub billing_day: u32,
+    /// The networks it counts, by id (`nbi networks`). With neither this
+    /// nor `metered`, every network.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkId>,
+    /// Counts the networks that are metered (the OS's or the owner's word).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub metered: bool,
 }
 
 impl Default for PlanConfig {
     fn default() -> Self {
         PlanConfig {
+            name: DEFAULT_PLAN_NAME.to_string(),
             limit: None,
             billing_day: 1,
+            networks: Vec::new(),
+            metered: false,
         }
     }
 }
@@ -48,21 +68,111 @@ impl PlanConfig {
             period_end: period.end,
             used_bytes,
             limit_bytes: limit.0,
+            name: self.name.clone(),
+            networks: self.networks.clone(),
+            metered: self.metered,
+            all_networks: self.counts_every_network(),
         })
     }
 
-    /// Errors name the key that is wrong.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Neither networks nor metered: every byte counts.
+    pub fn counts_every_network(&self) -> bool {
+        self.networks.is_empty() && !self.metered
+    }
+
+    /// Whether the plan counts bytes over `network`.
+    pub fn counts(&self, network: &NetworkRecord) -> bool {
+        self.counts_every_network()
+            || self.networks.contains(&network.id)
+            || (self.metered && network.metered())
+    }
+
+    /// Errors name the key that is wrong (`key` is where the plan is:
+    /// `plan` or `plan[2]`).
+    pub fn validate_at(&self, key: &str) -> Result<(), ConfigError> {
         if !(1..=31).contains(&self.billing_day) {
             return Err(ConfigError::Invalid(format!(
-                "key `plan.billing_day`: expected a day of the month, 1 to 31, found {}",
+                "key `{key}.billing_day`: expected a day of the month, 1 to 31, found {}",
                 self.billing_day
             )));
         }
         if self.limit.is_some_and(|l| l.0 == 0) {
-            return Err(ConfigError::Invalid(
-                "key `plan.limit`: expected more than 0 bytes (leave it out for no plan)".into(),
-            ));
+            return Err(ConfigError::Invalid(format!(
+                "key `{key}.limit`: expected more than 0 bytes (leave it out for no plan)"
+            )));
+        }
+        if self.name.trim().is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "key `{key}.name`: expected a name"
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`PlanConfig::validate_at`] `plan`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_at("plan")
+    }
+}
+
+/// The plans: `[[plan]]` entries, or the single `[plan]` table of an older
+/// configuration (one plan over every network, as it always meant).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Plans(pub Vec<PlanConfig>);
+
+impl<'de> Deserialize<'de> for Plans {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Read as a value first, so that an error says what was wrong
+        // with the plan rather than that no form matched.
+        let value = toml::Value::deserialize(d)?;
+        let plans =
+            match value {
+                toml::Value::Array(items) => items
+                    .into_iter()
+                    .map(PlanConfig::deserialize)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(serde::de::Error::custom)?,
+                toml::Value::Table(t) => vec![PlanConfig::deserialize(toml::Value::Table(t))
+                    .map_err(serde::de::Error::custom)?],
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "expected [plan] or [[plan]] entries, found a {}",
+                        other.type_str()
+                    )));
+                }
+            };
+        Ok(Plans(plans))
+    }
+}
+
+impl Plans {
+    /// The plans with a limit: the others are not plans yet.
+    pub fn active(&self) -> impl Iterator<Item = &PlanConfig> {
+        self.0.iter().filter(|p| p.limit.is_some())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.active().next().is_none()
+    }
+
+    /// Errors name the key that is wrong; two plans of one name are.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let one = self.0.len() == 1;
+        let mut names = std::collections::HashSet::new();
+        for (i, p) in self.0.iter().enumerate() {
+            let key = if one {
+                "plan".to_string()
+            } else {
+                format!("plan[{i}]")
+            };
+            p.validate_at(&key)?;
+            if !names.insert(p.name.trim().to_lowercase()) {
+                return Err(ConfigError::Invalid(format!(
+                    "key `{key}.name`: another plan is called {:?} (each needs its own name)",
+                    p.name
+                )));
+            }
         }
         Ok(())
     }
@@ -115,14 +225,23 @@ fn first_of_month_before(day: NaiveDate) -> NaiveDate {
 }
 
 /// The current period's usage against the limit, as `nbi status --json`
-/// gives it under `"plan"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// gives it under `"plans"` (and the first plan under `"plan"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanUsage {
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
-    /// In and out, this host, the period's days up to and including today.
+    /// In and out, this host, the period's days up to and including today,
+    /// over the networks the plan counts.
     pub used_bytes: u64,
     pub limit_bytes: u64,
+    pub name: String,
+    /// The networks it counts: those its configuration names, and with
+    /// `metered` the networks metered now.
+    pub networks: Vec<NetworkId>,
+    /// It counts the metered networks.
+    pub metered: bool,
+    /// It counts every network (neither `networks` nor `metered` given).
+    pub all_networks: bool,
 }
 
 impl PlanUsage {
@@ -154,6 +273,10 @@ pub enum PlanLevel {
 }
 
 /// The plan's usage on local day `today`; `None` without a plan.
+///
+/// A plan of every network sums the per-app days; one of some networks
+/// sums the per-network days of those networks (bytes whose network no
+/// source knew count for no such plan).
 pub fn usage(
     store: &dyn UsageQuery,
     plan: &PlanConfig,
@@ -161,42 +284,72 @@ pub fn usage(
     today: NaiveDate,
     tz: Tz,
 ) -> Result<Option<PlanUsage>, StoreError> {
-    let Some(unused) = plan.usage_of(today, 0) else {
+    let Some(mut usage) = plan.usage_of(today, 0) else {
         return Ok(None);
     };
-    let used = store
-        .daily(
-            &HostFilter::One(host.to_string()),
-            unused.period_start,
-            today,
-            tz,
-        )?
+    let host = HostFilter::One(host.to_string());
+    let sum = |acc: u64, i: u64, o: u64| acc.saturating_add(i).saturating_add(o);
+    if plan.counts_every_network() {
+        usage.used_bytes = store
+            .daily(&host, usage.period_start, today, tz)?
+            .iter()
+            .fold(0, |acc, d| sum(acc, d.bytes_in, d.bytes_out));
+        return Ok(Some(usage));
+    }
+    let known = store.networks()?;
+    let counted: Vec<NetworkId> = known
         .iter()
-        .fold(0u64, |acc, d| {
-            acc.saturating_add(d.bytes_in).saturating_add(d.bytes_out)
-        });
-    Ok(Some(PlanUsage {
-        used_bytes: used,
-        ..unused
-    }))
+        .filter(|n| plan.counts(n))
+        .map(|n| n.id.clone())
+        .chain(plan.networks.iter().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    usage.used_bytes = store
+        .daily_networks(&host, usage.period_start, today, tz)?
+        .iter()
+        .filter(|d| counted.contains(&d.network))
+        .fold(0, |acc, d| sum(acc, d.bytes_in, d.bytes_out));
+    usage.networks = counted;
+    Ok(Some(usage))
 }
 
-/// Which plan notifications were sent, so that each level is sent once per
-/// period, across restarts: a small JSON file in the state directory.
+/// Every active plan's usage on local day `today`, in configuration order.
+pub fn usages(
+    store: &dyn UsageQuery,
+    plans: &Plans,
+    host: &str,
+    today: NaiveDate,
+    tz: Tz,
+) -> Result<Vec<PlanUsage>, StoreError> {
+    let mut out = Vec::new();
+    for p in plans.active() {
+        out.extend(usage(store, p, host, today, tz)?);
+    }
+    Ok(out)
+}
+
+/// Which notifications each plan was sent, by plan name, so that each
+/// level is sent once per period and plan, across restarts: a small JSON
+/// file in the state directory. A file of the single-plan form (one
+/// `{period_start, notified}`) is read as the default plan's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanAlerts {
-    pub period_start: Option<NaiveDate>,
-    pub notified: Option<PlanLevel>,
-}
+pub struct PlanAlertBook(pub std::collections::BTreeMap<String, PlanAlerts>);
 
-impl PlanAlerts {
+impl PlanAlertBook {
     /// The file's contents; a missing or unreadable file is a fresh start
     /// (at worst one notification is repeated).
-    pub fn load(path: &Path) -> PlanAlerts {
-        std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+    pub fn load(path: &Path) -> PlanAlertBook {
+        let Ok(bytes) = std::fs::read(path) else {
+            return PlanAlertBook::default();
+        };
+        if let Ok(book) = serde_json::from_slice::<PlanAlertBook>(&bytes) {
+            return book;
+        }
+        match serde_json::from_slice::<PlanAlerts>(&bytes) {
+            Ok(one) => PlanAlertBook([(DEFAULT_PLAN_NAME.to_string(), one)].into()),
+            Err(_) => PlanAlertBook::default(),
+        }
     }
 
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
@@ -204,6 +357,20 @@ impl PlanAlerts {
         crate::files::write_atomic(path, &bytes)
     }
 
+    /// The notification `usage` calls for now, if any, recorded as sent.
+    pub fn due(&mut self, usage: &PlanUsage) -> Option<PlanLevel> {
+        self.0.entry(usage.name.clone()).or_default().due(usage)
+    }
+}
+
+/// Which notifications one plan was sent in its current period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanAlerts {
+    pub period_start: Option<NaiveDate>,
+    pub notified: Option<PlanLevel>,
+}
+
+impl PlanAlerts {
     /// The notification `usage` calls for now, if any, recorded as sent: a
     /// level not yet sent in this period. Reaching the limit at once sends
     /// only "reached".
@@ -301,12 +468,16 @@ mod tests {
     #[test]
     fn each_level_is_notified_once_per_period() {
         let usage = |start: &str, used: u64| PlanUsage {
-            period_start: d(start),
-            period_end: d(start),
             used_bytes: used,
             limit_bytes: 100,
+            ..PlanConfig {
+                limit: Some(DataSize(100)),
+                ..PlanConfig::default()
+            }
+            .usage_of(d(start), 0)
+            .unwrap()
         };
-        let mut a = PlanAlerts::default();
+        let mut a = PlanAlertBook::default();
         assert_eq!(a.due(&usage("2026-11-01", 79)), None);
         assert_eq!(a.due(&usage("2026-11-01", 80)), Some(PlanLevel::Warning));
         assert_eq!(a.due(&usage("2026-11-01", 90)), None);
@@ -318,10 +489,66 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.json");
         a.save(&path).unwrap();
-        assert_eq!(PlanAlerts::load(&path), a);
+        assert_eq!(PlanAlertBook::load(&path), a);
         assert_eq!(
-            PlanAlerts::load(&dir.path().join("none.json")),
-            PlanAlerts::default()
+            PlanAlertBook::load(&dir.path().join("none.json")),
+            PlanAlertBook::default()
         );
+        // Another plan has levels of its own.
+        let phone = PlanUsage {
+            name: "Phone".into(),
+            ..usage("2026-12-01", 85)
+        };
+        assert_eq!(a.due(&phone), Some(PlanLevel::Warning));
+        assert_eq!(a.due(&phone), None);
+        // The single-plan file of an older version is the default plan's.
+        std::fs::write(
+            &path,
+            r#"{"period_start":"2026-12-01","notified":"warning"}"#,
+        )
+        .unwrap();
+        let mut old = PlanAlertBook::load(&path);
+        assert_eq!(old.due(&usage("2026-12-01", 85)), None, "already sent");
+        assert_eq!(old.due(&usage("2026-12-01", 100)), Some(PlanLevel::Reached));
+    }
+
+    #[test]
+    fn one_plan_or_many_load_and_an_old_plan_counts_every_network() {
+        #[derive(Deserialize)]
+        struct C {
+            #[serde(default)]
+            plan: Plans,
+        }
+        let old: C = toml::from_str("[plan]\nlimit = \"10 GB\"\nbilling_day = 5\n").unwrap();
+        assert_eq!(old.plan.0.len(), 1);
+        let p = &old.plan.0[0];
+        assert_eq!((p.name.as_str(), p.billing_day), (DEFAULT_PLAN_NAME, 5));
+        assert!(p.counts_every_network());
+        let many: C = toml::from_str(
+            "[[plan]]\nname = \"Phone\"\nlimit = \"10 GB\"\nmetered = true\n\n\
+             [[plan]]\nname = \"Home\"\nlimit = \"1 TB\"\nnetworks = [\"wifi:Home\"]\n",
+        )
+        .unwrap();
+        assert_eq!(many.plan.0.len(), 2);
+        assert!(many.plan.validate().is_ok());
+        let mut hotspot = NetworkRecord::new(NetworkId::new("wifi:iPhone").unwrap());
+        hotspot.os_metered = Some(true);
+        let home = NetworkRecord::new(NetworkId::new("wifi:Home").unwrap());
+        assert!(many.plan.0[0].counts(&hotspot) && !many.plan.0[0].counts(&home));
+        assert!(many.plan.0[1].counts(&home) && !many.plan.0[1].counts(&hotspot));
+        hotspot.owner_metered = Some(false);
+        assert!(!many.plan.0[0].counts(&hotspot), "the owner's word wins");
+        let twice: C = toml::from_str(
+            "[[plan]]\nname = \"A\"\nlimit = 1\n[[plan]]\nname = \"a\"\nlimit = 2\n",
+        )
+        .unwrap();
+        assert!(twice
+            .plan
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("plan[1].name"));
+        assert!(toml::from_str::<C>("plan = 3").is_err());
+        assert!(toml::from_str::<C>("[[plan]]\nnetworks = [\"\"]\n").is_err());
     }
 }

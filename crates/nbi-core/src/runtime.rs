@@ -112,6 +112,8 @@ pub struct Runtime {
     config: Arc<Config>,
     tz: Tz,
     store: StoreKind,
+    /// Which network each of this machine's interfaces is on.
+    networks: Arc<crate::network::Watch>,
 }
 
 /// Judging beside a run: nightly, and on start for missed days.
@@ -177,6 +179,7 @@ impl Runtime {
             config: Arc::new(config),
             tz,
             store,
+            networks: Arc::new(crate::network::Watch::this_machine()),
         })
     }
 
@@ -536,7 +539,7 @@ impl Runtime {
     ) -> Result<(), RuntimeError> {
         let kind = source.kind();
         let (status, _rx) = status::channel(kind);
-        let ctx = self.source_context(status, shutdown.clone());
+        let ctx = self.source_context(kind, status, shutdown.clone());
         match sink {
             WatchSink::Publisher(out) => match source::run(source, ctx, out).await {
                 // A closed output (`nbi watch | head`) is a normal end.
@@ -654,11 +657,17 @@ impl Runtime {
         })
     }
 
-    fn source_context(&self, status: StatusTx, shutdown: CancellationToken) -> SourceContext {
+    fn source_context(
+        &self,
+        kind: SourceKind,
+        status: StatusTx,
+        shutdown: CancellationToken,
+    ) -> SourceContext {
         SourceContext {
             host: self.config.host.clone(),
             interval: self.config.interval(),
             counting: self.counting(),
+            networks: self.networks_for(kind),
             status,
             shutdown,
         }
@@ -680,7 +689,8 @@ impl Runtime {
                 StoreKind::Sqlite => self.config.store.keep_minutes_days,
                 StoreKind::Influx => 0,
             },
-            plan: self.config.plan.clone(),
+            plans: self.config.plan.clone(),
+            networks: Some(self.networks.clone()),
             // Beside the database, as its status file: per database (its
             // directory made if need be; without one, nothing remembered).
             alerts_file: self
@@ -691,6 +701,50 @@ impl Runtime {
             upkeep,
         };
         task.run(stores.clone(), stop)
+    }
+
+    /// Which network each interface is on, for a source of `kind`: this
+    /// machine's answers for a live source of its own OS; interface names
+    /// alone for a replay (what an interface was on when the capture was
+    /// made is not known now) and for nettop's stand-in off macOS.
+    fn networks_for(&self, kind: SourceKind) -> Arc<crate::network::Watch> {
+        let live = match kind {
+            SourceKind::Linux => true,
+            SourceKind::Nettop => cfg!(target_os = "macos"),
+            SourceKind::Replay => false,
+        };
+        if live {
+            self.networks.clone()
+        } else {
+            Arc::new(crate::network::Watch::offline())
+        }
+    }
+
+    /// The network this machine's live source saw carry bytes last
+    /// (within three intervals), named and flagged as the networks table
+    /// says (the owner's word over the OS's).
+    pub fn network_in_use(
+        &self,
+        store: &dyn crate::store::UsageQuery,
+    ) -> Result<Option<crate::view::NetworkInUse>, StoreError> {
+        let within = self.config.interval().saturating_mul(3);
+        let Some(seen) = self.networks.in_use(within).into_iter().next() else {
+            return Ok(None);
+        };
+        let record = store.networks()?.into_iter().find(|r| r.id == seen.id);
+        let (name, metered) = match record {
+            Some(mut r) => {
+                r.os_name = r.os_name.or(Some(seen.name));
+                r.os_metered = r.os_metered.or(seen.metered);
+                (r.name(), r.metered())
+            }
+            None => (seen.name, seen.metered.unwrap_or(false)),
+        };
+        Ok(Some(crate::view::NetworkInUse {
+            id: seen.id.to_string(),
+            name,
+            metered,
+        }))
     }
 
     /// Where reverse DNS names of destinations are kept (beside the
@@ -708,14 +762,14 @@ impl Runtime {
             .map(|p| crate::destination::names::NameCache::load(&p))
     }
 
-    /// The data plan's current billing period and its usage so far; `None`
-    /// without a plan (`[plan] limit`).
-    pub fn plan_usage(
+    /// Each data plan's current billing period and its usage so far, in
+    /// configuration order; empty without a plan (`[[plan]] limit`).
+    pub fn plan_usages(
         &self,
         store: &dyn crate::store::UsageQuery,
-    ) -> Result<Option<crate::plan::PlanUsage>, StoreError> {
+    ) -> Result<Vec<crate::plan::PlanUsage>, StoreError> {
         let today = chrono::Utc::now().with_timezone(&self.tz).date_naive();
-        crate::plan::usage(store, &self.config.plan, &self.config.host, today, self.tz)
+        crate::plan::usages(store, &self.config.plan, &self.config.host, today, self.tz)
     }
 
     /// Judges due days now and then every night until `stop`; the verdicts
@@ -783,7 +837,9 @@ impl Parts<'_> {
             self.rt.counting(),
         );
         let stats = collector.stats();
-        let ctx = self.rt.source_context(status_tx, shutdown.clone());
+        let ctx = self
+            .rt
+            .source_context(self.source.kind(), status_tx, shutdown.clone());
         let writer_stop = CancellationToken::new();
         let writer = self.status_file.clone().map(|path| {
             tokio::spawn(status::write_status(

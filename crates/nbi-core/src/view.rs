@@ -210,8 +210,15 @@ pub struct StatusView {
     pub source: String,
     pub host: String,
     pub grafana_url: Option<String>,
-    /// The data plan's current period; `None` without a plan.
+    /// The plan of the network in use (else the first plan): its current
+    /// period; `None` without a plan.
     pub plan: Option<crate::plan::PlanUsage>,
+    /// Every plan's current period, in configuration order.
+    #[serde(default)]
+    pub plans: Vec<crate::plan::PlanUsage>,
+    /// The network that carried bytes last, when the source knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkInUse>,
     /// Why the source sees less than it could (the Linux source counting
     /// TCP only), when it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,9 +243,55 @@ impl StatusView {
             host: host.to_string(),
             grafana_url: grafana_url.map(str::to_string),
             plan: None,
+            plans: Vec::new(),
+            network: None,
             mode_note: status.mode_note.clone(),
         }
     }
+
+    /// With the plans' usage and the network in use: `plan` is the first
+    /// plan that counts that network (a plan of named networks before one
+    /// of every network), else the first plan.
+    pub fn with_plans(
+        self,
+        plans: Vec<crate::plan::PlanUsage>,
+        network: Option<NetworkInUse>,
+    ) -> StatusView {
+        let plan = plan_in_use(&plans, network.as_ref()).cloned();
+        StatusView {
+            plan,
+            plans,
+            network,
+            ..self
+        }
+    }
+}
+
+/// The plan the glance shows: the first that counts `network` by name or
+/// as metered, else the first of every network, else the first plan.
+pub fn plan_in_use<'a>(
+    plans: &'a [crate::plan::PlanUsage],
+    network: Option<&NetworkInUse>,
+) -> Option<&'a crate::plan::PlanUsage> {
+    network
+        .and_then(|n| {
+            let counts = |p: &&crate::plan::PlanUsage| {
+                p.networks.iter().any(|id| id.as_str() == n.id) || (p.metered && n.metered)
+            };
+            plans
+                .iter()
+                .find(counts)
+                .or_else(|| plans.iter().find(|p| p.all_networks))
+        })
+        .or_else(|| plans.first())
+}
+
+/// The network in use, as the glance shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInUse {
+    pub id: String,
+    pub name: String,
+    pub metered: bool,
 }
 
 /// What the tray icon shows, most urgent first.
@@ -392,12 +445,12 @@ mod tests {
         let g = glance(&s, "h", berlin(), now).unwrap();
         assert_eq!((g.bytes_in, g.bytes_out), (28_600, 26));
         assert_eq!(g.text(), "↓29K ↑26B");
-        let plan = crate::plan::PlanUsage {
-            period_start: day,
-            period_end: day,
-            used_bytes: 41_999,
-            limit_bytes: 50_000,
-        };
+        let plan = crate::plan::PlanConfig {
+            limit: Some(crate::plan::DataSize(50_000)),
+            ..crate::plan::PlanConfig::default()
+        }
+        .usage_of(day, 41_999)
+        .unwrap();
         assert_eq!(g.with_plan(Some(&plan)).text(), "↓29K ↑26B · plan 83%");
         assert_eq!(g.with_plan(None).text(), "↓29K ↑26B");
     }
@@ -428,9 +481,46 @@ mod tests {
             v,
             serde_json::json!({
                 "state": "failing", "reason": "no file", "last_tick": "2026-07-14T13:31:00Z",
-                "source": "replay", "host": "mbp", "grafana_url": null, "plan": null
+                "source": "replay", "host": "mbp", "grafana_url": null, "plan": null,
+                "plans": []
             })
         );
+        // The plan shown is the one that counts the network in use.
+        let plan = |name: &str, nets: &[&str], metered: bool| {
+            crate::plan::PlanConfig {
+                name: name.into(),
+                limit: Some(crate::plan::DataSize(100)),
+                networks: nets
+                    .iter()
+                    .map(|n| crate::tick::NetworkId::new(*n).unwrap())
+                    .collect(),
+                metered,
+                ..crate::plan::PlanConfig::default()
+            }
+            .usage_of("2026-07-14".parse().unwrap(), 10)
+            .unwrap()
+        };
+        let plans = vec![
+            plan("Everything", &[], false),
+            plan("Home", &["wifi:Home"], false),
+            plan("Phone", &[], true),
+        ];
+        let using = |id: &str, metered: bool| {
+            StatusView::new(&status, "mbp", None)
+                .with_plans(
+                    plans.clone(),
+                    Some(NetworkInUse {
+                        id: id.into(),
+                        name: id.into(),
+                        metered,
+                    }),
+                )
+                .plan
+                .map(|p| p.name)
+        };
+        assert_eq!(using("wifi:Home", false).as_deref(), Some("Home"));
+        assert_eq!(using("wifi:iPhone", true).as_deref(), Some("Phone"));
+        assert_eq!(using("if:eth0", false).as_deref(), Some("Everything"));
         let finished = SourceStatus {
             state: SourceState::Finished,
             ..status

@@ -45,12 +45,16 @@ pub fn today(global: &Global, args: TodayArgs) -> anyhow::Result<()> {
     } else {
         HostFilter::One(ctx.config.host.clone())
     };
+    let totals = |s: &dyn nbi_core::store::UsageQuery| match &args.network {
+        None => s.day_totals(&host, day, ctx.tz),
+        Some(net) => nbi_core::network::report::day_totals_on(s, &host, day, ctx.tz, net),
+    };
     let (store, apps) = match ctx.store {
-        StoreKind::Influx => (None, ctx.open_store()?.day_totals(&host, day, ctx.tz)?),
+        StoreKind::Influx => (None, totals(ctx.open_store()?.as_ref())?),
         StoreKind::Sqlite => {
             let store = open_existing(&db)?;
             let apps = match &store {
-                Some(s) => s.day_totals(&host, day, ctx.tz)?,
+                Some(s) => totals(s)?,
                 None => Vec::new(),
             };
             (store, apps)
@@ -71,7 +75,12 @@ pub fn today(global: &Global, args: TodayArgs) -> anyhow::Result<()> {
         HostFilter::All => "all hosts".to_string(),
         HostFilter::One(h) => h.clone(),
     };
-    println!("{} ({who}, {})", day.format("%a %d %b %Y"), ctx.tz);
+    let over = args
+        .network
+        .as_ref()
+        .map(|n| format!(", over {n}"))
+        .unwrap_or_default();
+    println!("{} ({who}, {}{over})", day.format("%a %d %b %Y"), ctx.tz);
     if store.is_none() && ctx.store == StoreKind::Sqlite {
         println!(
             "no data yet: nothing stored at {} (start watching with `nbi run`)",
@@ -121,9 +130,11 @@ struct StatusJson {
     db: String,
     run: Option<RunStatus>,
     store: Option<nbi_core::store::StoreSummary>,
-    /// Absent without a plan.
+    /// The first plan; absent without a plan.
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<PlanUsage>,
+    /// Every plan, in configuration order.
+    plans: Vec<PlanUsage>,
 }
 
 pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
@@ -141,14 +152,15 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
         },
         StoreKind::Influx => Some(ctx.open_store()?.summary()?),
     };
-    let plan = plan_usage(&ctx)?;
+    let plans = plan_usages(&ctx)?;
     if args.json {
         let out = StatusJson {
             running,
             db: db.display().to_string(),
             run,
             store,
-            plan,
+            plan: plans.first().cloned(),
+            plans,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -242,9 +254,18 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
         }
         None => println!("store: {} (not created yet)", db.display()),
     }
-    if let Some(p) = plan {
+    for p in &plans {
+        let over = if p.all_networks {
+            String::new()
+        } else if p.networks.is_empty() {
+            " (no network it counts seen yet)".to_string()
+        } else {
+            let ids: Vec<&str> = p.networks.iter().map(|n| n.as_str()).collect();
+            format!(" over {}", ids.join(", "))
+        };
         println!(
-            "plan: {} of {} used ({:.0} %), {} to {}",
+            "{}{over}: {} of {} used ({:.0} %), {} to {}",
+            p.name,
             human::bytes(p.used_bytes),
             human::bytes(p.limit_bytes),
             (p.fraction() * 100.0).floor(),
@@ -255,14 +276,19 @@ pub fn status(global: &Global, args: StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The data plan's current period; `None` without a plan. Nothing stored
+/// Each data plan's current period; empty without a plan. Nothing stored
 /// yet is a period with nothing used.
-fn plan_usage(ctx: &Context) -> anyhow::Result<Option<PlanUsage>> {
-    if let Some(usage) = ctx.read(|s| ctx.rt.plan_usage(s))? {
-        return Ok(usage?);
+fn plan_usages(ctx: &Context) -> anyhow::Result<Vec<PlanUsage>> {
+    if let Some(usages) = ctx.read(|s| ctx.rt.plan_usages(s))? {
+        return Ok(usages?);
     }
     let today = Utc::now().with_timezone(&ctx.tz).date_naive();
-    Ok(ctx.config.plan.usage_of(today, 0))
+    Ok(ctx
+        .config
+        .plan
+        .active()
+        .filter_map(|p| p.usage_of(today, 0))
+        .collect())
 }
 
 fn when(t: Option<DateTime<Utc>>) -> String {

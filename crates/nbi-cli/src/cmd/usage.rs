@@ -27,11 +27,15 @@ pub fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<()> {
         from,
         to,
         by: match args.by {
-            By::Day => Granularity::Day,
+            By::Day | By::Network => Granularity::Day,
             By::Month => Granularity::Month,
         },
         app: args.app,
+        network: args.network.clone(),
     };
+    if args.by == By::Network {
+        return history_by_network(&ctx, &query, args.json);
+    }
     let history = ctx
         .read(|s| history::read(s, &query, ctx.tz))?
         .transpose()?
@@ -46,6 +50,56 @@ pub fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print_history(&ctx, &query, &history);
+    Ok(())
+}
+
+/// `history --by network`: each local day's bytes per network.
+fn history_by_network(ctx: &Context, query: &HistoryQuery, json: bool) -> anyhow::Result<()> {
+    use nbi_core::network::report::{self, NetworkHistory};
+    let found = ctx
+        .read(|s| report::history(s, query, Granularity::Day, ctx.tz))?
+        .transpose()?
+        .unwrap_or(NetworkHistory {
+            from: query.from,
+            to: query.to,
+            by: "network",
+            rows: Vec::new(),
+        });
+    if json {
+        println!("{}", serde_json::to_string(&found)?);
+        return Ok(());
+    }
+    let what = query.app.as_deref().unwrap_or("every app");
+    println!(
+        "{what} per network, {} to {} ({})",
+        query.from, query.to, ctx.tz
+    );
+    if found.rows.is_empty() {
+        println!("no traffic in this range");
+        return Ok(());
+    }
+    let width = found
+        .rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    println!(
+        "{:<10}  {:<width$}  {:<7}  {:>9}  {:>9}  {:>9}",
+        "day", "network", "metered", "in", "out", "total"
+    );
+    for r in &found.rows {
+        println!(
+            "{:<10}  {:<width$}  {:<7}  {:>9}  {:>9}  {:>9}",
+            r.period.to_string(),
+            r.name,
+            if r.metered { "yes" } else { "no" },
+            human::bytes(r.bytes_in),
+            human::bytes(r.bytes_out),
+            human::bytes(r.bytes_in.saturating_add(r.bytes_out))
+        );
+    }
     Ok(())
 }
 
@@ -202,6 +256,7 @@ pub fn export(global: &Global, args: ExportArgs) -> anyhow::Result<()> {
         from: args.from,
         to,
         app: args.app,
+        network: args.network,
     };
     let format = match args.format {
         ExportFormatArg::Csv => ExportFormat::Csv,
@@ -248,11 +303,11 @@ fn write_export(
     }
 }
 
-fn today(ctx: &Context) -> NaiveDate {
+pub(crate) fn today(ctx: &Context) -> NaiveDate {
     Utc::now().with_timezone(&ctx.tz).date_naive()
 }
 
-fn host_filter(ctx: &Context, all_hosts: bool) -> HostFilter {
+pub(crate) fn host_filter(ctx: &Context, all_hosts: bool) -> HostFilter {
     if all_hosts {
         HostFilter::All
     } else {

@@ -13,7 +13,7 @@ use crate::clock::PacedClock;
 use crate::destination::names;
 use crate::human;
 use crate::notify::Notice;
-use crate::plan::{self, PlanAlerts, PlanConfig, PlanLevel, PlanUsage};
+use crate::plan::{self, PlanAlertBook, PlanLevel, PlanUsage, Plans};
 use crate::store::connections::Stores;
 use crate::store::timeline::local_day_bounds;
 
@@ -37,7 +37,10 @@ pub(crate) struct UpkeepTask {
     pub host: String,
     pub tz: Tz,
     pub keep_minutes_days: u32,
-    pub plan: PlanConfig,
+    pub plans: Plans,
+    /// The networks the live source sees, recorded in the networks table
+    /// each round; `None`: none.
+    pub networks: Option<Arc<crate::network::Watch>>,
     /// Where sent plan notifications are remembered.
     pub alerts_file: Option<PathBuf>,
     /// Where reverse DNS names of destinations are kept; `None`: no lookups.
@@ -89,30 +92,47 @@ impl UpkeepTask {
         if let Some(path) = &self.names_file {
             self.look_up_names(stores, today, path);
         }
-        let Some(on_plan) = &self.upkeep.on_plan else {
+        if let Some(watch) = &self.networks {
+            let seen = watch.take_sightings();
+            if let Err(e) = stores.writer.lock().record_sightings(&seen) {
+                tracing::warn!(error = %e, "networks: cannot record what the OS said of them now");
+            }
+        }
+        self.check_plans(stores, today);
+    }
+
+    /// Each plan's usage, and its notification when a level is reached.
+    fn check_plans(&self, stores: &Stores, today: NaiveDate) {
+        let (Some(on_plan), Some(path)) = (&self.upkeep.on_plan, &self.alerts_file) else {
             return;
         };
-        let usage = match stores
+        if self.plans.is_empty() {
+            return;
+        }
+        let usages = match stores
             .readers
-            .with(|s| plan::usage(s, &self.plan, &self.host, today, self.tz))
+            .with(|s| plan::usages(s, &self.plans, &self.host, today, self.tz))
         {
-            Ok(Ok(Some(u))) => u,
-            Ok(Ok(None)) => return,
+            Ok(Ok(u)) => u,
             Ok(Err(e)) | Err(e) => {
                 tracing::warn!(error = %e, "data plan: cannot read usage now");
                 return;
             }
         };
-        let Some(path) = &self.alerts_file else {
+        let mut alerts = PlanAlertBook::load(path);
+        let due: Vec<(&PlanUsage, PlanLevel)> = usages
+            .iter()
+            .filter_map(|u| Some((u, alerts.due(u)?)))
+            .collect();
+        if due.is_empty() {
             return;
-        };
-        let mut alerts = PlanAlerts::load(path);
-        if let Some(level) = alerts.due(&usage) {
-            // Remembered first: a failed save must not repeat it every round.
-            if let Err(e) = alerts.save(path) {
-                tracing::warn!(error = %e, path = %path.display(), "data plan: cannot remember the notification");
-            }
-            on_plan(&usage, level);
+        }
+        // Remembered first: a failed save must not repeat them every round.
+        if let Err(e) = alerts.save(path) {
+            tracing::warn!(error = %e, path = %path.display(), "data plan: cannot remember the notification");
+        }
+        for (usage, level) in due {
+            on_plan(usage, level);
         }
     }
 }
@@ -172,13 +192,14 @@ pub fn plan_notice(usage: &PlanUsage, level: PlanLevel) -> Notice {
     match level {
         PlanLevel::Warning => Notice {
             title: format!(
-                "Data plan: {:.0} % used",
+                "{}: {:.0} % used",
+                usage.name,
                 (usage.fraction() * 100.0).floor()
             ),
             body: used,
         },
         PlanLevel::Reached => Notice {
-            title: "Data plan: limit reached".into(),
+            title: format!("{}: limit reached", usage.name),
             body: used,
         },
     }
@@ -207,12 +228,14 @@ mod tests {
 
     #[test]
     fn notices_say_how_much_of_what_until_when() {
-        let u = PlanUsage {
-            period_start: "2026-11-15".parse().unwrap(),
-            period_end: "2026-12-14".parse().unwrap(),
-            used_bytes: 41_300_000_000,
-            limit_bytes: 50_000_000_000,
+        let plan = crate::plan::PlanConfig {
+            limit: Some(crate::plan::DataSize(50_000_000_000)),
+            billing_day: 15,
+            ..crate::plan::PlanConfig::default()
         };
+        let u = plan
+            .usage_of("2026-12-01".parse().unwrap(), 41_300_000_000)
+            .unwrap();
         let n = plan_notice(&u, PlanLevel::Warning);
         assert_eq!(n.title, "Data plan: 82 % used");
         assert_eq!(
@@ -222,6 +245,14 @@ mod tests {
         assert_eq!(
             plan_notice(&u, PlanLevel::Reached).title,
             "Data plan: limit reached"
+        );
+        let phone = PlanUsage {
+            name: "Phone".into(),
+            ..u
+        };
+        assert_eq!(
+            plan_notice(&phone, PlanLevel::Warning).title,
+            "Phone: 82 % used"
         );
     }
 
@@ -255,10 +286,12 @@ mod tests {
             host: "h".into(),
             tz: chrono_tz::UTC,
             keep_minutes_days: 2,
-            plan: PlanConfig {
+            plans: Plans(vec![crate::plan::PlanConfig {
                 limit: Some(DataSize(1000)),
                 billing_day: 30,
-            },
+                ..crate::plan::PlanConfig::default()
+            }]),
+            networks: None,
             alerts_file: Some(dir.path().join("plan-alerts.json")),
             names_file: None,
             upkeep: Upkeep {
@@ -330,7 +363,8 @@ mod tests {
             host: "h".into(),
             tz: chrono_tz::UTC,
             keep_minutes_days: 90,
-            plan: PlanConfig::default(),
+            plans: Plans::default(),
+            networks: None,
             alerts_file: None,
             names_file: None,
             upkeep: Upkeep::default(),
