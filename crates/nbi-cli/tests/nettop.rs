@@ -271,6 +271,210 @@ fn fixture_destinations() -> BTreeMap<(String, String), (u64, u64)> {
     .collect()
 }
 
+/// Per network, the socket rows of the first `k` delta blocks of a
+/// capture replayed in a loop, each interface named as nbi names it when
+/// it cannot ask the OS (a capture read back, nettop's stand-in on Linux).
+fn expected_networks(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
+    let text = std::fs::read_to_string(capture).unwrap();
+    let (blocks, errors) = parse_str(
+        &text,
+        ParseOptions {
+            drop_first_block: true,
+        },
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut out = BTreeMap::new();
+    for block in blocks.iter().cycle().take(k) {
+        for row in &block.rows {
+            if CountingPolicy::default().judge_name(&row.name).is_err() {
+                continue;
+            }
+            let nets = row.networks(|i| nbi_core::network::by_interface_name(i).map(|s| s.id));
+            for (net, f) in nets {
+                let e = out.entry(net.to_string()).or_insert((0, 0));
+                e.0 += f.bytes_in;
+                e.1 += f.bytes_out;
+            }
+        }
+    }
+    out
+}
+
+/// What `nbi networks --json` says of the days `from..=to`.
+fn stored_networks(sb: &Sandbox, from: &str, to: &str) -> BTreeMap<String, (u64, u64)> {
+    let out = sb.ok(&[
+        "networks",
+        "--json",
+        "--all-hosts",
+        "--from",
+        from,
+        "--to",
+        to,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("networks --json is JSON");
+    v["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap().to_string(),
+                (
+                    n["bytes_in"].as_u64().unwrap(),
+                    n["bytes_out"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The fixture's socket rows by interface, by hand: Wi-Fi (en0) for
+/// Safari, Chrome's QUIC listener and mDNS; Chrome through the VPN
+/// (utun3); zoom over the carrier's cellular link (pdp_ip0). The VPN
+/// client's own rows are the carrier's, left out.
+fn fixture_networks() -> BTreeMap<String, (u64, u64)> {
+    [
+        ("if:en0", 328_000, 44_000),
+        ("vpn:utun3", 250_000, 30_000),
+        ("cell:pdp_ip0", 700_000, 650_000),
+    ]
+    .into_iter()
+    .map(|(n, i, o)| (n.to_string(), (i, o)))
+    .collect()
+}
+
+#[test]
+fn every_door_keeps_exact_per_network_totals_of_socket_rows() {
+    let capture = fixture("destinations.csv");
+    assert_eq!(expected_networks(&capture, 3), fixture_networks());
+    let file = capture.to_str().unwrap();
+    let (from, to) = ("2026-03-01", "2026-03-03");
+    // import
+    let sb = Sandbox::new();
+    sb.ok(&["import", file, "--date", "2026-03-02"]);
+    assert_eq!(stored_networks(&sb, from, to), fixture_networks(), "import");
+    // `today --network` and `history --network`: that network's apps only.
+    let cell = sb.day_totals("2026-03-02", &["--all-hosts", "--network", "cell:pdp_ip0"]);
+    assert_eq!(
+        cell,
+        [("zoom.us".to_string(), (700_000, 650_000))].into(),
+        "today --network"
+    );
+    let h: serde_json::Value = serde_json::from_str(&sb.ok(&[
+        "history",
+        "--json",
+        "--all-hosts",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--network",
+        "vpn:utun3",
+    ]))
+    .unwrap();
+    let rows = h["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{h}");
+    assert_eq!(
+        (&rows[0]["app"], &rows[0]["bytes_in"], &rows[0]["bytes_out"]),
+        (
+            &serde_json::json!("Google Chrome H"),
+            &serde_json::json!(250_000),
+            &serde_json::json!(30_000)
+        )
+    );
+    // `history --by network`: each network's bytes, which here add up to
+    // every byte of the day (no row for "network not known").
+    let h: serde_json::Value = serde_json::from_str(&sb.ok(&[
+        "history",
+        "--json",
+        "--all-hosts",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--by",
+        "network",
+    ]))
+    .unwrap();
+    let mut by_network: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for r in h["rows"].as_array().unwrap() {
+        assert_eq!(r["period"], "2026-03-02");
+        let key = r["network"].as_str().unwrap_or("unknown").to_string();
+        by_network.insert(
+            key,
+            (
+                r["bytes_in"].as_u64().unwrap(),
+                r["bytes_out"].as_u64().unwrap(),
+            ),
+        );
+    }
+    let totals = sb.day_totals("2026-03-02", &["--all-hosts"]);
+    let all = totals.values().fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1));
+    let known = fixture_networks()
+        .values()
+        .fold((0, 0), |a, t| (a.0 + t.0, a.1 + t.1));
+    assert_eq!(all, known, "every counted byte has its socket row");
+    assert_eq!(by_network, fixture_networks(), "history --by network");
+    // The owner names a network and says it is metered; both hold.
+    sb.ok(&["networks", "name", "cell:pdp_ip0", "Phone"]);
+    sb.ok(&["networks", "metered", "cell:pdp_ip0", "off"]);
+    let v: serde_json::Value = serde_json::from_str(&sb.ok(&[
+        "networks",
+        "--json",
+        "--all-hosts",
+        "--from",
+        from,
+        "--to",
+        to,
+    ]))
+    .unwrap();
+    let cell = v["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "cell:pdp_ip0")
+        .unwrap();
+    assert_eq!(
+        (&cell["name"], &cell["metered"]),
+        (&serde_json::json!("Phone"), &serde_json::json!(false))
+    );
+    // The sample printed at 09:02 is the minute that started at 09:01.
+    assert_eq!(cell["first_seen"], "2026-03-02T09:01:00Z");
+    assert_eq!(cell["last_seen"], "2026-03-02T09:02:00Z");
+    // an NDJSON export imported again, and one network's export alone
+    let out = sb.path("export.ndjson");
+    sb.ok(&[
+        "export",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--format",
+        "ndjson",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let again = Sandbox::new();
+    again.ok(&["import", out.to_str().unwrap()]);
+    assert_eq!(
+        stored_networks(&again, from, to),
+        fixture_networks(),
+        "export, import"
+    );
+    let csv = sb.ok(&["export", "--from", from, "--to", to, "--network", "if:en0"]);
+    let mut en0 = (0u64, 0u64);
+    for line in csv.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        en0.0 += f[f.len() - 2].parse::<u64>().unwrap();
+        en0.1 += f[f.len() - 1].parse::<u64>().unwrap();
+    }
+    assert_eq!(en0, fixture_networks()["if:en0"], "export --network");
+    // replay
+    let sb = Sandbox::new();
+    sb.ok(&["replay", file, "--speed", "0", "--date", "2026-03-02"]);
+    assert_eq!(stored_networks(&sb, from, to), fixture_networks(), "replay");
+}
+
 #[test]
 fn import_and_replay_of_socket_rows_keep_exact_destinations() {
     let capture = fixture("destinations.csv");
@@ -381,4 +585,9 @@ fn run_keeps_exactly_the_destinations_of_the_socket_rows() {
         "{k} ticks hold exactly the destinations of the first {k} delta blocks"
     );
     assert_eq!(stored_totals(&sb), expected_totals(&capture, k));
+    assert_eq!(
+        stored_networks(&sb, &from.to_string(), &to.to_string()),
+        expected_networks(&capture, k),
+        "{k} ticks hold exactly the networks of the first {k} delta blocks"
+    );
 }
