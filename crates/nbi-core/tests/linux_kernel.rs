@@ -533,3 +533,146 @@ async fn a_download_names_its_peer_when_the_kernel_counts() {
 async fn a_download_names_its_peer_when_tcp_is_polled() {
     download_names_the_peer(false).await;
 }
+
+/// Two peer hosts on two links play two networks, one of them metered by
+/// its owner: curl from each; each network's bytes are its peer's (±5 %),
+/// and a plan of the metered networks sees 85 % of its limit used — its
+/// own traffic only (every byte together would be past the limit) — and
+/// warns once. Whether the kernel counts or TCP is polled (then each
+/// socket's interface is its route's).
+async fn two_links_are_two_networks(kernel: bool) {
+    use nbi_core::network::report;
+    use nbi_core::plan::{self, DataSize, PlanAlertBook, PlanConfig, PlanLevel, Plans};
+    use nbi_core::store::{sqlite::SqliteStore, HostFilter, NetworkBook, TickWriter};
+    use nbi_core::tick::NetworkId;
+
+    if !can_run(&[("curl", "curl")]) {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let (home, hotspot) = (Peer::new(), Peer::new());
+    let (home_size, hotspot_size) = (24usize << 20, 8usize << 20);
+    // Polled, each transfer is paced over two seconds (see above).
+    let pace = |size: usize| if kernel { usize::MAX / 2 } else { size / 2 };
+    let home_port = home.serve(home_size, pace(home_size));
+    let hotspot_port = hotspot.serve(hotspot_size, pace(hotspot_size));
+    let h = if kernel {
+        start(defaults(), Duration::from_secs(2)).await
+    } else {
+        let cfg = LinuxConfig {
+            kernel_counters: false,
+            ..LinuxConfig::default()
+        };
+        let mut h = Harness::start(cfg, Duration::from_secs(2), defaults());
+        h.watching().await;
+        h
+    };
+    for (peer, port) in [(&home, home_port), (&hotspot, hotspot_port)] {
+        let out = tokio::process::Command::new("curl")
+            .args(["-q", "-sS", "--noproxy", "*", "-o", "/dev/null"])
+            .arg(format!("http://{}:{port}/", peer.addr))
+            .output()
+            .await
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "curl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let ticks = h.stop().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+    store.write(&ticks).unwrap();
+    let id = |p: &Peer| NetworkId::new(format!("if:{}", p.host_if)).unwrap();
+    store
+        .set_network_metered(&id(&hotspot), Some(true))
+        .unwrap();
+    let tz = chrono_tz::UTC;
+    let day = ticks
+        .first()
+        .map(|t| t.at.date_naive())
+        .expect("ticks were published");
+    let host = HostFilter::All;
+    let found = report::networks(
+        &store,
+        &host,
+        day - chrono::Days::new(1),
+        day + chrono::Days::new(1),
+        tz,
+    )
+    .unwrap();
+    let bytes_of = |p: &Peer| {
+        found
+            .networks
+            .iter()
+            .find(|n| n.id == id(p))
+            .map_or(0, |n| n.bytes_in)
+    };
+    println!(
+        "two networks ({}): {} got {} of {home_size}, {} got {} of {hotspot_size}",
+        if kernel { "kernel" } else { "polling" },
+        id(&home),
+        bytes_of(&home),
+        id(&hotspot),
+        bytes_of(&hotspot)
+    );
+    assert!(within(bytes_of(&home), home_size as u64, 5.0), "{found:?}");
+    assert!(
+        within(bytes_of(&hotspot), hotspot_size as u64, 5.0),
+        "{found:?}"
+    );
+    let metered: Vec<&NetworkId> = found
+        .networks
+        .iter()
+        .filter(|n| n.metered)
+        .map(|n| &n.id)
+        .collect();
+    assert_eq!(
+        metered,
+        vec![&id(&hotspot)],
+        "only the owner's metered network"
+    );
+
+    // A plan of the metered networks, its limit such that the hotspot's
+    // download is 85 % of it: a warning, not "reached" as all traffic
+    // together would be.
+    let limit = (hotspot_size as f64 / 0.85) as u64;
+    let plans = Plans(vec![
+        PlanConfig {
+            name: "Phone".into(),
+            limit: Some(DataSize(limit)),
+            metered: true,
+            billing_day: 1,
+            ..PlanConfig::default()
+        },
+        PlanConfig {
+            name: "Everything".into(),
+            limit: Some(DataSize(limit)),
+            ..PlanConfig::default()
+        },
+    ]);
+    let usages = plan::usages(&store, &plans, &ticks[0].host, day, tz).unwrap();
+    let phone = &usages[0];
+    assert_eq!(phone.networks, vec![id(&hotspot)]);
+    assert!(
+        (0.80..1.0).contains(&phone.fraction()),
+        "the hotspot's traffic alone: {phone:?}"
+    );
+    assert!(usages[1].fraction() > 1.0, "every network: {:?}", usages[1]);
+    let mut sent = PlanAlertBook::default();
+    assert_eq!(sent.due(phone), Some(PlanLevel::Warning));
+    assert_eq!(sent.due(phone), None, "once per period");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_links_are_two_networks_when_the_kernel_counts() {
+    two_links_are_two_networks(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_links_are_two_networks_when_tcp_is_polled() {
+    two_links_are_two_networks(false).await;
+}

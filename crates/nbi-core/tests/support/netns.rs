@@ -52,6 +52,8 @@ pub struct Peer {
     /// The peer's IPv6 address (and this host's on the link).
     pub addr6: Ipv6Addr,
     pub host_addr6: Ipv6Addr,
+    /// This host's end of the link: the interface its bytes go over.
+    pub host_if: String,
     /// The peer's end of the link.
     peer_if: String,
     /// Programs started inside, killed with the peer.
@@ -90,6 +92,7 @@ impl Peer {
             addr,
             addr6,
             host_addr6,
+            host_if: host_if.clone(),
             peer_if: peer_if.clone(),
             children: std::sync::Mutex::new(Vec::new()),
         };
