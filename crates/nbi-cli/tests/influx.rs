@@ -261,3 +261,118 @@ fn history_export_and_plan_answer_the_same_on_influxdb_as_on_sqlite() {
     assert_eq!(a, b);
     assert_eq!(a["limit_bytes"], 50_000_000_000u64);
 }
+
+/// Networks through the commands, on both stores alike: the nettop
+/// fixture's socket rows on Wi-Fi, a VPN and a carrier's link, the owner's
+/// name and metered flag, `networks`, `history --by network`, `today
+/// --network` and the plans of `status` (an old `[plan]` beside `[[plan]]`
+/// entries is not TOML; each store gets the same `[[plan]]` file).
+#[test]
+fn networks_history_by_network_and_plans_answer_the_same_on_influxdb_as_on_sqlite() {
+    let Some(db) = database("networks", true) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.write(
+        "config.toml",
+        "timezone = \"UTC\"\n\
+         [[plan]]\nname = \"Phone\"\nlimit = \"1 MB\"\nmetered = true\n\n\
+         [[plan]]\nname = \"VPN\"\nlimit = \"10 MB\"\nnetworks = [\"vpn:utun3\"]\n\n\
+         [[plan]]\nname = \"Everything\"\nlimit = \"100 MB\"\n",
+    );
+    let capture = repo_root().join("crates/nbi-core/tests/fixtures/nettop/destinations.csv");
+    let influx = |args: &[&str]| {
+        succeed(
+            influx_cmd(&sb, &db)
+                .env("NBI_CONFIG", sb.path("config.toml"))
+                .args(args),
+        )
+    };
+    let sqlite = |args: &[&str]| {
+        succeed(
+            sb.cmd()
+                .env("NBI_CONFIG", sb.path("config.toml"))
+                .args(args),
+        )
+    };
+    let today = chrono::Utc::now().date_naive().to_string();
+    for run in [&influx as &dyn Fn(&[&str]) -> String, &sqlite] {
+        run(&["import", capture.to_str().unwrap(), "--date", &today]);
+        run(&["networks", "metered", "cell:pdp_ip0", "on"]);
+        run(&["networks", "name", "if:en0", "Home"]);
+    }
+    for args in [
+        &["networks", "--json", "--all-hosts"][..],
+        &[
+            "history",
+            "--json",
+            "--all-hosts",
+            "--by",
+            "network",
+            "--from",
+            &today,
+        ],
+        &[
+            "history",
+            "--json",
+            "--all-hosts",
+            "--network",
+            "if:en0",
+            "--from",
+            &today,
+        ],
+        &["today", "--json", "--all-hosts", "--network", "vpn:utun3"],
+    ] {
+        let (a, b) = (influx(args), sqlite(args));
+        assert_eq!(a, b, "{args:?}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&sqlite(&["networks", "--json", "--all-hosts"])).unwrap();
+    let names: Vec<(&str, &str, bool)> = v["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap(),
+                n["name"].as_str().unwrap(),
+                n["metered"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("cell:pdp_ip0", "Cellular (pdp_ip0)", true),
+            ("if:en0", "Home", false),
+            ("vpn:utun3", "VPN (utun3)", false),
+        ]
+    );
+    let plans =
+        |out: String| serde_json::from_str::<serde_json::Value>(&out).unwrap()["plans"].clone();
+    let (a, b) = (
+        plans(influx(&["status", "--json"])),
+        plans(sqlite(&["status", "--json"])),
+    );
+    assert_eq!(a, b);
+    let used: Vec<(&str, u64)> = a
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["used_bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        used,
+        vec![
+            ("Phone", 700_000 + 650_000),
+            ("VPN", 250_000 + 30_000),
+            ("Everything", 2_002_000),
+        ]
+    );
+    assert_eq!(a[0]["networks"], serde_json::json!(["cell:pdp_ip0"]));
+}

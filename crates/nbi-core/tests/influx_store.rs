@@ -380,3 +380,194 @@ fn destinations_answer_like_sqlite_and_come_back_in_exports() {
     );
     assert!(!keys.iter().any(|k| k == "address"), "{keys:?}");
 }
+
+/// Two days of ticks over three networks (Wi-Fi, a phone's hotspot, a
+/// VPN), part of one app's bytes on no known network, and a second
+/// message at one stored key.
+fn ticks_with_networks() -> Vec<Tick> {
+    use nbi_core::tick::{AppFlows, Flow, NetworkId};
+    let start = chrono::DateTime::from_timestamp(1_783_728_000, 0).unwrap(); // 2026-07-11 00:00 UTC
+    let net = |parts: &[(&str, u64, u64)]| {
+        parts
+            .iter()
+            .map(|(n, i, o)| (NetworkId::new(*n).unwrap(), Flow::new(*i, *o)))
+            .collect()
+    };
+    let app = |name: &str, flow: Flow, nets| AppFlows {
+        app: name.into(),
+        flow,
+        to: Default::default(),
+        net: nets,
+    };
+    let mut ticks = Vec::new();
+    for m in (0..2 * 24 * 60).step_by(41) {
+        let at = start + Duration::minutes(m);
+        let k = m as u64;
+        // The laptop is on the hotspot from 18:00 to 20:00 local.
+        let away = (16 * 60..18 * 60).contains(&(m % (24 * 60)));
+        let wifi = if away {
+            "wifi:iPhone"
+        } else {
+            "wifi:Home, 5 GHz"
+        };
+        ticks.push(Tick::from_flows(
+            "mbp",
+            at,
+            60,
+            [
+                app(
+                    "Safari",
+                    Flow::new(5_000 + k, 900),
+                    net(&[(wifi, 4_000 + k, 800)]),
+                ),
+                app(
+                    "Slack",
+                    Flow::new(70_000, 1_000),
+                    net(&[(wifi, 60_000, 900), ("vpn:utun3", 10_000, 100)]),
+                ),
+            ],
+        ));
+    }
+    ticks.push(Tick::from_flows(
+        "mbp",
+        start,
+        60,
+        [app(
+            "Slack",
+            Flow::new(4_000, 40),
+            net(&[("wifi:Home, 5 GHz", 4_000, 40)]),
+        )],
+    ));
+    ticks
+}
+
+#[test]
+fn networks_answer_like_sqlite_and_come_back_in_exports() {
+    use nbi_core::history::{Granularity, HistoryQuery};
+    use nbi_core::network::{report, Sighting};
+    use nbi_core::plan::{self, DataSize, PlanConfig, Plans};
+    use nbi_core::store::NetworkBook;
+    use nbi_core::tick::NetworkId;
+
+    let ticks = ticks_with_networks();
+    let Some((mut influx, _dir, mut sqlite)) = both(&ticks) else {
+        return;
+    };
+    let id = |s: &str| NetworkId::new(s).unwrap();
+    let seen = [Sighting {
+        id: id("wifi:iPhone"),
+        name: "iPhone".into(),
+        metered: Some(true),
+    }];
+    for s in [&mut influx.store as &mut dyn NetworkBook, &mut sqlite] {
+        s.record_sightings(&seen).unwrap();
+        s.name_network(&id("vpn:utun3"), Some("Work VPN")).unwrap();
+        s.set_network_metered(&id("vpn:utun3"), Some(false))
+            .unwrap();
+        s.name_network(&id("wifi:Home, 5 GHz"), Some("Home"))
+            .unwrap();
+    }
+    let tz: Tz = "Europe/Berlin".parse().unwrap();
+    let (d1, d3) = (
+        NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 7, 13).unwrap(),
+    );
+    let i = &influx.store;
+    assert_eq!(i.networks().unwrap(), sqlite.networks().unwrap());
+    let want = report::networks(&sqlite, &HostFilter::All, d1, d3, tz).unwrap();
+    assert_eq!(want.networks.len(), 3);
+    assert_eq!(
+        report::networks(i, &HostFilter::All, d1, d3, tz).unwrap(),
+        want
+    );
+    let iphone = want
+        .networks
+        .iter()
+        .find(|n| n.id == id("wifi:iPhone"))
+        .unwrap();
+    assert_eq!((iphone.name.as_str(), iphone.metered), ("iPhone", true));
+    let home = want.networks.iter().find(|n| n.name == "Home").unwrap();
+    assert_eq!(home.first_seen, Some(ticks[0].at));
+    for network in [None, Some(id("wifi:iPhone"))] {
+        let query = HistoryQuery {
+            host: HostFilter::One("mbp".into()),
+            from: d1,
+            to: d3,
+            by: Granularity::Day,
+            app: None,
+            network: network.clone(),
+        };
+        let want = report::history(&sqlite, &query, Granularity::Day, tz).unwrap();
+        assert!(!want.rows.is_empty());
+        assert_eq!(
+            report::history(i, &query, Granularity::Day, tz).unwrap(),
+            want
+        );
+        let want = nbi_core::history::read(&sqlite, &query, tz).unwrap();
+        assert_eq!(
+            nbi_core::history::read(i, &query, tz).unwrap(),
+            want,
+            "{network:?}"
+        );
+    }
+    let sort = |mut v: Vec<nbi_core::store::HourlyNetwork>| {
+        v.sort_by(|a, b| {
+            (a.day, a.hour, &a.app, &a.network).cmp(&(b.day, b.hour, &b.app, &b.network))
+        });
+        v
+    };
+    assert_eq!(
+        sort(i.hourly_networks(&HostFilter::All, d1, d3, tz).unwrap()),
+        sort(
+            sqlite
+                .hourly_networks(&HostFilter::All, d1, d3, tz)
+                .unwrap()
+        )
+    );
+    // Plans of the metered networks, of named ones, and of every network.
+    let plans = Plans(vec![
+        PlanConfig {
+            name: "Phone".into(),
+            limit: Some(DataSize(1_000_000)),
+            metered: true,
+            ..PlanConfig::default()
+        },
+        PlanConfig {
+            name: "Work".into(),
+            limit: Some(DataSize(1_000_000)),
+            networks: vec![id("vpn:utun3")],
+            ..PlanConfig::default()
+        },
+        PlanConfig {
+            limit: Some(DataSize(1_000_000)),
+            ..PlanConfig::default()
+        },
+    ]);
+    let day = NaiveDate::from_ymd_opt(2026, 7, 12).unwrap();
+    let want = plan::usages(&sqlite, &plans, "mbp", day, tz).unwrap();
+    assert_eq!(plan::usages(i, &plans, "mbp", day, tz).unwrap(), want);
+    assert!(want[0].used_bytes > 0 && want[0].used_bytes < want[2].used_bytes);
+    assert_eq!(want[0].networks, vec![id("wifi:iPhone")]);
+    // Every tick comes back with its networks.
+    let (start, end) = (
+        chrono::DateTime::from_timestamp(1_783_728_000 - 86_400, 0).unwrap(),
+        chrono::DateTime::from_timestamp(1_783_728_000 + 3 * 86_400, 0).unwrap(),
+    );
+    let collect = |s: &dyn UsageQuery| {
+        let mut out = Vec::new();
+        s.for_each_tick(&HostFilter::All, start, end, &mut |t| {
+            out.push(t);
+            Ok(())
+        })
+        .unwrap();
+        out
+    };
+    let back = collect(i);
+    assert_eq!(back, collect(&sqlite));
+    let slack = back[0].apps.iter().find(|a| a.app == "Slack").unwrap();
+    assert_eq!(
+        slack.net.get(&id("wifi:Home, 5 GHz")).map(|f| f.bytes_in),
+        Some(64_000),
+        "the second message at the key was added"
+    );
+}

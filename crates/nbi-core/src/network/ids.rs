@@ -26,6 +26,19 @@ pub fn via_router(interface: &str, mac: &str) -> Sighting {
     }
 }
 
+/// What to call a network no OS and no owner named (one seen only in
+/// ticks from a broker or a file): from its id, `Cellular (pdp_ip0)`,
+/// `VPN (utun3)`, `router aa:bb:…`, or the name after the kind.
+pub fn name_of_id(id: &NetworkId) -> String {
+    let label = id.label();
+    match id.kind() {
+        "cell" => format!("Cellular ({label})"),
+        "vpn" => format!("VPN ({label})"),
+        "router" => format!("router {label}"),
+        _ => label.to_string(),
+    }
+}
+
 /// A hardware address as six lower-case two-digit octets joined by `:`
 /// (`aa:bb:cc:0d:ee:ff`), from the forms the OS tools print: Linux's
 /// `AA:BB:...` and macOS's `aa:bb:cc:d:ee:ff` (leading zeros dropped).

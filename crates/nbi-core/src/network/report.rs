@@ -165,9 +165,10 @@ pub fn history(
         .into_iter()
         .map(|((period, network), (i, o))| {
             let (name, metered) = match &network {
-                Some(id) => records
-                    .get(id)
-                    .map_or((id.label().to_string(), false), |r| (r.name(), r.metered())),
+                Some(id) => records.get(id).map_or_else(
+                    || (super::ids::name_of_id(id), false),
+                    |r| (r.name(), r.metered()),
+                ),
                 None => (UNKNOWN_NETWORK.to_string(), false),
             };
             NetworkPeriod {

@@ -138,12 +138,13 @@ impl NetworkRecord {
         }
     }
 
-    /// The owner's name, else the OS's, else the id's label.
+    /// The owner's name, else the OS's, else one made from the id
+    /// ([`crate::network::ids::name_of_id`]).
     pub fn name(&self) -> String {
         self.owner_name
             .clone()
             .or_else(|| self.os_name.clone())
-            .unwrap_or_else(|| self.id.label().to_string())
+            .unwrap_or_else(|| crate::network::ids::name_of_id(&self.id))
     }
 
     /// The owner's word, else the OS's; not metered when neither said.

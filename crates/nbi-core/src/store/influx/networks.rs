@@ -235,13 +235,21 @@ pub(super) fn records(query: Query<'_>) -> Result<Vec<NetworkRecord>, StoreError
                 .entry(id.clone())
                 .or_insert_with(|| NetworkRecord::new(id));
             for row in series["values"].as_array().into_iter().flatten() {
-                let t = row[0].as_i64().and_then(|t| DateTime::from_timestamp(t, 0));
+                let Some(t) = row[0].as_i64() else { continue };
                 if first {
-                    r.first_seen = t;
+                    r.first_seen = DateTime::from_timestamp(t, 0);
                 } else {
-                    // The start of the last point: its interval is not
-                    // kept with it.
-                    r.last_seen = t;
+                    // The end of the last tick with bytes over it, as
+                    // SQLite keeps it: its start and its interval.
+                    let q = format!(
+                        "SELECT max(\"interval_s\") FROM {} WHERE time = {t}s",
+                        ident(super::TICKS)
+                    );
+                    let interval = query(&q)?
+                        .first()
+                        .and_then(|s| s["values"][0][1].as_i64())
+                        .unwrap_or(0);
+                    r.last_seen = DateTime::from_timestamp(t.saturating_add(interval), 0);
                 }
             }
         }
