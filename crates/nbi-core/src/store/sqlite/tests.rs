@@ -790,3 +790,139 @@ fn destinations_by_day_answer_as_the_hourly_sums_do_and_follow_a_change_of_zone(
     by_day.keep_days_in(utc_zone).unwrap();
     assert_eq!(ask(&by_day, utc_zone), ask(&by_hour, utc_zone));
 }
+
+/// A tick of curl with `net` parts over networks.
+fn tick_on(at: DateTime<Utc>, total: (u64, u64), nets: &[(&str, u64, u64)]) -> Tick {
+    use crate::tick::{AppFlows, Flow, NetworkId};
+    Tick::from_flows(
+        "mbp",
+        at,
+        60,
+        [AppFlows {
+            app: "curl".into(),
+            flow: Flow::new(total.0, total.1),
+            to: Default::default(),
+            net: nets
+                .iter()
+                .map(|(n, i, o)| (NetworkId::new(*n).unwrap(), Flow::new(*i, *o)))
+                .collect(),
+        }],
+    )
+}
+
+fn network_days(
+    s: &SqliteStore,
+    from: NaiveDate,
+    to: NaiveDate,
+    z: Tz,
+) -> Vec<(String, String, u64, u64)> {
+    s.daily_networks(&HostFilter::All, from, to, z)
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            (
+                d.day.to_string(),
+                d.network.to_string(),
+                d.bytes_in,
+                d.bytes_out,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_version_2_file_gains_the_network_tables_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.sqlite");
+    {
+        let mut s = SqliteStore::open(&path).unwrap();
+        s.write(&[tick("mbp", utc(2026, 7, 11, 9, 0), &[("Slack", 5, 5)])])
+            .unwrap();
+    }
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE networks; DROP TABLE tick_networks; DROP TABLE networks_hourly;
+         DROP TABLE networks_daily; PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let day = NaiveDate::from_ymd_opt(2026, 7, 11).unwrap();
+    let ro = SqliteStore::open_read_only(&path).unwrap();
+    assert!(ro.networks().unwrap().is_empty(), "read-only: no tables");
+    assert!(network_days(&ro, day, day, tz("UTC")).is_empty());
+    drop(ro);
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.write(&[tick_on(
+        utc(2026, 7, 11, 9, 5),
+        (10, 1),
+        &[("wifi:Home", 10, 1)],
+    )])
+    .unwrap();
+    assert_eq!(
+        network_days(&s, day, day, tz("UTC")),
+        vec![("2026-07-11".into(), "wifi:Home".into(), 10, 1)]
+    );
+    assert_eq!(s.networks().unwrap().len(), 1);
+}
+
+#[test]
+fn networks_by_day_follow_a_change_of_zone_and_outlive_their_minutes() {
+    let berlin = tz("Europe/Berlin");
+    let ticks: Vec<Tick> = (0..72)
+        .map(|h| {
+            tick_on(
+                utc(2026, 7, 10, 0, 0) + chrono::Duration::minutes(h * 53),
+                (1000 + h as u64, 10),
+                &[("wifi:Home", 600, 5), ("cell:pdp_ip0", 300 + h as u64, 5)],
+            )
+        })
+        .collect();
+    let (_d1, mut by_day) = open();
+    by_day.keep_days_in(berlin).unwrap();
+    by_day.write(&ticks).unwrap();
+    // A redelivery adds nothing.
+    by_day.write(&ticks[..10]).unwrap();
+    let (_d2, mut by_hour) = open();
+    by_hour.write(&ticks).unwrap();
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2026, 7, 10).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 7, 12).unwrap(),
+    );
+    let want = network_days(&by_hour, from, to, berlin);
+    assert!(!want.is_empty());
+    assert_eq!(network_days(&by_day, from, to, berlin), want);
+    let wifi: u64 = want
+        .iter()
+        .filter(|d| d.1 == "wifi:Home")
+        .map(|d| d.2)
+        .sum();
+    assert_eq!(wifi, 72 * 600);
+    // Minutes pruned, then days rebuilt in another zone: the same sums.
+    by_day.prune_minutes(utc(2026, 7, 11, 0, 0)).unwrap();
+    let utc_zone = tz("UTC");
+    by_day.keep_days_in(utc_zone).unwrap();
+    assert_eq!(
+        network_days(&by_day, from, to, utc_zone),
+        network_days(&by_hour, from, to, utc_zone)
+    );
+    // A pruned hour comes back as one tick of 3600 s with its networks.
+    let mut first = None;
+    by_day
+        .for_each_tick(
+            &HostFilter::All,
+            utc(2026, 7, 10, 0, 0),
+            utc(2026, 7, 10, 1, 0),
+            &mut |t| {
+                first.get_or_insert(t);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let first = first.expect("the first hour");
+    assert_eq!(first.interval_s, 3600);
+    let wifi = crate::tick::NetworkId::new("wifi:Home").unwrap();
+    assert_eq!(
+        first.apps[0].net.get(&wifi).map(|f| f.bytes_in),
+        Some(600 * 2)
+    );
+}
