@@ -181,6 +181,53 @@ fn bad_lines() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("nested 100,000 deep", "[".repeat(100_000).into_bytes()),
         (
+            "networks above the app's bytes",
+            msg(
+                "2026-07-11T14:29:00Z",
+                60,
+                "testhost",
+                r#""Slack":{"in":10,"out":1,"net":{"wifi:Home":{"in":6,"out":1},"cell:pdp_ip0":{"in":6,"out":0}}}"#,
+            )
+            .into_bytes(),
+        ),
+        (
+            "a network id with a line break",
+            msg(
+                "2026-07-11T14:29:00Z",
+                60,
+                "testhost",
+                r#""Slack":{"in":10,"out":1,"net":{"wifi:Home
+X":{"in":1,"out":1}}}"#,
+            )
+            .into_bytes(),
+        ),
+        (
+            "a network id of 10,000 bytes",
+            msg(
+                "2026-07-11T14:29:00Z",
+                60,
+                "testhost",
+                &format!(r#""Slack":{{"in":10,"out":1,"net":{{"{}":{{"in":1,"out":1}}}}}}"#, "w".repeat(10_000)),
+            )
+            .into_bytes(),
+        ),
+        (
+            "65 networks of one app",
+            msg(
+                "2026-07-11T14:29:00Z",
+                60,
+                "testhost",
+                &format!(
+                    r#""Slack":{{"in":1000,"out":1000,"net":{{{}}}}}"#,
+                    (0..65)
+                        .map(|i| format!(r#""if:eth{i}":{{"in":1,"out":1}}"#))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            )
+            .into_bytes(),
+        ),
+        (
             "no bytes out",
             msg(
                 "2026-07-11T14:29:00Z",
@@ -523,6 +570,17 @@ fn a_broken_configuration_is_an_error_naming_what_is_wrong() {
         (
             "a plan in lightyears",
             ("[plan]\nlimit = \"5 lightyears\"\n", "limit"),
+        ),
+        (
+            "a plan of a network id that cannot be",
+            ("[[plan]]\nlimit = 1\nnetworks = [\"\"]\n", "network id"),
+        ),
+        (
+            "two plans of one name",
+            (
+                "[[plan]]\nname = \"Phone\"\nlimit = 1\n[[plan]]\nname = \"phone\"\nlimit = 2\n",
+                "plan[1].name",
+            ),
         ),
         (
             "a zone that does not exist",
