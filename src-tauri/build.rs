@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "new_normal",
     "history",
     "usage_history",
+    "destinations",
+    "networks",
     "export_range",
 ];
 

@@ -276,9 +276,13 @@ async fn export_range<R: Runtime>(
     to: String,
     format: String,
     app: Option<String>,
+    network: Option<String>,
 ) -> Answer<Option<Exported>> {
     let app_name = app;
     let (from, to) = range(&from, &to)?;
+    let network = network
+        .map(|n| NetworkId::new(n).map_err(|e| e.to_string()))
+        .transpose()?;
     let format = match format.as_str() {
         "csv" => ExportFormat::Csv,
         "ndjson" => ExportFormat::Ndjson,
@@ -288,10 +292,15 @@ async fn export_range<R: Runtime>(
             ))
         }
     };
-    let name = match &app_name {
-        Some(a) => format!("nbi_{from}_{to}_{}.{}", file_safe(a), format.extension()),
-        None => format!("nbi_{from}_{to}.{}", format.extension()),
-    };
+    let mut name = format!("nbi_{from}_{to}");
+    for part in [app_name.as_deref(), network.as_ref().map(NetworkId::as_str)]
+        .into_iter()
+        .flatten()
+    {
+        name.push('_');
+        name.push_str(&file_safe(part));
+    }
+    let name = format!("{name}.{}", format.extension());
     let dialog = handle
         .dialog()
         .file()
@@ -310,7 +319,7 @@ async fn export_range<R: Runtime>(
                 from,
                 to,
                 app: app_name,
-                network: None,
+                network,
             };
             write_export(store, &query, s.tz(), format, &path)
         })

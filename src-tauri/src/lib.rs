@@ -141,7 +141,7 @@ fn follow<R: Runtime>(app: AppHandle<R>, tray: Tray<R>) {
             tray.show(Look {
                 state: TrayState::of(&source.state, last.as_ref()),
                 paused: source.state == SourceState::Paused,
-                glance,
+                glance: glance.clone(),
                 note: source.mode_note.clone(),
             });
             let mut data = false;
@@ -204,7 +204,8 @@ async fn read_tray_facts(
             let plans = state::plans_and_network(&s.rt, store)?;
             let glance = view::glance(store, s.host(), s.tz(), Utc::now())
                 .map_err(|e| e.to_string())?
-                .with_plan(view::plan_in_use(&plans.0, plans.1.as_ref()));
+                .with_plan(view::plan_in_use(&plans.0, plans.1.as_ref()))
+                .with_network(plans.1.as_ref());
             let last = store
                 .recent_verdicts(s.host(), 1)
                 .map_err(|e| e.to_string())?

@@ -237,9 +237,9 @@ impl<R: Runtime> Tray<R> {
             };
             let _ = self.pause.set_text(text);
         }
-        let seen = |b: &Look| (b.glance, b.state, b.note.clone());
+        let seen = |b: &Look| (b.glance.clone(), b.state, b.note.clone());
         if before.as_ref().map(seen) != Some(seen(&look)) {
-            let text = look.glance.map(|g| g.text()).unwrap_or_default();
+            let text = look.glance.as_ref().map(Glance::text).unwrap_or_default();
             let _ = self.icon.set_tooltip(Some(format!(
                 "{} — {}{}{}{}",
                 nbi_core::notify::APP_NAME,

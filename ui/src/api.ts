@@ -108,14 +108,35 @@ export interface Learning {
 
 export type SourceState = 'starting' | 'watching' | 'paused' | 'failing' | 'stopped'
 
-/** The data plan's current billing period, as far as it is used up. */
+/** A network id as the backend names networks: "wifi:Home", "cell:pdp_ip0". */
+export type NetworkId = string
+
+/** A data plan's current billing period, as far as it is used up (`PlanUsage`). */
 export interface Plan {
   /** First and last day of the billing period, both included. */
   period_start: Day
   period_end: Day
-  /** Bytes in and out together since `period_start`. */
+  /** Bytes in and out together since `period_start`, over the networks the plan counts. */
   used_bytes: number
   limit_bytes: number
+  /** The plan's name in the configuration; "Data plan" for an older single `[plan]`. */
+  name: string
+  /** The networks it counts: those its configuration names, and with `metered` the networks metered now. */
+  networks: NetworkId[]
+  /** It counts the metered networks. */
+  metered: boolean
+  /** It counts every network. */
+  all_networks: boolean
+}
+
+export type PlanUsage = Plan
+
+/** The network that carried bytes last, as the status gives it. */
+export interface NetworkInUse {
+  id: NetworkId
+  /** The owner's name, else the OS's: user- and OS-controlled text. */
+  name: string
+  metered: boolean
 }
 
 export interface Status {
@@ -126,8 +147,15 @@ export interface Status {
   source: string
   host: string
   grafana_url: string | null
-  /** Absent or null when no data plan is configured. */
+  /**
+   * The plan that counts the network in use (else the first plan); absent
+   * or null when no data plan is configured.
+   */
   plan?: Plan | null
+  /** Every plan's current period, in configuration order; absent from older backends. */
+  plans?: Plan[]
+  /** The network that carried bytes last; absent when the source does not know it. */
+  network?: NetworkInUse | null
   /** Why the source sees less than it could ("counting TCP only: …"); absent when it sees all. */
   mode_note?: string | null
 }
@@ -151,6 +179,8 @@ export interface UsageQuery {
   by: UsageBy
   /** Only this app; all apps when left out. */
   app?: string
+  /** Only this network's bytes; every network's when left out. */
+  network?: NetworkId
 }
 
 export interface UsageRow {
@@ -200,6 +230,33 @@ export interface DestinationsQuery {
   app?: string
 }
 
+/** One network with bytes in a range (`nbi networks --json`). */
+export interface NetworkRow {
+  id: NetworkId
+  /** The owner's name, else the OS's, else the id's label: user- and OS-controlled text. */
+  name: string
+  /** The owner's word, else the OS's; false when neither said. */
+  metered: boolean
+  /** RFC 3339, UTC: the first and last time bytes went over it (all history). */
+  first_seen: string | null
+  last_seen: string | null
+  /** Bytes over it in the range asked. */
+  bytes_in: number
+  bytes_out: number
+}
+
+export interface Networks {
+  from: Day
+  to: Day
+  /** Only networks with bytes in the range; largest (in + out) first. */
+  networks: NetworkRow[]
+}
+
+export interface NetworksQuery {
+  from: Day
+  to: Day
+}
+
 export type ExportFormat = 'csv' | 'ndjson'
 
 export interface ExportQuery {
@@ -207,6 +264,8 @@ export interface ExportQuery {
   to: Day
   format: ExportFormat
   app?: string
+  /** Only this network's bytes. */
+  network?: NetworkId
 }
 
 export interface ExportResult {
@@ -254,14 +313,19 @@ export const newNormal = (day: Day): Promise<Verdict> => invoke<Verdict>('new_no
 export const history = (limit?: number): Promise<HistoryEntry[]> =>
   invoke<HistoryEntry[]>('history', limit === undefined ? {} : { limit })
 
-// `app` is left out rather than sent as null when every app is meant.
-function withApp<T extends { app?: string }>(query: T): Record<string, unknown> {
-  const { app, ...rest } = query
-  return app === undefined ? rest : { ...rest, app }
+// `app` (and `network`) are left out rather than sent as null when every app
+// (every network) is meant.
+function withApp<T extends { app?: string; network?: string }>(query: T): Record<string, unknown> {
+  const { app, network, ...rest } = query
+  return { ...rest, ...(app === undefined ? {} : { app }), ...(network === undefined ? {} : { network }) }
 }
 
 export const usageHistory = (query: UsageQuery): Promise<UsageHistory> =>
   invoke<UsageHistory>('usage_history', withApp(query))
+
+/** The networks bytes went over in a range of days, largest first. */
+export const networks = (query: NetworksQuery): Promise<Networks> =>
+  invoke<Networks>('networks', { from: query.from, to: query.to })
 
 /** Where each app's bytes went over a range of days. */
 export const destinations = (query: DestinationsQuery): Promise<Destinations> =>

@@ -13,6 +13,8 @@ import type {
   ExportResult,
   HistoryEntry,
   Learning,
+  NetworkId,
+  NetworkRow,
   Status,
   StepMin,
   TypicalDay,
@@ -26,9 +28,10 @@ import { isDay, localToday, stepDay } from './day'
 import { fill, h } from './dom'
 import { formatDay } from './format'
 import { renderHistory } from './history'
+import { NetworkChooser, networkName, renderNetworksTable } from './networks'
 import { renderPlan } from './plan'
 import { isMonth, periodsOf, spanOf, type Period, type Range, type Span } from './range'
-import { renderStatus } from './status'
+import { renderNetworkInUse, renderStatus } from './status'
 import './style.css'
 import { appTotals, assignColors, periodLayers, STACKED_APPS } from './usage'
 import { ExportMenu, renderDestinations, renderFilter, renderNotice, renderUsageTable, renderUsageTitle } from './usage-view'
@@ -40,10 +43,14 @@ const POLL_MS = 60_000
 /** The History view's data for one span. */
 interface Usage {
   span: Span
+  /** The network `all` and `app` count the bytes of; null: every network. */
+  network: NetworkId | null
   /** All apps: the table, and the chart without a filter. Null until loaded, or after a failure. */
   all: UsageHistory | null
   /** The chosen app's rows: the chart with a filter; and where its bytes went (null after a failure). */
   app: { name: string; history: UsageHistory; destinations: DestinationRow[] | null } | null
+  /** The span's networks, largest first: the chooser and the networks table. Null until loaded, or after a failure. */
+  networks: NetworkRow[] | null
   loading: boolean
 }
 
@@ -70,6 +77,8 @@ interface State {
   range: Range
   /** The History view's app filter. */
   app: string | null
+  /** The History view's network filter, a network id. */
+  network: NetworkId | null
   usage: Usage | null
   exporting: boolean
   /** The last export's file, until dismissed. */
@@ -97,6 +106,7 @@ const state: State = {
   errors: new Map(),
   range: address.range,
   app: address.app,
+  network: address.network,
   usage: null,
   exporting: false,
   exported: null,
@@ -122,6 +132,7 @@ const $ = <T extends HTMLElement>(id: string): T => {
 const ui = {
   errors: $('errors'),
   status: $('status'),
+  network: $('network'),
   plan: $('plan'),
   tabs: [...document.querySelectorAll<HTMLButtonElement>('[role="tab"][data-view]')],
   viewToday: $('view-today'),
@@ -131,6 +142,8 @@ const ui = {
   usageNotice: $('usage-notice'),
   usageApps: $<HTMLTableElement>('usage-apps'),
   usageDestinations: $<HTMLTableElement>('usage-destinations'),
+  usageNetworks: $<HTMLTableElement>('usage-networks'),
+  exportButton: $<HTMLButtonElement>('export'),
   verdict: $('verdict'),
   dayLabel: $('day-label'),
   prev: $<HTMLButtonElement>('prev'),
@@ -141,7 +154,8 @@ const ui = {
 }
 const chart = new CurveChart($('chart'))
 const bars = new UsageBars($('bars'), (period) => openPeriod(period))
-const exportMenu = new ExportMenu($<HTMLButtonElement>('export'), $('export-menu'), (format) => void exportShown(format))
+const exportMenu = new ExportMenu(ui.exportButton, $('export-menu'), (format) => void exportShown(format))
+const networkChooser = new NetworkChooser($<HTMLSelectElement>('usage-network'), (network) => selectNetwork(network))
 
 // What a person reads when a command fails; the command name stays in the
 // tooltip for whoever debugs it.
@@ -159,6 +173,7 @@ const FAILED: Record<string, string> = {
   usage_history: "Couldn't load the usage history",
   'usage_history:app': "Couldn't load the app's usage history",
   destinations: "Couldn't load where the app's bytes went",
+  networks: "Couldn't load the networks",
   export_range: "Couldn't export",
 }
 
@@ -210,12 +225,13 @@ function renderErrors(): void {
 
 function drawStatus(): void {
   renderStatus(ui.status, state.status, state.toggling, { toggle: (action) => void toggleWatching(action) })
-  renderPlan(ui.plan, state.status?.plan)
+  renderNetworkInUse(ui.network, state.status?.network)
+  renderPlan(ui.plan, state.status?.plan, state.status?.plans ?? [])
 }
 
 /** Keeps the address in step with what is shown, so that a reload shows it again. */
 function syncAddress(): void {
-  const query = writeAddress({ day: state.day, view: state.view, range: state.range, app: state.app })
+  const query = writeAddress({ day: state.day, view: state.view, range: state.range, app: state.app, network: state.network })
   const search = query ? `?${query}` : ''
   if (location.search !== search) window.history.replaceState(window.history.state, '', search || location.pathname)
 }
@@ -338,31 +354,56 @@ const sameSpan = (a: Span, b: Span): boolean => a.from === b.from && a.to === b.
 
 /**
  * Loads the History view's range: all apps (for the table, and the chart
- * without a filter) and, with a filter, the chosen app's rows. `fresh` false
- * keeps the all-apps rows of the same span, for a change of filter alone.
+ * without a filter), with a filter the chosen app's rows, and the range's
+ * networks; the rows are the chosen network's bytes only when there is one.
+ * `fresh` false keeps what the same span already has (the networks, and
+ * the all-apps rows of the same network), for a change of filter alone.
  */
 async function loadUsage(fresh = true): Promise<void> {
   await firstDay
   const ticket = ++usageRequest
   const span = spanOf(state.range, state.today)
-  const app = state.app
+  const { app, network } = state
   const old = state.usage && sameSpan(state.usage.span, span) ? state.usage : null
-  const keep = !fresh && old?.all ? old.all : null
+  // Another network's rows are not this network's: they go while it loads.
+  const same = old?.network === network ? old : null
+  const keep = !fresh && same?.all ? same.all : null
+  const keepNetworks = !fresh && old?.networks ? old.networks : null
   // Another span's bars under this span's title would mislead: they go while it loads.
-  state.usage = { span, all: old?.all ?? null, app: old?.app?.name === app ? old.app : null, loading: true }
+  state.usage = {
+    span,
+    network,
+    all: same?.all ?? null,
+    app: same?.app?.name === app ? same.app : null,
+    networks: old?.networks ?? null,
+    loading: true,
+  }
   drawUsage()
-  const [all, one, places] = await Promise.all([
-    keep ?? run('usage_history', () => api.usageHistory(span)),
-    app === null ? null : run('usage_history:app', () => api.usageHistory({ ...span, app })),
+  const only = network === null ? {} : { network }
+  const [all, one, places, nets] = await Promise.all([
+    keep ?? run('usage_history', () => api.usageHistory({ ...span, ...only })),
+    app === null ? null : run('usage_history:app', () => api.usageHistory({ ...span, app, ...only })),
     app === null ? null : run('destinations', () => api.destinations({ from: span.from, to: span.to, app })),
+    keepNetworks ?? run('networks', async () => (await api.networks({ from: span.from, to: span.to })).networks),
   ])
   if (ticket !== usageRequest) return
   // A failed filter that is no longer chosen no longer needs saying.
   if (app === null && (state.errors.delete('usage_history:app') || state.errors.delete('destinations'))) renderErrors()
+  const networks = nets ?? null
+  if (network !== null && networks && !networks.some((n) => n.id === network)) {
+    // The chosen network carried nothing in this range: back to all networks.
+    state.network = null
+    syncAddress()
+    state.usage = { span, network, all: null, app: null, networks, loading: true }
+    void loadUsage(false)
+    return
+  }
   state.usage = {
     span,
+    network,
     all: all ?? null,
     app: one ? { name: app ?? '', history: one, destinations: places?.rows ?? null } : null,
+    networks,
     loading: false,
   }
   drawUsage()
@@ -377,7 +418,13 @@ function drawUsage(): void {
   const span = u?.span ?? spanOf(state.range, state.today)
   const what = span.by === 'month' ? 'months' : 'days'
   renderUsageTitle(ui.usageRange, span, state.range, () => setRange({ kind: '12m' }))
-  const totals = u?.all ? appTotals(u.all.rows) : null
+  networkChooser.update(u?.networks ?? null, state.network)
+  // The chosen network by name ("Home"), and " on Home" after what the chart says.
+  const chosen = state.network === null ? null : (u?.networks?.find((n) => n.id === state.network) ?? null)
+  const netName = state.network === null ? '' : chosen ? networkName(chosen) : state.network
+  const on = state.network === null ? '' : ` on ${netName}`
+  const current = u?.network === state.network ? u : null
+  const totals = current?.all ? appTotals(current.all.rows) : null
   const top = (totals?.apps ?? []).slice(0, STACKED_APPS).map((a) => a.app)
   const colors = assignColors(top, state.curve?.apps.map((a) => a.app) ?? [])
   const color = (app: string): string => colors.get(app) ?? '--app-other'
@@ -386,14 +433,15 @@ function drawUsage(): void {
     state.exported = null
     drawUsage()
   })
-  const shown = state.app === null ? u?.all : u?.app?.name === state.app ? u.app.history : null
+  const shown = state.app === null ? current?.all : current?.app?.name === state.app ? current.app.history : null
   if (shown) {
     const periods = periodsOf({ from: shown.from, to: shown.to, by: shown.by })
     bars.update({
       periods,
       by: shown.by,
       layers: periodLayers(shown.rows, periods, state.dir, state.app === null ? top : [state.app], colors),
-      emptyText: state.app === null ? `No traffic in these ${what}.` : `No traffic from ${state.app} in these ${what}.`,
+      emptyText:
+        state.app === null ? `No traffic${on} in these ${what}.` : `No traffic from ${state.app}${on} in these ${what}.`,
     })
   } else {
     bars.clear(!u || u.loading ? 'Loading…' : `Nothing to show for these ${what}.`)
@@ -406,16 +454,31 @@ function drawUsage(): void {
       selected: state.app,
       span,
       // After a failure the chart says so and the banner why: no table at all.
-      message: totals ? `No app used the network in these ${what}.` : !u || u.loading ? 'Loading…' : '',
+      message: totals
+        ? state.network === null
+          ? `No app used the network in these ${what}.`
+          : `No app used ${netName} in these ${what}.`
+        : !u || u.loading
+          ? 'Loading…'
+          : '',
     },
     selectApp,
   )
   renderDestinations(
     ui.usageDestinations,
     state.app,
-    u?.app?.name === state.app ? (u?.app?.destinations ?? null) : null,
+    current?.app?.name === state.app ? (current?.app?.destinations ?? null) : null,
     !u || u.loading ? 'Loading…' : '',
+    // Destinations are counted over every network: said so while one is chosen.
+    state.network !== null,
   )
+  renderNetworksTable(
+    ui.usageNetworks,
+    { networks: u?.networks ?? null, chosen: state.network, message: !u || u.loading ? 'Loading…' : '' },
+    selectNetwork,
+  )
+  ui.exportButton.title =
+    state.network === null ? 'Save the range shown to a file' : "Save the range shown to a file (this network's bytes)"
   ui.viewHistory.setAttribute('aria-busy', String(u?.loading ?? false))
   exportMenu.setBusy(state.exporting)
 }
@@ -429,6 +492,13 @@ function setRange(range: Range): void {
 function selectApp(app: string | null): void {
   if (app === state.app) return
   state.app = app
+  syncAddress()
+  void loadUsage(false)
+}
+
+function selectNetwork(network: NetworkId | null): void {
+  if (network === state.network) return
+  state.network = network
   syncAddress()
   void loadUsage(false)
 }
@@ -448,9 +518,15 @@ async function exportShown(format: ExportFormat): Promise<void> {
   const span = state.usage?.span ?? spanOf(state.range, state.today)
   state.exporting = true
   drawUsage()
-  const app = state.app
+  const { app, network } = state
   const result = await run('export_range', () =>
-    api.exportRange({ from: span.from, to: span.to, format, ...(app === null ? {} : { app }) }),
+    api.exportRange({
+      from: span.from,
+      to: span.to,
+      format,
+      ...(app === null ? {} : { app }),
+      ...(network === null ? {} : { network }),
+    }),
   )
   state.exporting = false
   // undefined: it failed, and the banner says so; null: the dialog was cancelled.

@@ -1,5 +1,6 @@
-// The status line: is the source watching, and when did it last report.
-import type { Status } from './api'
+// The status line: is the source watching, and when did it last report; and
+// under it, the network the bytes go over.
+import type { NetworkInUse, Status } from './api'
 import { fill, h } from './dom'
 import { formatClock } from './format'
 
@@ -71,5 +72,35 @@ export function renderStatus(root: HTMLElement, status: Status | null, busy: boo
       },
       view.action === 'pause' ? 'Pause' : 'Resume',
     ),
+  )
+}
+
+/** "On Home", "On iPhone · metered"; empty while the network in use is not known. */
+export function networkInUseText(network: NetworkInUse | null | undefined): string {
+  if (!network) return ''
+  const name = (network.name ?? '').trim() || network.id
+  return `On ${name}${network.metered ? ' · metered' : ''}`
+}
+
+/**
+ * The network that carried bytes last, its id on hover. Its name is the
+ * owner's or the OS's (a Wi-Fi name): text, never markup.
+ */
+export function renderNetworkInUse(root: HTMLElement, network: NetworkInUse | null | undefined): void {
+  root.hidden = !network
+  if (!network) {
+    delete root.dataset.metered
+    root.removeAttribute('title')
+    fill(root)
+    return
+  }
+  const name = (network.name ?? '').trim() || network.id
+  root.title = network.id
+  root.dataset.metered = String(network.metered)
+  fill(
+    root,
+    h('span', { class: 'muted' }, 'On '),
+    h('strong', { class: 'network-name' }, name),
+    network.metered && h('span', { class: 'network-metered' }, ' · metered'),
   )
 }

@@ -283,13 +283,20 @@ export const TABLE_DESTINATIONS = 8
  * address), its address on hover, downloaded and uploaded. Hidden while no
  * app is chosen; `rows` null while loading or after a failure.
  */
-export function renderDestinations(root: HTMLTableElement, app: string | null, rows: DestinationRow[] | null, message: string): void {
+export function renderDestinations(
+  root: HTMLTableElement,
+  app: string | null,
+  rows: DestinationRow[] | null,
+  message: string,
+  /** A network is chosen: the destinations still count every network's bytes, and say so. */
+  everyNetwork = false,
+): void {
   root.hidden = app === null
   if (app === null) {
     fill(root)
     return
   }
-  const caption = h('caption', {}, `Where ${app} sent and received`)
+  const caption = h('caption', {}, `Where ${app} sent and received${everyNetwork ? ', on every network' : ''}`)
   const head = h(
     'thead',
     {},

@@ -329,26 +329,40 @@ impl TrayState {
 }
 
 /// Today's totals, for the tray.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Glance {
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// Percent of the data plan used this billing period (rounded down),
     /// with a plan.
     pub plan_percent: Option<u64>,
+    /// The name of the network in use, when known.
+    pub network: Option<String>,
 }
 
 impl Glance {
-    /// "↓1.2G ↑84M", and "· plan 64%" with a data plan.
+    /// "↓1.2G ↑84M", then the network in use ("· iPhone") and the percent
+    /// of its plan used ("· plan 64%").
     pub fn text(&self) -> String {
-        let today = format!(
+        let mut text = format!(
             "↓{} ↑{}",
             crate::human::compact(self.bytes_in),
             crate::human::compact(self.bytes_out)
         );
-        match self.plan_percent {
-            Some(p) => format!("{today} · plan {p}%"),
-            None => today,
+        if let Some(n) = &self.network {
+            text.push_str(&format!(" · {}", crate::human::cut(n, 24)));
+        }
+        if let Some(p) = self.plan_percent {
+            text.push_str(&format!(" · plan {p}%"));
+        }
+        text
+    }
+
+    /// With the network in use.
+    pub fn with_network(self, network: Option<&NetworkInUse>) -> Glance {
+        Glance {
+            network: network.map(|n| n.name.clone()),
+            ..self
         }
     }
 
@@ -373,7 +387,7 @@ pub fn glance<S: Store + ?Sized>(
     Ok(totals.iter().fold(Glance::default(), |g, t| Glance {
         bytes_in: g.bytes_in.saturating_add(t.bytes_in),
         bytes_out: g.bytes_out.saturating_add(t.bytes_out),
-        plan_percent: None,
+        ..Glance::default()
     }))
 }
 
@@ -451,8 +465,23 @@ mod tests {
         }
         .usage_of(day, 41_999)
         .unwrap();
-        assert_eq!(g.with_plan(Some(&plan)).text(), "↓29K ↑26B · plan 83%");
-        assert_eq!(g.with_plan(None).text(), "↓29K ↑26B");
+        assert_eq!(
+            g.clone().with_plan(Some(&plan)).text(),
+            "↓29K ↑26B · plan 83%"
+        );
+        assert_eq!(g.clone().with_plan(None).text(), "↓29K ↑26B");
+        let iphone = NetworkInUse {
+            id: "wifi:iPhone".into(),
+            name: "iPhone".into(),
+            metered: true,
+        };
+        assert_eq!(
+            g.clone()
+                .with_plan(Some(&plan))
+                .with_network(Some(&iphone))
+                .text(),
+            "↓29K ↑26B · iPhone · plan 83%"
+        );
     }
 
     #[test]

@@ -12,6 +12,9 @@ import type {
   ExportResult,
   HistoryEntry,
   Learning,
+  NetworkInUse,
+  NetworkRow,
+  Networks,
   Plan,
   SourceState,
   Status,
@@ -33,11 +36,15 @@ export interface Scenario {
   delay?: Record<string, number>
   /** Leave out the event plugin, as in a webview without it. */
   noEvents?: boolean
-  /** The data plan in status(); none when left out. */
+  /** The data plan in status(); none when left out. Alone, it is also the only one of `plans`. */
   plan?: Plan
+  /** Every plan in status(), in configuration order; `plan` is then the one for the network in use. */
+  plans?: Plan[]
+  /** The network in use in status(); Home when left out, none when null. */
+  network?: NetworkInUse | null
   /** 'cancel': export_range answers null, as when the save dialog is cancelled. */
   exportAnswer?: 'cancel'
-  /** 'empty': usage_history has no rows at all, as before the first recorded day. */
+  /** 'empty': usage_history (and networks) have no rows at all, as before the first recorded day. */
   usage?: 'empty'
 }
 
@@ -215,13 +222,63 @@ function dayRows(day: string): UsageRow[] {
   return rows.filter((r) => r.bytes_in + r.bytes_out > 0)
 }
 
+// The networks: everything goes over the Wi-Fi at home, except Spotify and
+// Signal on workdays since 5 January 2026, which go over the phone's hotspot
+// (metered). So in 8–14 Jul the phone carried 5 × (100 + 5) MB in and
+// 5 × (1 + 5) MB out, and home the rest.
+const HOME: NetworkInUse = { id: 'wifi:Home', name: 'Home', metered: false }
+const PHONE: NetworkInUse = { id: 'wifi:iPhone', name: 'iPhone', metered: true }
+const PHONE_SINCE = '2026-01-05'
+const PHONE_APPS = new Set(['Spotify', 'Signal'])
+
+function networkOf(r: UsageRow): NetworkInUse {
+  const [y, m, d] = r.period.split('-').map(Number) as [number, number, number]
+  const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay()
+  const workday = weekday !== 0 && weekday !== 6
+  return workday && r.period >= PHONE_SINCE && PHONE_APPS.has(r.app) ? PHONE : HOME
+}
+
+/** As the backend answers: only networks with bytes in the range, largest first, then by id. */
+function networks(from: string, to: string): Networks {
+  const sums = new Map<string, NetworkRow>()
+  if (window.nbiMock.scenario.usage !== 'empty') {
+    for (let day = from; day <= to; day = nextDay(day)) {
+      for (const r of dayRows(day)) {
+        const n = networkOf(r)
+        const phone = n.id === PHONE.id
+        const sum = sums.get(n.id) ?? {
+          ...n,
+          first_seen: phone ? '2026-01-05T07:40:00Z' : '2025-10-06T07:00:00Z',
+          last_seen: phone ? '2026-07-14T06:50:00Z' : '2026-07-14T13:31:00Z',
+          bytes_in: 0,
+          bytes_out: 0,
+        }
+        sum.bytes_in += r.bytes_in
+        sum.bytes_out += r.bytes_out
+        sums.set(n.id, sum)
+      }
+    }
+  }
+  const list = [...sums.values()].sort(
+    (a, b) => b.bytes_in + b.bytes_out - (a.bytes_in + a.bytes_out) || a.id.localeCompare(b.id),
+  )
+  return { from, to, networks: list }
+}
+
 /** As the backend answers: only periods and apps with traffic, by period, then by bytes descending. */
-function usageHistory(from: string, to: string, by: 'day' | 'month', app: string | undefined): UsageHistory {
+function usageHistory(
+  from: string,
+  to: string,
+  by: 'day' | 'month',
+  app: string | undefined,
+  network?: string,
+): UsageHistory {
   const sums = new Map<string, UsageRow>()
   if (window.nbiMock.scenario.usage !== 'empty') {
     for (let day = from; day <= to; day = nextDay(day)) {
       for (const r of dayRows(day)) {
         if (app !== undefined && r.app !== app) continue
+        if (network !== undefined && networkOf(r).id !== network) continue
         const period = by === 'month' ? day.slice(0, 7) : day
         const key = `${period}\u0000${r.app}`
         const sum = sums.get(key) ?? { period, app: r.app, bytes_in: 0, bytes_out: 0 }
@@ -254,8 +311,18 @@ const HISTORY: HistoryEntry[] = [
   { day: '2026-07-10', status: 'anomalous', summary: 'Fri 10 Jul: Zoom 19:00–21:00, 1.9 GB (typically 12 MB)', marked_normal: true },
 ]
 
+/** As the backend picks the glance's plan: the first that counts the network in use, else the first of every network, else the first. */
+function planInUse(plans: Plan[], network: NetworkInUse | null): Plan | null {
+  const counts = (p: Plan): boolean =>
+    network !== null && ((p.networks ?? []).includes(network.id) || (p.metered === true && network.metered))
+  return (network ? (plans.find(counts) ?? plans.find((p) => p.all_networks)) : undefined) ?? plans[0] ?? null
+}
+
 function status(state: SourceState): Status {
-  const plan = window.nbiMock.scenario.plan
+  const s = window.nbiMock.scenario
+  const plans = s.plans ?? (s.plan ? [s.plan] : [])
+  const network = s.network === undefined ? HOME : s.network
+  const plan = s.plans ? planInUse(plans, network) : (s.plan ?? null)
   return {
     state,
     reason: state === 'failing' ? 'nettop exited with status 1' : null,
@@ -263,8 +330,10 @@ function status(state: SourceState): Status {
     source: 'nettop',
     host: 'mbp',
     grafana_url: null,
-    // Left out without a plan, as serde skips a None.
-    ...(plan ? { plan } : {}),
+    plan,
+    plans,
+    // Left out when unknown, as serde skips a None.
+    ...(network ? { network } : {}),
   }
 }
 
@@ -296,6 +365,7 @@ async function answer(cmd: string, args: Record<string, unknown>): Promise<unkno
   const day = typeof args.day === 'string' ? args.day : undefined
   const stepMin = args.stepMin === 1 ? 1 : 5
   const app = typeof args.app === 'string' ? args.app : undefined
+  const network = typeof args.network === 'string' ? args.network : undefined
   switch (cmd) {
     case 'day_curve':
       return dayCurve(day, stepMin)
@@ -330,7 +400,9 @@ async function answer(cmd: string, args: Record<string, unknown>): Promise<unkno
     case 'history':
       return HISTORY.slice(0, typeof args.limit === 'number' ? args.limit : HISTORY.length)
     case 'usage_history':
-      return usageHistory(String(args.from), String(args.to), args.by === 'month' ? 'month' : 'day', app)
+      return usageHistory(String(args.from), String(args.to), args.by === 'month' ? 'month' : 'day', app, network)
+    case 'networks':
+      return networks(String(args.from), String(args.to))
     case 'destinations':
       return destinations(String(args.from), String(args.to), app)
     case 'export_range':

@@ -62,6 +62,19 @@ describe('commands', () => {
     ])
   })
 
+  it('ask for one network’s usage history only when a network is chosen, and for the networks of a range', async () => {
+    await api.usageHistory({ from: '2026-07-08', to: '2026-07-14', by: 'day', network: 'wifi:Home' })
+    await api.usageHistory({ from: '2026-07-08', to: '2026-07-14', by: 'day', app: 'Zoom', network: 'wifi:iPhone' })
+    await api.usageHistory({ from: '2026-07-08', to: '2026-07-14', by: 'day', network: undefined })
+    await api.networks({ from: '2026-07-08', to: '2026-07-14' })
+    expect(calls).toEqual([
+      ['usage_history', { from: '2026-07-08', to: '2026-07-14', by: 'day', network: 'wifi:Home' }],
+      ['usage_history', { from: '2026-07-08', to: '2026-07-14', by: 'day', app: 'Zoom', network: 'wifi:iPhone' }],
+      ['usage_history', { from: '2026-07-08', to: '2026-07-14', by: 'day' }],
+      ['networks', { from: '2026-07-08', to: '2026-07-14' }],
+    ])
+  })
+
   it('pass a command’s error on as a readable message', async () => {
     const err = await api.status().catch((e: unknown) => e)
     expect(api.errorMessage(err)).toBe('store is locked')

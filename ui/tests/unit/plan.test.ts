@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Plan } from '../../src/api'
-import { planLevel, planView, renderPlan } from '../../src/plan'
+import { otherPlans, planLevel, planView, renderPlan } from '../../src/plan'
 
 const GB = 1_000_000_000
 
@@ -9,12 +9,17 @@ const plan = (usedGb: number, limitGb = 50, over: Partial<Plan> = {}): Plan => (
   period_end: '2026-07-31',
   used_bytes: usedGb * GB,
   limit_bytes: limitGb * GB,
+  name: 'Data plan',
+  networks: [],
+  metered: false,
+  all_networks: true,
   ...over,
 })
 
 describe('planView', () => {
   it('says how much of the allowance is used, and until when', () => {
     expect(planView(plan(32.1))).toEqual({
+      name: 'Data plan',
       ratio: 32.1 / 50,
       percent: 64,
       level: 'ok',
@@ -96,5 +101,59 @@ describe('renderPlan', () => {
     expect(root.hidden).toBe(true)
     expect(root.dataset.level).toBeUndefined()
     expect(root.childElementCount).toBe(0)
+  })
+})
+
+describe('several plans', () => {
+  const phone = plan(4.2, 10, { name: 'Phone', networks: ['wifi:iPhone'], metered: true, all_networks: false })
+  const home = plan(120, 1000, { name: 'Home', networks: ['wifi:Home'], all_networks: false })
+  const travel = plan(9, 10, { name: 'Travel', networks: [], metered: true, all_networks: false })
+
+  it('names the plan shown', () => {
+    expect(planView(phone)).toMatchObject({ name: 'Phone', text: '4.2 GB of 10 GB · 42 % · until 31 Jul' })
+    expect(planView(plan(1, 50, { name: '  ' }))?.name).toBe('Data plan')
+  })
+
+  it('lists the other plans in configuration order, without the one shown', () => {
+    expect(otherPlans([home, phone, travel], phone)).toEqual([home, travel])
+    expect(otherPlans([phone], phone)).toEqual([])
+    expect(otherPlans([home, phone], null)).toEqual([])
+    expect(otherPlans(undefined, phone)).toEqual([])
+    // Two answers of one status: equal, not the same object.
+    expect(otherPlans([home, { ...phone }], { ...phone })).toEqual([home])
+  })
+
+  it('shows the plan of the network in use with its meter, and the others below in smaller text', () => {
+    const root = document.createElement('div')
+    renderPlan(root, phone, [home, phone, travel])
+    expect(root.querySelector('.plan-line .plan-label')?.textContent).toBe('Phone')
+    expect(root.querySelector('.plan-line .plan-text')?.textContent).toBe('4.2 GB of 10 GB · 42 % · until 31 Jul')
+    expect(root.querySelectorAll('[role="meter"]')).toHaveLength(1)
+    expect(root.dataset.level).toBe('ok')
+    const others = [...root.querySelectorAll('.plan-others li')]
+    expect(others.map((li) => [li.querySelector('.plan-label')?.textContent, li.querySelector('.plan-text')?.textContent])).toEqual([
+      ['Home', '120 GB of 1.0 TB · 12 % · until 31 Jul'],
+      ['Travel', '9.0 GB of 10 GB · 90 % · until 31 Jul'],
+    ])
+    expect(others.map((li) => li.getAttribute('data-level'))).toEqual(['ok', 'warn'])
+    expect(root.querySelector('.plan-others')?.getAttribute('aria-label')).toBe('Other data plans')
+  })
+
+  it('lists nothing more with one plan, and nothing at all without a plan', () => {
+    const root = document.createElement('div')
+    renderPlan(root, phone, [phone])
+    expect(root.querySelector('.plan-others')).toBeNull()
+    renderPlan(root, null, [])
+    expect(root.hidden).toBe(true)
+    expect(root.textContent).toBe('')
+  })
+
+  it('writes plan names as text', () => {
+    const root = document.createElement('div')
+    const evil = plan(1, 10, { name: '<img src=x onerror=alert(1)>' })
+    renderPlan(root, phone, [phone, evil])
+    renderPlan(root, evil, [evil, phone])
+    expect(root.querySelector('img')).toBeNull()
+    expect(root.querySelector('.plan-label')?.textContent).toBe('<img src=x onerror=alert(1)>')
   })
 })

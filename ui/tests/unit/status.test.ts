@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { renderStatus, statusView } from '../../src/status'
+import { networkInUseText, renderNetworkInUse, renderStatus, statusView } from '../../src/status'
 import { status } from './fixtures'
 
 describe('statusView', () => {
@@ -74,5 +74,39 @@ describe('renderStatus', () => {
     const root = document.createElement('div')
     renderStatus(root, status(), true, { toggle: vi.fn() })
     expect(root.querySelector('button')?.disabled).toBe(true)
+  })
+})
+
+describe('the network in use', () => {
+  it('says which network the bytes go over, and when it is metered', () => {
+    expect(networkInUseText({ id: 'wifi:Home', name: 'Home', metered: false })).toBe('On Home')
+    expect(networkInUseText({ id: 'wifi:iPhone', name: 'iPhone', metered: true })).toBe('On iPhone · metered')
+    expect(networkInUseText({ id: 'cell:pdp_ip0', name: '', metered: true })).toBe('On cell:pdp_ip0 · metered')
+    expect(networkInUseText(undefined)).toBe('')
+    expect(networkInUseText(null)).toBe('')
+  })
+
+  it('shows the network with its id on hover, and nothing when it is not known', () => {
+    const root = document.createElement('div')
+    renderNetworkInUse(root, { id: 'wifi:iPhone', name: 'iPhone', metered: true })
+    expect(root.hidden).toBe(false)
+    expect(root.textContent).toBe('On iPhone · metered')
+    expect(root.querySelector('.network-name')?.textContent).toBe('iPhone')
+    expect(root.title).toBe('wifi:iPhone')
+    expect(root.dataset.metered).toBe('true')
+    renderNetworkInUse(root, { id: 'wifi:Home', name: 'Home', metered: false })
+    expect(root.textContent).toBe('On Home')
+    expect(root.querySelector('.network-metered')).toBeNull()
+    renderNetworkInUse(root, status().network)
+    expect(root.hidden).toBe(true)
+    expect(root.textContent).toBe('')
+    expect(root.hasAttribute('title')).toBe(false)
+  })
+
+  it('writes the network name as text', () => {
+    const root = document.createElement('div')
+    renderNetworkInUse(root, { id: 'wifi:x', name: '<img src=x onerror=alert(1)>', metered: false })
+    expect(root.querySelector('img')).toBeNull()
+    expect(root.textContent).toBe('On <img src=x onerror=alert(1)>')
   })
 })

@@ -233,6 +233,12 @@ describe('the destinations of the chosen app', () => {
     expect(body[TABLE_DESTINATIONS]).toEqual(['3 more destinations', '273 MB', '3.0 MB'])
   })
 
+  it('says that it counts every network while one network is chosen', () => {
+    const root = document.createElement('table')
+    renderDestinations(root, 'Safari', [row('Example (US)', '192.0.2.1', 1, 1)], '', true)
+    expect(root.querySelector('caption')?.textContent).toBe('Where Safari sent and received, on every network')
+  })
+
   it('says when there are none, and what is happening while it loads', () => {
     const root = document.createElement('table')
     renderDestinations(root, 'Slack', [], 'Loading…')

@@ -461,8 +461,10 @@ impl<P: Publisher> Session<'_, P> {
     async fn networks_of(&self, rows: &[&ProcessRow]) -> HashMap<String, NetworkId> {
         let interfaces: BTreeSet<String> = rows
             .iter()
-            .flat_map(|r| r.sockets.iter().map(|s| s.interface.clone()))
-            .filter(|i| !i.is_empty())
+            .flat_map(|r| r.sockets.iter())
+            // An idle socket's interface is not a network in use.
+            .filter(|s| !s.interface.is_empty() && (s.bytes_in > 0 || s.bytes_out > 0))
+            .map(|s| s.interface.clone())
             .collect();
         if interfaces.is_empty() {
             return HashMap::new();
