@@ -12,11 +12,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub mod report;
-mod watch;
-
-pub use watch::{by_interface_name, is_loopback, Identify, Watch};
-
 pub mod ids;
 #[cfg(target_os = "linux")]
 pub mod linux;
@@ -24,9 +19,12 @@ pub mod linux;
 pub mod macos;
 #[cfg(any(test, target_os = "macos"))]
 pub mod macos_text;
+pub mod report;
 pub mod route;
+mod watch;
 
 pub use route::Routes;
+pub use watch::{by_interface_name, is_loopback, Identify, Watch};
 
 pub use crate::tick::NetworkId;
 
