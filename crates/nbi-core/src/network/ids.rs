@@ -2,7 +2,8 @@
 //! every OS: `router:<mac>` for the router a default route goes through,
 //! `if:<interface>` when there is nothing better than the interface.
 
-use super::{NetworkId, Sighting};
+use super::sighting::Sighting;
+use crate::tick::NetworkId;
 
 /// A network known only by its interface: `if:<interface>`, named after the
 /// interface, metered unknown. What a point-to-point link, a veth to a

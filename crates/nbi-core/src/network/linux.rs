@@ -16,7 +16,8 @@ use zbus::{OwnedObjectPath, OwnedVariant};
 
 use super::ids;
 use super::route::{router_mac, Routes};
-use super::{NetworkId, Sighting};
+use super::sighting::Sighting;
+use crate::tick::NetworkId;
 
 /// How long [`identify`] may wait on D-Bus in all (connecting,
 /// authenticating, every call), so a hung bus never stalls a source.

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::macos_text::sighting_for;
-use super::Sighting;
+use super::sighting::Sighting;
 
 /// The longest one command may run.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);

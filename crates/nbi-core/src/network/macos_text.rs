@@ -14,7 +14,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::ids::{self, normalize_mac};
-use super::{NetworkId, Sighting};
+use super::sighting::Sighting;
+use crate::tick::NetworkId;
 
 /// The router address of Apple's Personal Hotspot (Wi-Fi, USB and
 /// Bluetooth alike).

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{NetworkId, Sighting};
+use super::sighting::Sighting;
+use crate::tick::NetworkId;
 
 /// Asks the OS what network each of these interfaces is on; interfaces it
 /// knows nothing about are left out (they become `if:<name>`).
@@ -55,9 +56,9 @@ impl Watch {
         Watch::new(|_| BTreeMap::new(), None)
     }
 
-    /// The OS's answers on this machine ([`super::identify`]).
+    /// The OS's answers on this machine ([`super::identify()`]).
     pub fn this_machine() -> Watch {
-        Watch::new(super::identify, Some(Watch::REFRESH))
+        Watch::new(super::identify::identify, Some(Watch::REFRESH))
     }
 
     /// The network of each interface; loopback has none. Interfaces whose

@@ -808,7 +808,7 @@ impl UsageQuery for InfluxStore {
     }
 
     fn networks(&self) -> Result<Vec<super::NetworkRecord>, StoreError> {
-        networks::records(&|q| self.query(q))
+        networks::records(&|q| self.query(q), TICKS)
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {

@@ -178,7 +178,10 @@ pub(super) fn sighting_lines(seen: &[Sighting], at: i64) -> Vec<String> {
 
 /// The networks table: the latest word of each kind per network, and the
 /// first and last point with bytes over it.
-pub(super) fn records(query: Query<'_>) -> Result<Vec<NetworkRecord>, StoreError> {
+///
+/// `ticks` is the measurement of the ticks (their intervals give the end
+/// of the last one).
+pub(super) fn records(query: Query<'_>, ticks: &str) -> Result<Vec<NetworkRecord>, StoreError> {
     let mut out: BTreeMap<NetworkId, NetworkRecord> = BTreeMap::new();
     let m = ident(NETWORK_INFO);
     let queries = [
@@ -243,7 +246,7 @@ pub(super) fn records(query: Query<'_>) -> Result<Vec<NetworkRecord>, StoreError
                     // SQLite keeps it: its start and its interval.
                     let q = format!(
                         "SELECT max(\"interval_s\") FROM {} WHERE time = {t}s",
-                        ident(super::TICKS)
+                        ident(ticks)
                     );
                     let interval = query(&q)?
                         .first()

@@ -213,6 +213,16 @@ impl Breakdown {
 }
 
 impl SqliteStore {
+    /// Whether the tables of breakdown `b` exist (not in an older file
+    /// opened read-only).
+    pub(super) fn has(&self, b: Breakdown) -> bool {
+        if b == NETWORKS {
+            self.has_networks
+        } else {
+            self.has_destinations
+        }
+    }
+
     /// The parts of the ticks at `[start, end)` (minute rows), by (ts, host
     /// id) then app id, keys named by `keys` (a key it lacks is skipped).
     pub(super) fn tick_parts<K: Ord + Clone>(

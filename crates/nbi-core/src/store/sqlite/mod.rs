@@ -247,15 +247,6 @@ impl SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    /// Whether the tables of breakdown `b` exist.
-    fn has(&self, b: breakdown::Breakdown) -> bool {
-        if b == breakdown::NETWORKS {
-            self.has_networks
-        } else {
-            self.has_destinations
-        }
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
