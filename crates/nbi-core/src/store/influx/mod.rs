@@ -4,7 +4,9 @@
 //! Points: `network_traffic,host=…,process_name=… in=…i,out=…i <s>` per app
 //! and `nbi_tick,host=… interval_s=…i,digests="…" <s>` per tick (watched
 //! time, for uncollected hours; the digests of the messages it holds), and
-//! `nbi_destination` points for where the bytes went ([`destinations`]). A
+//! `nbi_destination` points for where the bytes went and `nbi_network`
+//! points for over which network (with `nbi_network_info` for the networks
+//! table). A
 //! point is keyed by measurement, tags and time, so a rewrite replaces it:
 //! writes are idempotent per (host, app, ts). Before a batch is written, the
 //! ticks already at its keys are read (one query): a redelivered message is
