@@ -291,12 +291,10 @@ impl Poller {
     /// whether or not the filter keeps them.
     fn add(&mut self, deltas: Vec<Delta>) -> u64 {
         let mut moved = 0u64;
-        // The routes of this round, read once; the network of each remote
-        // asked once.
-        let routes = self
-            .networks
-            .as_ref()
-            .and_then(|_| crate::network::Routes::read().ok());
+        // The routes of this round, read once and only when a socket needs
+        // them (most polls move nothing); the network of each remote asked
+        // once.
+        let mut routes: Option<Option<crate::network::Routes>> = None;
         let mut network_of: HashMap<IpAddr, Option<NetworkId>> = HashMap::new();
         for d in deltas {
             moved = moved.saturating_add(d.bytes_in).saturating_add(d.bytes_out);
@@ -314,10 +312,15 @@ impl Poller {
             ) else {
                 continue;
             };
-            let network = match (&self.networks, &routes, d.remote) {
-                (Some(watch), Some(routes), Some(remote)) => network_of
+            let network = match (&self.networks, d.remote) {
+                (Some(watch), Some(remote)) => network_of
                     .entry(remote)
-                    .or_insert_with(|| watch.network_of(routes.interface_for(remote)?))
+                    .or_insert_with(|| {
+                        let routes = routes
+                            .get_or_insert_with(|| crate::network::Routes::read().ok())
+                            .as_ref()?;
+                        watch.network_of(routes.interface_for(remote)?)
+                    })
                     .clone(),
                 _ => None,
             };
