@@ -224,11 +224,7 @@ pub fn day_totals_on(
             bytes_out,
         })
         .collect();
-    out.sort_by(|a, b| {
-        (b.bytes_in.saturating_add(b.bytes_out))
-            .cmp(&a.bytes_in.saturating_add(a.bytes_out))
-            .then_with(|| a.app.cmp(&b.app))
-    });
+    crate::store::answer::sort_totals(&mut out);
     Ok(out)
 }
 

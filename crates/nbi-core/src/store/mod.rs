@@ -4,7 +4,7 @@
 //! (host, app, ts), so a replayed or redelivered batch never counts twice. A
 //! different tick that lands on a stored key is added to it, never dropped.
 
-mod answer;
+pub(crate) mod answer;
 mod config;
 pub mod connections;
 mod error;

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
-use super::protocol::{field_string, ident, literal, tag, where_clause};
+use super::protocol::{field_string, ident, tag, where_at};
 use crate::destination::Namer;
 use crate::store::{DayBounds, DestinationTotal, HostFilter, StoreError};
 use crate::tick::{Destinations, Flow, Tick};
@@ -92,16 +92,7 @@ pub(super) fn read(
     bounds: DayBounds,
     at: Option<i64>,
 ) -> Result<Placed, StoreError> {
-    let w = match at {
-        Some(ts) => format!(
-            "time = {ts}s{}",
-            match host {
-                HostFilter::One(h) => format!(" AND \"host\" = {}", literal(h)),
-                HostFilter::All => String::new(),
-            }
-        ),
-        None => where_clause(host, bounds),
-    };
+    let w = where_at(host, bounds, at);
     let q = format!(
         "SELECT \"to\" FROM {} WHERE {w} GROUP BY \"host\", \"process_name\"",
         ident(DESTINATIONS)

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 use super::destinations::Query;
-use super::protocol::{count, field_string, ident, literal, tag, where_clause};
+use super::protocol::{count, field_string, ident, tag, where_at, where_clause};
 use crate::network::Sighting;
 use crate::store::timeline::local_day_hour;
 use crate::store::{DayBounds, HostFilter, HourlyNetwork, NetworkRecord, StoreError};
@@ -49,16 +49,7 @@ pub(super) fn read(
     bounds: DayBounds,
     at: Option<i64>,
 ) -> Result<Placed, StoreError> {
-    let w = match at {
-        Some(ts) => format!(
-            "time = {ts}s{}",
-            match host {
-                HostFilter::One(h) => format!(" AND \"host\" = {}", literal(h)),
-                HostFilter::All => String::new(),
-            }
-        ),
-        None => where_clause(host, bounds),
-    };
+    let w = where_at(host, bounds, at);
     let q = format!(
         "SELECT \"in\", \"out\" FROM {} WHERE {w} GROUP BY \"host\", \"process_name\", \"network\"",
         ident(NETWORKS)

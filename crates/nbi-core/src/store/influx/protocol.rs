@@ -35,6 +35,21 @@ pub(super) fn where_clause(host: &HostFilter, b: DayBounds) -> String {
     w
 }
 
+/// The host condition with `bounds`, or with the one second `at` when
+/// given (the points of one stored tick).
+pub(super) fn where_at(host: &HostFilter, b: DayBounds, at: Option<i64>) -> String {
+    match at {
+        None => where_clause(host, b),
+        Some(ts) => {
+            let mut w = format!("time = {ts}s");
+            if let HostFilter::One(h) = host {
+                w.push_str(&format!(" AND \"host\" = {}", literal(h)));
+            }
+            w
+        }
+    }
+}
+
 /// A tag value or key in line protocol: commas, spaces and equals signs are
 /// escaped; a line break cannot be written at all.
 pub(super) fn tag(v: &str) -> String {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
@@ -13,6 +13,8 @@ use super::packed::varint;
 use super::rows::{clamp, int_at};
 use super::SqliteStore;
 use crate::store::error::StoreError;
+use crate::store::timeline::local_day_hour;
+use crate::store::usage::HostFilter;
 use crate::store::DayBounds;
 use crate::tick::Flow;
 
@@ -21,6 +23,9 @@ pub(super) type Part = (i64, i64, u64, u64);
 
 /// Bytes (in, out) per (app id, key id).
 pub(super) type KeySums = BTreeMap<(i64, i64), (u64, u64)>;
+
+/// Bytes per (local day, local hour, app, key).
+pub(super) type HourSums<K> = BTreeMap<(NaiveDate, u8, String, K), Flow>;
 
 /// Parts by (ts or hour, host id), then app id, then key.
 pub(super) type Placed<K> = BTreeMap<(i64, i64), BTreeMap<i64, BTreeMap<K, Flow>>>;
@@ -34,6 +39,8 @@ pub(super) struct Breakdown {
     pub daily: &'static str,
     /// The key's column in `hourly` and `daily`.
     pub key: &'static str,
+    /// Each key's row id and its text.
+    pub keys: &'static str,
     /// What a damaged row is called in an error.
     pub what: &'static str,
 }
@@ -43,6 +50,7 @@ pub(super) const DESTINATIONS: Breakdown = Breakdown {
     hourly: "destinations_hourly",
     daily: "destinations_daily",
     key: "address_id",
+    keys: "SELECT id, address FROM addresses",
     what: "destinations",
 };
 
@@ -51,6 +59,7 @@ pub(super) const NETWORKS: Breakdown = Breakdown {
     hourly: "networks_hourly",
     daily: "networks_daily",
     key: "network_id",
+    keys: "SELECT id, network FROM networks",
     what: "networks",
 };
 
@@ -223,6 +232,72 @@ impl SqliteStore {
         }
     }
 
+    /// Every key of breakdown `b` by row id, read by `parse`; a text it
+    /// does not read (nbi writes only parsed keys) is skipped.
+    pub(super) fn keys_of<K>(
+        &self,
+        b: Breakdown,
+        parse: impl Fn(String) -> Option<K>,
+    ) -> Result<BTreeMap<i64, K>, StoreError> {
+        if !self.has(b) {
+            return Ok(BTreeMap::new());
+        }
+        let mut stmt = self.conn.prepare_cached(b.keys).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (id, text) = row.map_err(|e| self.err(e))?;
+            if let Some(key) = parse(text) {
+                out.insert(id, key);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The hourly sums of the local days `from..=to`, each UTC hour placed
+    /// at the local hour it starts in and summed there (over hosts, and
+    /// over the two hours a fall-back repeats), keys named by `keys`.
+    pub(super) fn by_local_hour<K: Ord + Clone>(
+        &self,
+        b: Breakdown,
+        keys: &BTreeMap<i64, K>,
+        host: &HostFilter,
+        from: NaiveDate,
+        to: NaiveDate,
+        tz: Tz,
+    ) -> Result<HourSums<K>, StoreError> {
+        let bounds = crate::store::answer::range(from, to, tz)?;
+        let mut sums = HourSums::new();
+        let Some(host_id) = self.host_id_for_query(host)? else {
+            return Ok(sums);
+        };
+        let found = self.hourly_parts(
+            b,
+            keys,
+            host_id,
+            bounds.start.timestamp(),
+            bounds.end.timestamp(),
+        )?;
+        let apps = self.app_names()?;
+        for ((ts, _host), by_app) in found {
+            let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
+            let (day, hour) = local_day_hour(at, tz);
+            for (app_id, parts) in by_app {
+                let Some(app) = apps.get(&app_id) else {
+                    continue;
+                };
+                for (key, f) in parts {
+                    sums.entry((day, hour, app.clone(), key))
+                        .or_default()
+                        .add(f);
+                }
+            }
+        }
+        Ok(sums)
+    }
+
     /// The parts of the ticks at `[start, end)` (minute rows), by (ts, host
     /// id) then app id, keys named by `keys` (a key it lacks is skipped).
     pub(super) fn tick_parts<K: Ord + Clone>(
@@ -370,7 +445,6 @@ impl SqliteStore {
 }
 
 fn bounds(start: i64, end: i64) -> DayBounds {
-    use chrono::{DateTime, Utc};
     DayBounds {
         start: DateTime::<Utc>::from_timestamp(start, 0).unwrap_or_default(),
         end: DateTime::<Utc>::from_timestamp(end, 0).unwrap_or_default(),

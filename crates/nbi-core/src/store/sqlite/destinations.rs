@@ -15,25 +15,7 @@ use crate::store::usage::{DestinationTotal, HostFilter};
 impl SqliteStore {
     /// Every address id and its address.
     pub(super) fn address_names(&self) -> Result<BTreeMap<i64, IpAddr>, StoreError> {
-        if !self.has(DESTINATIONS) {
-            return Ok(BTreeMap::new());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, address FROM addresses")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (id, text) = row.map_err(|e| self.err(e))?;
-            // Written by us from parsed addresses: anything else is skipped.
-            if let Ok(addr) = text.parse() {
-                out.insert(id, addr);
-            }
-        }
-        Ok(out)
+        self.keys_of(DESTINATIONS, |text| text.parse().ok())
     }
 
     /// The destinations of the ticks at `[start, end)` (minute rows), by

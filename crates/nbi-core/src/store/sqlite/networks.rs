@@ -8,12 +8,11 @@ use chrono_tz::Tz;
 use rusqlite::params;
 
 use super::breakdown::{Placed, NETWORKS};
-use super::rows::int_at;
+use super::rows::{int_at, sqlite_err};
 use super::SqliteStore;
 use crate::network::Sighting;
 use crate::store::answer;
 use crate::store::error::StoreError;
-use crate::store::timeline::local_day_hour;
 use crate::store::usage::{DailyNetwork, HostFilter, HourlyNetwork, NetworkRecord};
 use crate::store::NetworkBook;
 use crate::tick::NetworkId;
@@ -21,25 +20,7 @@ use crate::tick::NetworkId;
 impl SqliteStore {
     /// Every network's row id and its id.
     pub(super) fn network_ids(&self) -> Result<BTreeMap<i64, NetworkId>, StoreError> {
-        if !self.has(NETWORKS) {
-            return Ok(BTreeMap::new());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, network FROM networks")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (id, text) = row.map_err(|e| self.err(e))?;
-            // Written by us from checked ids: anything else is skipped.
-            if let Ok(net) = NetworkId::new(text) {
-                out.insert(id, net);
-            }
-        }
-        Ok(out)
+        self.keys_of(NETWORKS, |text| NetworkId::new(text).ok())
     }
 
     /// The networks of the ticks at `[start, end)` (minute rows).
@@ -69,37 +50,16 @@ impl SqliteStore {
         to: NaiveDate,
         tz: Tz,
     ) -> Result<Vec<HourlyNetwork>, StoreError> {
-        let bounds = answer::range(from, to, tz)?;
-        let Some(host_id) = self.host_id_for_query(host)? else {
-            return Ok(Vec::new());
-        };
-        let found =
-            self.hourly_networks_by_id(host_id, bounds.start.timestamp(), bounds.end.timestamp())?;
-        let apps = self.app_names()?;
-        let mut sums: BTreeMap<(NaiveDate, u8, String, NetworkId), (u64, u64)> = BTreeMap::new();
-        for ((ts, _host), by_app) in found {
-            let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
-            let (day, hour) = local_day_hour(at, tz);
-            for (app_id, nets) in by_app {
-                let Some(app) = apps.get(&app_id) else {
-                    continue;
-                };
-                for (network, f) in nets {
-                    let e = sums.entry((day, hour, app.clone(), network)).or_default();
-                    e.0 = e.0.saturating_add(f.bytes_in);
-                    e.1 = e.1.saturating_add(f.bytes_out);
-                }
-            }
-        }
+        let sums = self.by_local_hour(NETWORKS, &self.network_ids()?, host, from, to, tz)?;
         Ok(sums
             .into_iter()
-            .map(|((day, hour, app, network), (i, o))| HourlyNetwork {
+            .map(|((day, hour, app, network), f)| HourlyNetwork {
                 day,
                 hour,
                 app,
                 network,
-                bytes_in: i,
-                bytes_out: o,
+                bytes_in: f.bytes_in,
+                bytes_out: f.bytes_out,
             })
             .collect())
     }
@@ -224,10 +184,6 @@ impl SqliteStore {
         // Its row id is looked up again by the next write.
         Ok(())
     }
-}
-
-fn sqlite_err(path: &std::path::Path, e: rusqlite::Error) -> StoreError {
-    super::rows::sqlite_err(path, e)
 }
 
 fn flag(b: Option<bool>) -> rusqlite::types::Value {

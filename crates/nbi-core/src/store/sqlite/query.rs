@@ -7,6 +7,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
+use super::breakdown::DESTINATIONS;
 use super::packed::for_each_packed;
 use super::rows::{file_bytes, int_at};
 use super::{SqliteStore, META_DAILY_ZONE, META_MINUTE_DATA_FROM};
@@ -526,37 +527,18 @@ impl UsageQuery for SqliteStore {
         to: NaiveDate,
         tz: Tz,
     ) -> Result<Vec<HourlyDestination>, StoreError> {
-        let bounds = answer::range(from, to, tz)?;
-        let Some(host_id) = self.host_id_for_query(host)? else {
-            return Ok(Vec::new());
-        };
-        let apps = self.app_names()?;
-        let mut out = Vec::new();
-        let found = self.hourly_destinations_by_id(
-            host_id,
-            bounds.start.timestamp(),
-            bounds.end.timestamp(),
-        )?;
-        for ((ts, _host), by_app) in found {
-            let at = DateTime::from_timestamp(ts, 0).unwrap_or_default();
-            let (day, hour) = local_day_hour(at, tz);
-            for (app_id, places) in by_app {
-                let Some(app) = apps.get(&app_id) else {
-                    continue;
-                };
-                for (address, f) in places {
-                    out.push(HourlyDestination {
-                        day,
-                        hour,
-                        app: app.clone(),
-                        address,
-                        bytes_in: f.bytes_in,
-                        bytes_out: f.bytes_out,
-                    });
-                }
-            }
-        }
-        Ok(out)
+        let sums = self.by_local_hour(DESTINATIONS, &self.address_names()?, host, from, to, tz)?;
+        Ok(sums
+            .into_iter()
+            .map(|((day, hour, app, address), f)| HourlyDestination {
+                day,
+                hour,
+                app,
+                address,
+                bytes_in: f.bytes_in,
+                bytes_out: f.bytes_out,
+            })
+            .collect())
     }
 
     fn summary(&self) -> Result<StoreSummary, StoreError> {
