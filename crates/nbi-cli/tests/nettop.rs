@@ -9,7 +9,7 @@ use std::process::Child;
 use std::time::Duration;
 
 use nbi_core::counting::CountingPolicy;
-use nbi_core::source::nettop::parse::{parse_str, ParseOptions};
+use nbi_core::source::nettop::parse::{parse_str, ParseOptions, ProcessRow};
 use support::*;
 
 fn stand_in() -> PathBuf {
@@ -42,6 +42,19 @@ fn spawn_run(sb: &Sandbox, capture: &Path, envs: &[(&str, &str)]) -> Child {
 /// Totals of the first `k` delta blocks of a capture replayed in a loop,
 /// left out as the default counting policy leaves them out.
 fn expected_totals(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
+    let mut totals = BTreeMap::new();
+    each_counted_row(capture, k, |row| {
+        let e = totals.entry(row.name.clone()).or_insert((0, 0));
+        e.0 += row.bytes_in;
+        e.1 += row.bytes_out;
+    });
+    totals.retain(|_, (i, o)| *i + *o > 0);
+    totals
+}
+
+/// Hands `each` every process row of the first `k` delta blocks of a
+/// capture replayed in a loop that the default counting policy counts.
+fn each_counted_row(capture: &Path, k: usize, mut each: impl FnMut(&ProcessRow)) {
     let text = std::fs::read_to_string(capture).unwrap();
     let text: String = text
         .lines()
@@ -56,19 +69,13 @@ fn expected_totals(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
     );
     assert!(errors.is_empty(), "{errors:?}");
     assert!(!blocks.is_empty());
-    let mut totals = BTreeMap::new();
     for block in blocks.iter().cycle().take(k) {
         for row in &block.rows {
-            if CountingPolicy::default().judge_name(&row.name).is_err() {
-                continue;
+            if CountingPolicy::default().judge_name(&row.name).is_ok() {
+                each(row);
             }
-            let e = totals.entry(row.name.clone()).or_insert((0, 0));
-            e.0 += row.bytes_in;
-            e.1 += row.bytes_out;
         }
     }
-    totals.retain(|_, (i, o)| *i + *o > 0);
-    totals
 }
 
 /// Everything stored, over all days (stamps of a sped-up replay may run ahead).
@@ -196,29 +203,16 @@ fn a_nettop_printing_garbage_is_restarted() {
 /// Per (app, address), the destinations of the first `k` delta blocks of a
 /// capture replayed in a loop, as the default counting policy keeps them.
 fn expected_destinations(capture: &Path, k: usize) -> BTreeMap<(String, String), (u64, u64)> {
-    let text = std::fs::read_to_string(capture).unwrap();
-    let (blocks, errors) = parse_str(
-        &text,
-        ParseOptions {
-            drop_first_block: true,
-        },
-    );
-    assert!(errors.is_empty(), "{errors:?}");
     let mut out = BTreeMap::new();
-    for block in blocks.iter().cycle().take(k) {
-        for row in &block.rows {
-            if CountingPolicy::default().judge_name(&row.name).is_err() {
-                continue;
-            }
-            for (addr, f) in row.destinations() {
-                let e = out
-                    .entry((row.name.clone(), addr.to_string()))
-                    .or_insert((0, 0));
-                e.0 += f.bytes_in;
-                e.1 += f.bytes_out;
-            }
+    each_counted_row(capture, k, |row| {
+        for (addr, f) in row.destinations() {
+            let e = out
+                .entry((row.name.clone(), addr.to_string()))
+                .or_insert((0, 0));
+            e.0 += f.bytes_in;
+            e.1 += f.bytes_out;
         }
-    }
+    });
     out
 }
 
@@ -275,28 +269,15 @@ fn fixture_destinations() -> BTreeMap<(String, String), (u64, u64)> {
 /// capture replayed in a loop, each interface named as nbi names it when
 /// it cannot ask the OS (a capture read back, nettop's stand-in on Linux).
 fn expected_networks(capture: &Path, k: usize) -> BTreeMap<String, (u64, u64)> {
-    let text = std::fs::read_to_string(capture).unwrap();
-    let (blocks, errors) = parse_str(
-        &text,
-        ParseOptions {
-            drop_first_block: true,
-        },
-    );
-    assert!(errors.is_empty(), "{errors:?}");
     let mut out = BTreeMap::new();
-    for block in blocks.iter().cycle().take(k) {
-        for row in &block.rows {
-            if CountingPolicy::default().judge_name(&row.name).is_err() {
-                continue;
-            }
-            let nets = row.networks(|i| nbi_core::network::by_interface_name(i).map(|s| s.id));
-            for (net, f) in nets {
-                let e = out.entry(net.to_string()).or_insert((0, 0));
-                e.0 += f.bytes_in;
-                e.1 += f.bytes_out;
-            }
+    each_counted_row(capture, k, |row| {
+        let nets = row.networks(|i| nbi_core::network::by_interface_name(i).map(|s| s.id));
+        for (net, f) in nets {
+            let e = out.entry(net.to_string()).or_insert((0, 0));
+            e.0 += f.bytes_in;
+            e.1 += f.bytes_out;
         }
-    }
+    });
     out
 }
 

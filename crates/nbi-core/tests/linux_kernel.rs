@@ -459,6 +459,36 @@ fn to_address(ticks: &[Tick], app: &str, to: IpAddr) -> (u64, u64) {
         .fold((0, 0), |(i, o), f| (i + f.bytes_in, o + f.bytes_out))
 }
 
+/// The source, counting in the kernel (checked) or polling TCP, at two
+/// seconds a tick with the user's defaults.
+async fn start_counting(kernel: bool) -> Harness {
+    if kernel {
+        return start(defaults(), Duration::from_secs(2)).await;
+    }
+    let cfg = LinuxConfig {
+        kernel_counters: false,
+        ..LinuxConfig::default()
+    };
+    let mut h = Harness::start(cfg, Duration::from_secs(2), defaults());
+    h.watching().await;
+    h
+}
+
+/// Downloads what `peer` serves on `port` with curl, to its end.
+async fn curl_from(peer: &Peer, port: u16) {
+    let out = tokio::process::Command::new("curl")
+        .args(["-q", "-sS", "--noproxy", "*", "-o", "/dev/null"])
+        .arg(format!("http://{}:{port}/", peer.addr))
+        .output()
+        .await
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// 40 MiB from the peer, by curl: the peer's address is curl's destination
 /// with its bytes (±5 %), whether the kernel counts or TCP is polled, and
 /// curl's destinations never add up to more than curl. Polled, the
@@ -473,28 +503,8 @@ async fn download_names_the_peer(kernel: bool) {
     let peer = Peer::new();
     let rate = if kernel { usize::MAX / 2 } else { size / 2 };
     let port = peer.serve(size, rate);
-    let h = if kernel {
-        start(defaults(), Duration::from_secs(2)).await
-    } else {
-        let cfg = LinuxConfig {
-            kernel_counters: false,
-            ..LinuxConfig::default()
-        };
-        let mut h = Harness::start(cfg, Duration::from_secs(2), defaults());
-        h.watching().await;
-        h
-    };
-    let out = tokio::process::Command::new("curl")
-        .args(["-q", "-sS", "--noproxy", "*", "-o", "/dev/null"])
-        .arg(format!("http://{}:{port}/", peer.addr))
-        .output()
-        .await
-        .expect("run curl");
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let h = start_counting(kernel).await;
+    curl_from(&peer, port).await;
     // The polling path counts a connection by its counters: let it be read.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let ticks = h.stop().await;
@@ -556,29 +566,9 @@ async fn two_links_are_two_networks(kernel: bool) {
     let pace = |size: usize| if kernel { usize::MAX / 2 } else { size / 2 };
     let home_port = home.serve(home_size, pace(home_size));
     let hotspot_port = hotspot.serve(hotspot_size, pace(hotspot_size));
-    let h = if kernel {
-        start(defaults(), Duration::from_secs(2)).await
-    } else {
-        let cfg = LinuxConfig {
-            kernel_counters: false,
-            ..LinuxConfig::default()
-        };
-        let mut h = Harness::start(cfg, Duration::from_secs(2), defaults());
-        h.watching().await;
-        h
-    };
+    let h = start_counting(kernel).await;
     for (peer, port) in [(&home, home_port), (&hotspot, hotspot_port)] {
-        let out = tokio::process::Command::new("curl")
-            .args(["-q", "-sS", "--noproxy", "*", "-o", "/dev/null"])
-            .arg(format!("http://{}:{port}/", peer.addr))
-            .output()
-            .await
-            .expect("run curl");
-        assert!(
-            out.status.success(),
-            "curl: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        curl_from(peer, port).await;
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     let ticks = h.stop().await;
